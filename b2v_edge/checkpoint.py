@@ -1,0 +1,127 @@
+"""Versioned checkpoints: ``{format_version, config, state_dict, metadata[, train_state]}``.
+
+Files are written atomically (temp file + rename) and read with ``torch.load(weights_only=True)``.
+``"demo"`` (or no path) names the demo checkpoint shipped in ``b2v_edge/weights/``.
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+import io
+import pickle
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, Optional, Tuple, Union
+
+import torch
+
+from .model.network import Blur2Video, ModelConfig, model_from_config
+from .runtime.atomic import atomic_write_bytes
+
+FORMAT_VERSION = 1
+DEMO_NAME = "demo_lite_n7.pt"
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that is missing, corrupt or incompatible (one-line message)."""
+
+
+@dataclass
+class Checkpoint:
+    """A loaded checkpoint: the model (eval mode) plus its metadata and optional training state."""
+
+    model: Blur2Video
+    config: ModelConfig
+    metadata: Dict[str, Any] = field(default_factory=dict)
+    train_state: Optional[Dict[str, Any]] = None
+    path: Optional[Path] = None
+
+
+def demo_checkpoint_path() -> Path:
+    """Path of the demo checkpoint shipped inside the package."""
+    ref = importlib.resources.files("b2v_edge.weights").joinpath(DEMO_NAME)
+    return Path(str(ref))
+
+
+def resolve_checkpoint(spec: Union[str, Path, None]) -> Path:
+    """``None``/``"demo"`` -> the shipped demo checkpoint; anything else -> that path."""
+    if spec is None or str(spec) == "demo":
+        path = demo_checkpoint_path()
+        if not path.exists():
+            raise CheckpointError(f"the demo checkpoint {path} is missing from this install; reinstall b2v-edge")
+        return path
+    return Path(spec)
+
+
+def save_checkpoint(
+    path: Union[str, Path],
+    model: Blur2Video,
+    metadata: Optional[Dict[str, Any]] = None,
+    train_state: Optional[Dict[str, Any]] = None,
+) -> Path:
+    """Atomically write a checkpoint. ``train_state`` (optimizer, step, ...) is for ``--resume``."""
+    payload: Dict[str, Any] = {
+        "format_version": FORMAT_VERSION,
+        "config": model.cfg.to_dict(),
+        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        "metadata": dict(metadata or {}),
+    }
+    if train_state is not None:
+        payload["train_state"] = train_state
+    buf = io.BytesIO()
+    torch.save(payload, buf)
+    atomic_write_bytes(path, buf.getvalue())
+    return Path(path)
+
+
+def _read(path: Path) -> Dict[str, Any]:
+    if not path.exists():
+        raise CheckpointError(f"checkpoint {path} does not exist; pass --checkpoint PATH or omit it for the demo model")
+    if path.is_dir():
+        raise CheckpointError(f"checkpoint {path} is a directory; pass the .pt file")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except (RuntimeError, pickle.UnpicklingError, zipfile.BadZipFile, EOFError, OSError, IndexError, KeyError, ValueError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise CheckpointError(f"checkpoint {path} is corrupt or not a b2v-edge checkpoint ({first[:120]})") from exc
+    if not isinstance(payload, dict) or "format_version" not in payload:
+        raise CheckpointError(f"{path} is not a b2v-edge checkpoint (no format_version); was it saved by `b2v-edge train`?")
+    if payload["format_version"] != FORMAT_VERSION:
+        raise CheckpointError(
+            f"{path} has checkpoint format {payload['format_version']}, this b2v-edge reads {FORMAT_VERSION}; upgrade b2v-edge"
+        )
+    return payload
+
+
+def load_checkpoint(spec: Union[str, Path, None] = None, with_train_state: bool = False) -> Checkpoint:
+    """Load a checkpoint into a model in eval mode.
+
+    Args:
+        spec: a path, or ``None``/``"demo"`` for the shipped demo checkpoint.
+        with_train_state: also return the stored training state (optimizer etc.), if any.
+
+    Raises:
+        CheckpointError: missing, corrupt, wrong format or mismatched weights.
+    """
+    path = resolve_checkpoint(spec)
+    payload = _read(path)
+    try:
+        cfg = ModelConfig.from_dict(dict(payload["config"]))
+    except (TypeError, ValueError, KeyError) as exc:
+        raise CheckpointError(f"{path} has an invalid model config ({exc})") from exc
+    model = model_from_config(cfg)
+    try:
+        model.load_state_dict(payload["state_dict"], strict=True)
+    except (RuntimeError, KeyError) as exc:
+        msg = str(exc).strip().splitlines()[0][:160]
+        raise CheckpointError(f"{path}: weights do not match its config ({msg})") from exc
+    model.eval()
+    state = payload.get("train_state") if with_train_state else None
+    return Checkpoint(model, cfg, dict(payload.get("metadata", {})), state, path)
+
+
+def checkpoint_summary(ckpt: Checkpoint) -> Tuple[str, int]:
+    """(preset/frames description, parameter count) for printing."""
+    n = sum(p.numel() for p in ckpt.model.parameters())
+    return f"{ckpt.config.preset} N={ckpt.config.frames}", n

@@ -1,0 +1,16 @@
+"""PyTorch model: warps (pure functions), blocks, the network, presets and factory."""
+
+from .network import PRESETS, Blur2Video, ModelConfig, ModelOutput, build_model, model_from_config
+from .warp import affine_warp, flow_warp, grid_sample
+
+__all__ = [
+    "PRESETS",
+    "Blur2Video",
+    "ModelConfig",
+    "ModelOutput",
+    "build_model",
+    "model_from_config",
+    "affine_warp",
+    "flow_warp",
+    "grid_sample",
+]

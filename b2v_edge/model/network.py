@@ -1,0 +1,319 @@
+"""The blur-to-video network: one encoder, a middle-frame decoder, and per-frame transformer decoders.
+
+Structure (Argaw et al. 2021, section 4; choices the text leaves open are named config values):
+
+* Encoder: 5 blocks (3x3 conv stride 2, 3x3 conv stride 1) -> features e1..e5 at H/2 .. H/32.
+* Middle decoder: a start head at H/32, then 5 blocks up to H/16, H/8, H/4, H/2, H. Each block
+  upsamples the previous feature and the previous image (4x4 stride-2 deconvs), concatenates the
+  skip (e4..e1, and the blurred input at full resolution), runs ``dense_layers`` densely connected
+  convs and predicts an image. A refining block (dilated convs) finishes the full-res frame.
+* Non-middle frame k: at the start and at every block whose skip is an encoder feature (5 levels),
+  an FTN (STN + local-warping flow, Eq. 1) transforms the feature; at every scale an ITN (STN) warps
+  the middle decoder's image of that scale; the decoder block takes [up-feature, up-image, FTN
+  output, ITN image, skip feature] (Eq. 2). Frames are decoded independently.
+* Residual images (our choice, documented): the middle image at scale s is the blurred input
+  average-pooled to that scale plus a zero-initialised head; a non-middle image is its ITN-warped
+  middle image plus a zero-initialised head. With identity STNs and zero flows at init the model
+  starts exactly at "blurred input repeated N times" and learns the difference.
+* Any H x W: the input is edge-padded to a multiple of 32 and the output cropped back.
+
+Outputs: eval mode ``forward(x)`` -> frames ``[B, N, 3, H, W]`` clipped to [0, 1];
+``forward(x, aux=True)`` -> :class:`ModelOutput` with every scale and every theta (for the losses).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Tuple
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from .blocks import AffineRegressor, DenseBlock, EncoderBlock, FeatureTransformer, RefineBlock, conv, upconv, zero_conv
+from .warp import WARP_MODES, affine_warp
+
+ALIGN = 32  # 5 stride-2 levels
+SUPPORTED_FRAMES = (3, 5, 7)
+
+
+@dataclass
+class ModelConfig:
+    """Network hyper-parameters. Channel tuples run encoder fine->coarse, decoder coarse->fine.
+
+    Args:
+        frames: N, number of output frames (3, 5 or 7).
+        enc_channels: channels of e1..e5.
+        dec_channels: decoder feature channels of the blocks at H/16, H/8, H/4, H/2, H.
+        growth: dense-conv growth per decoder block.
+        dense_layers: densely connected convs per decoder block (5 in the paper).
+        stn_hidden: hidden channels of every STN localisation net.
+        lw_hidden: hidden channels of every local-warping (flow) head.
+        refine_channels: channels of the refining block.
+        refine_all: refine every frame (True) or the middle frame only (False, paper text).
+        warp_mode: ``native`` (GridSample) or ``gather`` (no GridSample op); numerics are equal.
+        full_res_block: True = the fifth decoder block runs at full resolution (paper); False = the
+            full-resolution image comes from a sub-pixel (PixelShuffle) head on the H/2 feature
+            (edge preset: full-resolution convolutions dominate the cost; entries [4] of
+            dec_channels/growth/dense_layers are then unused).
+        squeeze: 1x1-squeeze each decoder block's wide input to its feature width before the dense
+            convs (edge preset).
+        lw_pool_fine: the local-warping head on e1 (H/2) predicts flow at 1/lw_pool_fine resolution.
+        up_kernel: kernel of the stride-2 deconvolutions, 4 (paper preset) or 2 (edge: 4x cheaper).
+        refine_dilations: dilations of the refining block's convolutions.
+    """
+
+    frames: int = 7
+    enc_channels: Tuple[int, ...] = (16, 24, 32, 48, 64)
+    dec_channels: Tuple[int, ...] = (48, 32, 24, 16, 8)
+    growth: Tuple[int, ...] = (12, 12, 8, 8, 4)
+    dense_layers: Tuple[int, ...] = (3, 3, 3, 2, 1)
+    stn_hidden: int = 16
+    lw_hidden: int = 16
+    refine_channels: int = 8
+    refine_all: bool = False
+    full_res_block: bool = True
+    squeeze: bool = False
+    lw_pool_fine: int = 1
+    up_kernel: int = 4
+    refine_dilations: Tuple[int, ...] = (1, 2, 4)
+    warp_mode: str = "native"
+    preset: str = "custom"
+
+    def __post_init__(self) -> None:
+        self.refine_dilations = tuple(int(d) for d in self.refine_dilations)
+        for name in ("enc_channels", "dec_channels", "growth", "dense_layers"):
+            value = tuple(int(v) for v in getattr(self, name))
+            if len(value) != 5 or min(value) < 1:
+                raise ValueError(f"ModelConfig.{name} needs 5 positive ints, got {value}")
+            setattr(self, name, value)
+        if self.frames not in SUPPORTED_FRAMES:
+            raise ValueError(f"frames must be one of {SUPPORTED_FRAMES}, got {self.frames}")
+        if self.warp_mode not in WARP_MODES:
+            raise ValueError(f"warp_mode must be one of {WARP_MODES}, got {self.warp_mode!r}")
+
+    def to_dict(self) -> Dict[str, Any]:
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, data: Dict[str, Any]) -> "ModelConfig":
+        known = {f for f in cls.__dataclass_fields__}
+        unknown = set(data) - known
+        if unknown:
+            raise ValueError(f"unknown ModelConfig keys {sorted(unknown)}")
+        return cls(**data)
+
+
+class ModelOutput(NamedTuple):
+    """Training-time outputs. ``scales[s]`` is ``[B,N,3,h_s,w_s]``, coarse (H/32) to fine (H)."""
+
+    scales: List[torch.Tensor]
+    theta_ftn: torch.Tensor  # [B, N-1, 5, 2, 3]  FTN thetas, coarse -> fine, non-middle frames
+    theta_itn: torch.Tensor  # [B, N-1, 6, 2, 3]  ITN thetas, coarse -> fine, non-middle frames
+
+
+STN_POOL = (1, 1, 2, 4, 8, 8)  # per ITN/FTN level e5, e4, e3, e2, e1, e1(full res): regress at <= H/16
+
+
+class FrameDecoder(nn.Module):
+    """Decoder of one frame. ``middle=True``: the middle frame; else a transformer-guided frame."""
+
+    def __init__(self, cfg: ModelConfig, middle: bool) -> None:
+        super().__init__()
+        self.middle = middle
+        self.warp_mode = cfg.warp_mode
+        self.full_res_block = cfg.full_res_block
+        enc, dec = cfg.enc_channels, cfg.dec_channels
+        skips = (enc[3], enc[2], enc[1], enc[0], 3)
+        start_in = enc[4] + (0 if middle else 2 * enc[4] + 3)
+        self.start = nn.Sequential(nn.Conv2d(start_in, enc[4], 1), nn.LeakyReLU(0.1, True)) if cfg.squeeze else conv(start_in, enc[4])
+        self.start_head = zero_conv(enc[4], 3)
+        self.up_feat, self.up_img, self.dense, self.heads = (nn.ModuleList() for _ in range(4))
+        prev = enc[4]
+        for j in range(5 if cfg.full_res_block else 4):
+            ftn = 0 if middle or j == 4 else 2 * skips[j]
+            in_ch = dec[j] + 3 + skips[j] + ftn + (0 if middle else 3)
+            self.up_feat.append(upconv(prev, dec[j], kernel=cfg.up_kernel))
+            self.up_img.append(upconv(3, 3, act=False, kernel=cfg.up_kernel))
+            squeeze = dec[j] if cfg.squeeze else 0
+            self.dense.append(DenseBlock(in_ch, cfg.growth[j], cfg.dense_layers[j], dec[j], squeeze))
+            self.heads.append(zero_conv(dec[j], 3))
+            prev = dec[j]
+        if not cfg.full_res_block:  # sub-pixel head: H/2 feature -> full-resolution residual image
+            self.heads.append(nn.Sequential(zero_conv(dec[3], 12), nn.PixelShuffle(2)))
+        self.refine: Optional[RefineBlock] = None
+        if middle or cfg.refine_all:
+            self.refine = RefineBlock(dec[4] if cfg.full_res_block else 3, cfg.refine_channels, cfg.refine_dilations)
+        if not middle:
+            # FTNs on e5 (start), e4, e3, e2, e1; ITN regressors on e5, e4, e3, e2, e1, e1 (full res).
+            lw_pool = (1, 1, 1, 1, cfg.lw_pool_fine)
+            self.ftn = nn.ModuleList(
+                FeatureTransformer(c, cfg.stn_hidden, cfg.lw_hidden, STN_POOL[i], lw_pool[i])
+                for i, c in enumerate((enc[4],) + skips[:4])
+            )
+            itn_in = (enc[4], enc[3], enc[2], enc[1], enc[0], enc[0])
+            self.itn = nn.ModuleList(AffineRegressor(c, cfg.stn_hidden, STN_POOL[i]) for i, c in enumerate(itn_in))
+
+    def _itn(self, level: int, feat: torch.Tensor, mid_img: torch.Tensor, thetas: List[torch.Tensor]) -> torch.Tensor:
+        theta = self.itn[level](feat)
+        thetas.append(theta)
+        return affine_warp(mid_img, theta, self.warp_mode, "border")
+
+    def _start(self, e5: torch.Tensor, pyramid: Sequence[torch.Tensor], mid: Optional[Sequence[torch.Tensor]], t_ftn: list, t_itn: list):
+        if self.middle:
+            feat = self.start(e5)
+            return feat, pyramid[5] + self.start_head(feat)
+        ftn, theta = self.ftn[0](e5)
+        t_ftn.append(theta)
+        base = self._itn(0, e5, mid[0], t_itn)
+        feat = self.start(torch.cat([e5, ftn, base], dim=1))
+        return feat, base + self.start_head(feat)
+
+    def forward(
+        self, encs: Sequence[torch.Tensor], pyramid: Sequence[torch.Tensor], mid_scales: Optional[Sequence[torch.Tensor]] = None
+    ) -> Tuple[List[torch.Tensor], List[torch.Tensor], List[torch.Tensor]]:
+        """Decode one frame.
+
+        Args:
+            encs: encoder features e1..e5.
+            pyramid: blurred input at H, H/2, ..., H/32.
+            mid_scales: middle-frame images at H/32 .. H (non-middle decoders only).
+
+        Returns:
+            (images at H/32..H, FTN thetas, ITN thetas); theta lists are empty for the middle frame.
+        """
+        skips = (encs[3], encs[2], encs[1], encs[0], pyramid[0])
+        theta_ftn: List[torch.Tensor] = []
+        theta_itn: List[torch.Tensor] = []
+        feat, image = self._start(encs[4], pyramid, mid_scales, theta_ftn, theta_itn)
+        images = [image]
+        for j in range(5):
+            if self.middle:
+                base = pyramid[4 - j]
+            else:
+                base = self._itn(j + 1, skips[j] if j < 4 else encs[0], mid_scales[j + 1], theta_itn)
+            if j == 4 and not self.full_res_block:
+                image = base + self.heads[4](feat)
+                feat = pyramid[0]  # the refine block sees the blurred input instead of a full-res feature
+                images.append(image)
+                break
+            parts = [self.up_feat[j](feat), self.up_img[j](image), skips[j]]
+            if not self.middle:
+                if j < 4:
+                    ftn, theta = self.ftn[j + 1](skips[j])
+                    theta_ftn.append(theta)
+                    parts.append(ftn)
+                parts.append(base)
+            feat = self.dense[j](torch.cat(parts, dim=1))
+            image = base + self.heads[j](feat)
+            images.append(image)
+        if self.refine is not None:
+            images[-1] = self.refine(feat, images[-1])
+        return images, theta_ftn, theta_itn
+
+
+class Blur2Video(nn.Module):
+    """One blurred image ``[B,3,H,W]`` in [0,1] -> N sharp frames ``[B,N,3,H,W]``."""
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        chans = (3,) + cfg.enc_channels
+        self.encoder = nn.ModuleList(EncoderBlock(chans[i], chans[i + 1]) for i in range(5))
+        self.mid_index = cfg.frames // 2
+        self.middle = FrameDecoder(cfg, middle=True)
+        self.others = nn.ModuleList(FrameDecoder(cfg, middle=False) for _ in range(cfg.frames - 1))
+        self.set_warp_mode(cfg.warp_mode)
+
+    def set_warp_mode(self, mode: str) -> "Blur2Video":
+        """Switch every warp between ``native`` and ``gather`` (same numerics). Returns self."""
+        if mode not in WARP_MODES:
+            raise ValueError(f"warp mode must be one of {WARP_MODES}, got {mode!r}")
+        self.cfg.warp_mode = mode
+        for module in self.modules():
+            if hasattr(module, "warp_mode"):
+                module.warp_mode = mode
+        return self
+
+    def _check_input(self, x: torch.Tensor) -> None:
+        if x.dim() != 4 or x.shape[1] != 3:
+            raise ValueError(f"expected blurred input [B,3,H,W], got {tuple(x.shape)}")
+
+    def forward(self, x: torch.Tensor, aux: bool = False) -> Any:
+        self._check_input(x)
+        h, w = x.shape[2], x.shape[3]
+        pad_h, pad_w = (-h) % ALIGN, (-w) % ALIGN
+        xp = F.pad(x, (0, pad_w, 0, pad_h), mode="replicate") if (pad_h or pad_w) else x
+        pyramid = [xp]
+        for _ in range(5):
+            pyramid.append(F.avg_pool2d(pyramid[-1], 2))
+        encs, feat = [], xp
+        for block in self.encoder:
+            feat = block(feat)
+            encs.append(feat)
+        mid_scales, _, _ = self.middle(encs, pyramid)
+        per_frame: List[List[torch.Tensor]] = []
+        ftn_all, itn_all = [], []
+        for dec in self.others:
+            imgs, t_ftn, t_itn = dec(encs, pyramid, mid_scales)
+            per_frame.append(imgs)
+            ftn_all.append(torch.stack(t_ftn, dim=1))
+            itn_all.append(torch.stack(t_itn, dim=1))
+        per_frame.insert(self.mid_index, mid_scales)
+        if not aux:
+            out = torch.stack([f[-1] for f in per_frame], dim=1)[..., :h, :w]
+            return out.clamp(0.0, 1.0)
+        scales = []
+        for s in range(6):
+            hs, ws = -(-h // 2 ** (5 - s)), -(-w // 2 ** (5 - s))
+            scales.append(torch.stack([f[s] for f in per_frame], dim=1)[..., :hs, :ws])
+        return ModelOutput(scales, torch.stack(ftn_all, dim=1), torch.stack(itn_all, dim=1))
+
+
+# ---- presets (data) and factory -----------------------------------------------------------------
+PRESETS: Dict[str, Dict[str, Any]] = {
+    # Edge model: <= 3 GFLOPs per 256x256 input at N=7 (measured numbers in README).
+    "lite": dict(
+        enc_channels=(16, 24, 32, 48, 64),
+        dec_channels=(48, 32, 24, 16, 8),
+        growth=(12, 12, 8, 8, 4),
+        dense_layers=(2, 2, 2, 1, 1),
+        stn_hidden=16,
+        lw_hidden=12,
+        refine_channels=8,
+        refine_all=False,
+        full_res_block=False,
+        squeeze=True,
+        lw_pool_fine=2,
+        up_kernel=2,
+        refine_dilations=(1, 2),
+    ),
+    # Capacity in the spirit of the paper: 5 dense convs per block, wider features, refine all frames.
+    "paper": dict(
+        enc_channels=(32, 64, 96, 128, 192),
+        dec_channels=(128, 96, 64, 32, 16),
+        growth=(32, 32, 24, 16, 8),
+        dense_layers=(5, 5, 5, 5, 5),
+        stn_hidden=32,
+        lw_hidden=32,
+        refine_channels=32,
+        refine_all=True,
+        full_res_block=True,
+        squeeze=False,
+        lw_pool_fine=1,
+    ),
+}
+
+
+def build_model(preset: str = "lite", frames: int = 7, **overrides: Any) -> Blur2Video:
+    """Create a model from a preset name (``lite``/``paper``) with optional config overrides."""
+    if preset not in PRESETS:
+        raise ValueError(f"unknown preset {preset!r}; choose one of {sorted(PRESETS)}")
+    params = dict(PRESETS[preset], frames=frames, preset=preset)
+    params.update(overrides)
+    return Blur2Video(ModelConfig(**params))
+
+
+def model_from_config(cfg: ModelConfig) -> Blur2Video:
+    """Create a model from a full :class:`ModelConfig` (used when loading checkpoints)."""
+    return Blur2Video(cfg)

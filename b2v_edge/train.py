@@ -1,0 +1,214 @@
+"""Training loop: Adam(0.9, 0.999), LR halved at 50 % and 75 % of the steps (paper: epochs 40/60 of
+80), checkpoint every epoch (atomic), ``resume``, seeds, and DDP under ``torchrun`` (gloo on CPU,
+nccl on GPU). One "epoch" is ``epoch_steps`` optimisation steps (the synthetic source is endless).
+
+Batches are a pure function of (seed, step, rank): a resumed run sees exactly the batches the
+uninterrupted run would have seen.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
+
+import numpy as np
+import torch
+import torch.distributed as dist
+
+from .checkpoint import load_checkpoint, save_checkpoint
+from .evaluate import evaluate
+from .losses import LossConfig, total_loss
+from .model.network import Blur2Video, build_model
+from .runtime.atomic import atomic_write_text
+
+LAST, BEST = "last.pt", "best.pt"
+
+
+@dataclass
+class TrainOptions:
+    """Options of one training run (validated once in :meth:`validate`)."""
+
+    data: str = "synthetic"
+    frames: int = 7
+    preset: str = "lite"
+    crop: int = 96
+    batch: int = 8
+    epochs: int = 40
+    epoch_steps: int = 250
+    lr: float = 5e-4
+    seed: int = 0
+    out: str = "runs/lite"
+    resume: bool = False
+    init: Optional[str] = None
+    threads: int = 0
+    eval_samples: int = 16
+    eval_size: int = 128
+    loss: LossConfig = field(default_factory=LossConfig)
+    stop_after_epochs: Optional[int] = None  # stop early (then --resume continues); for time-boxed runs
+
+    def validate(self) -> None:
+        if self.frames not in (3, 5, 7):
+            raise ValueError(f"--frames must be 3, 5 or 7, got {self.frames}")
+        if self.crop < 32 or self.crop % 32:
+            raise ValueError(f"--crop must be a multiple of 32 (>= 32), got {self.crop}")
+        for name in ("batch", "epochs", "epoch_steps"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
+        if not (0 < self.lr < 1):
+            raise ValueError(f"--lr must be in (0, 1), got {self.lr}")
+
+    @property
+    def total_steps(self) -> int:
+        return self.epochs * self.epoch_steps
+
+
+@dataclass
+class TrainResult:
+    steps: int
+    epochs: int
+    last: Path
+    best: Optional[Path]
+    history: List[Dict[str, Any]]
+    seconds: float
+
+
+def _dist_info() -> Tuple[int, int]:
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+def _maybe_init_distributed() -> bool:
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not dist.is_initialized():
+        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+        return True
+    return False
+
+
+def batch_indices(step: int, batch: int, length: int, seed: int, rank: int = 0, world: int = 1) -> List[int]:
+    """Dataset indices of ``step``'s batch for ``rank``: an epoch-wise seeded permutation of the data."""
+    per_step = batch * world
+    start = step * per_step + rank * batch
+    out = []
+    for pos in range(start, start + batch):
+        cycle, offset = divmod(pos, length)
+        perm = np.random.default_rng([seed, cycle]).permutation(length)
+        out.append(int(perm[offset]))
+    return out
+
+
+def _make_sources(opts: TrainOptions) -> Tuple[Any, Any]:
+    from .data.torch_dataset import make_source
+
+    train = make_source(opts.data, frames=opts.frames, split="train", size=(opts.crop, opts.crop), seed=opts.seed)
+    test = make_source(opts.data, frames=opts.frames, split="test", size=(opts.eval_size, opts.eval_size), seed=opts.seed)
+    return train, test
+
+
+def _fetch(dataset: Any, indices: List[int]) -> Tuple[torch.Tensor, torch.Tensor]:
+    items = [dataset[i] for i in indices]
+    return torch.stack([b for b, _ in items]), torch.stack([f for _, f in items])
+
+
+def _scheduler(opt: torch.optim.Optimizer, total: int) -> torch.optim.lr_scheduler.MultiStepLR:
+    milestones = [max(1, total // 2), max(2, (3 * total) // 4)]
+    return torch.optim.lr_scheduler.MultiStepLR(opt, milestones=milestones, gamma=0.5)
+
+
+def _setup(opts: TrainOptions, out: Path) -> Tuple[Blur2Video, torch.optim.Optimizer, Any, int, List[Dict[str, Any]]]:
+    """Model, optimizer, scheduler, start step and history (fresh, --init or --resume)."""
+    model = build_model(opts.preset, opts.frames)
+    opt = torch.optim.Adam(model.parameters(), lr=opts.lr, betas=(0.9, 0.999))
+    sched = _scheduler(opt, opts.total_steps)
+    step, history = 0, []
+    if opts.resume and (out / LAST).exists():
+        ck = load_checkpoint(out / LAST, with_train_state=True)
+        if ck.config.to_dict() != {**model.cfg.to_dict(), "warp_mode": ck.config.warp_mode}:
+            raise ValueError(f"{out / LAST} was trained with a different model config; use another --out")
+        model.load_state_dict(ck.model.state_dict())
+        state = ck.train_state or {}
+        opt.load_state_dict(state["optimizer"])
+        sched.load_state_dict(state["scheduler"])
+        step, history = int(state["step"]), list(state.get("history", []))
+        torch.set_rng_state(state["torch_rng"])
+    elif opts.init:
+        init = load_checkpoint(opts.init)
+        model.load_state_dict(init.model.state_dict())
+    return model, opt, sched, step, history
+
+
+def _save(out: Path, name: str, model: Blur2Video, opts: TrainOptions, step: int, history: list, opt, sched) -> Path:
+    meta = {
+        "trained_steps": step,
+        "train_options": {k: v for k, v in asdict(opts).items() if k != "loss"},
+        "loss": opts.loss.to_dict(),
+        "last_eval": history[-1] if history else None,
+    }
+    state = None
+    if name == LAST:
+        state = {
+            "optimizer": opt.state_dict(),
+            "scheduler": sched.state_dict(),
+            "step": step,
+            "history": history,
+            "torch_rng": torch.get_rng_state(),
+        }
+    return save_checkpoint(out / name, model, meta, state)
+
+
+def train(opts: TrainOptions, on_step: Optional[Callable[[int, Dict[str, float]], None]] = None) -> TrainResult:
+    """Run (or resume) training; returns where the checkpoints are. Rank 0 writes all files."""
+    opts.validate()
+    started_dist = _maybe_init_distributed()
+    rank, world = _dist_info()
+    if opts.threads > 0:
+        torch.set_num_threads(opts.threads)
+    torch.manual_seed(opts.seed + rank)
+    out = Path(opts.out)
+    model, opt, sched, step, history = _setup(opts, out)
+    train_src, test_src = _make_sources(opts)
+    from .data.torch_dataset import BlurDataset
+
+    dataset = BlurDataset(train_src, flip=True, seed=opts.seed)
+    net: torch.nn.Module = model
+    if world > 1:
+        net = torch.nn.parallel.DistributedDataParallel(model)
+    t0 = time.time()
+    best_path = out / BEST if (out / BEST).exists() else None
+    best_score = max((h.get("score", -math.inf) for h in history), default=-math.inf)
+    epochs_run = 0
+    model.train()
+    while step < opts.total_steps:
+        x, y = _fetch(dataset, batch_indices(step, opts.batch, len(dataset), opts.seed, rank, world))
+        loss, terms = total_loss(net(x, aux=True), y, opts.loss)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sched.step()
+        step += 1
+        if on_step is not None and rank == 0:
+            on_step(step, terms)
+        if step % opts.epoch_steps == 0 or step == opts.total_steps:
+            epochs_run += 1
+            if rank == 0:
+                res = evaluate(model, test_src, opts.eval_samples, with_ssim=False)
+                score = float(np.mean(res.psnr))
+                history.append({"step": step, "epoch": step // opts.epoch_steps, "score": score, **terms,
+                                "psnr": res.psnr, "baseline_psnr": res.baseline_psnr, "lr": opt.param_groups[0]["lr"],
+                                "elapsed_s": round(time.time() - t0, 1)})
+                _save(out, LAST, model, opts, step, history, opt, sched)
+                if score > best_score:
+                    best_score = score
+                    best_path = _save(out, BEST, model, opts, step, history, opt, sched)
+                atomic_write_text(out / "history.json", json.dumps(history, indent=1))
+            if opts.stop_after_epochs is not None and epochs_run >= opts.stop_after_epochs:
+                break
+    if started_dist:
+        dist.barrier()
+        dist.destroy_process_group()
+    return TrainResult(step, step // opts.epoch_steps, out / LAST, best_path, history, time.time() - t0)

@@ -1,0 +1,403 @@
+"""The ``Engine`` interface and ``open_engine``: pick an artifact from a deploy dir and run it.
+
+An engine maps ``blurred`` (``float32 [B, 3, H, W]``, RGB in ``[0, 1]``) to ``frames``
+(``float32 [B, N, 3, H, W]``, the N sharp frames hidden in the exposure, time order). Input checks
+(dtype, rank, shape against the spec, value range) and output checks (shape, finite values) live
+once, here, in :meth:`Engine.infer`; backends (``engine_ort``, ``engine_trt``) implement only
+``_infer_impl``.
+
+``open_engine`` never guesses file names: it reads ``manifest.json``, picks the artifact for the
+backend and precision, verifies its sha256, and for TensorRT plans checks that the plan was built
+for this TensorRT version and GPU (plans are not portable) before loading it.
+"""
+
+from __future__ import annotations
+
+import abc
+import importlib.util
+import logging
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Dict, Optional, Sequence, Tuple, Union
+
+import numpy as np
+
+from .manifest import MANIFEST_NAME, Artifact, Manifest, ManifestError
+
+__all__ = [
+    "BACKENDS",
+    "Engine",
+    "EngineError",
+    "EngineSpec",
+    "NonFiniteOutputError",
+    "check_plan_compat",
+    "open_engine",
+    "precision_order",
+    "select_artifact",
+]
+
+log = logging.getLogger("b2v_edge.runtime")
+
+BACKENDS = ("auto", "tensorrt", "onnxruntime")
+#: Tolerance of the input range check: values must lie in [-RANGE_TOL, 1 + RANGE_TOL].
+RANGE_TOL = 1e-3
+
+Dim = Optional[int]
+
+
+class EngineError(RuntimeError):
+    """An engine that cannot be opened or run (one-line, actionable message)."""
+
+
+class NonFiniteOutputError(EngineError):
+    """The engine produced NaN or Inf (typically an fp16/int8 overflow); the frame is unusable."""
+
+
+def _dims(shape: Optional[Sequence[Any]]) -> Tuple[Dim, ...]:
+    """Manifest/ONNX shape entries → ints, with None for dynamic axes (null, names, -1, 0)."""
+    out = []
+    for d in shape or ():
+        out.append(int(d) if isinstance(d, (int, np.integer)) and int(d) > 0 else None)
+    return tuple(out)
+
+
+@dataclass(frozen=True)
+class EngineSpec:
+    """What an engine expects and returns.
+
+    Attributes:
+        input_name: graph input name (``"blurred"``).
+        input_shape: ``(B, 3, H, W)``; ``None`` marks a dynamic axis.
+        output_name: graph output name (``"frames"``).
+        output_shape: ``(B, N, 3, H, W)``; ``None`` marks a dynamic axis.
+        precision: ``"fp32"``, ``"fp16"``, ``"int8"`` or ``"unknown"`` (a bare file without manifest).
+        frames: N, the number of frames recovered per input.
+        backend: ``"onnxruntime"`` or ``"tensorrt"``.
+        provider: what actually runs it, e.g. ``"CPUExecutionProvider"`` or ``"TensorRT 10.3.0"``.
+        path: the artifact file.
+    """
+
+    input_name: str
+    input_shape: Tuple[Dim, ...]
+    output_name: str
+    output_shape: Tuple[Dim, ...]
+    precision: str
+    frames: int
+    backend: str
+    provider: str
+    path: Path
+
+    @property
+    def size(self) -> Tuple[Optional[int], Optional[int]]:
+        """``(H, W)`` of the input (None when dynamic)."""
+        return self.input_shape[2], self.input_shape[3]
+
+    @property
+    def label(self) -> str:
+        """Short human label, e.g. ``"onnxruntime/CPU fp32"``."""
+        provider = self.provider.replace("ExecutionProvider", "")
+        return f"{self.backend}/{provider} {self.precision}"
+
+
+class Engine(abc.ABC):
+    """Base class of every backend: checks inputs/outputs once, delegates to ``_infer_impl``.
+
+    Use as a context manager (or call :meth:`close`) to release sessions and device memory.
+    """
+
+    def __init__(self, spec: EngineSpec) -> None:
+        self.spec = spec
+
+    # ---- public API ---------------------------------------------------------------------
+    def infer(self, blurred: np.ndarray, check_finite: bool = True) -> np.ndarray:
+        """Run the model on one batch.
+
+        Args:
+            blurred: ``float32 [B, 3, H, W]``, RGB in ``[0, 1]``, H/W as in ``spec.input_shape``.
+            check_finite: raise :class:`NonFiniteOutputError` when the output holds NaN/Inf.
+
+        Returns:
+            ``float32 [B, N, 3, H, W]``.
+
+        Raises:
+            EngineError: wrong dtype/rank/shape/range (message shows expected and actual).
+        """
+        x = self._check_input(blurred)
+        out = np.asarray(self._infer_impl(x))
+        return self._check_output(out, x.shape, check_finite)
+
+    def close(self) -> None:
+        """Release resources (idempotent). Backends override and call ``super().close()``."""
+
+    def __enter__(self) -> "Engine":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.spec.label}, {self.spec.path.name})"
+
+    # ---- backend hook -------------------------------------------------------------------
+    @abc.abstractmethod
+    def _infer_impl(self, blurred: np.ndarray) -> np.ndarray:
+        """Run the checked, C-contiguous float32 input; return ``[B, N, 3, H, W]`` (any float dtype)."""
+
+    # ---- checks (once, for every backend) -----------------------------------------------
+    def _check_input(self, x: Any) -> np.ndarray:
+        if not isinstance(x, np.ndarray):
+            raise EngineError(f"engine input must be a numpy array, got {type(x).__name__}")
+        if x.dtype != np.float32:
+            hint = " (divide uint8 images by 255, or use runtime.preprocess)" if x.dtype == np.uint8 else ""
+            raise EngineError(f"engine input must be float32, got {x.dtype}{hint}")
+        expected = self.spec.input_shape
+        if x.ndim != 4:
+            raise EngineError(f"engine input must be [B,3,H,W] (rank 4), got shape {tuple(x.shape)}")
+        for got, want in zip(x.shape, expected):
+            if want is not None and got != want:
+                raise EngineError(
+                    f"engine input shape {tuple(x.shape)} does not match the model's {_fmt(expected)}"
+                )
+        if x.shape[1] != 3:
+            raise EngineError(f"engine input must have 3 channels (RGB), got shape {tuple(x.shape)}")
+        lo, hi = float(x.min()), float(x.max())
+        if not (np.isfinite(lo) and np.isfinite(hi)):
+            raise EngineError("engine input contains NaN or Inf")
+        if lo < -RANGE_TOL or hi > 1.0 + RANGE_TOL:
+            hint = "; it looks like 0..255 data, divide by 255" if hi > 2.0 else ""
+            raise EngineError(f"engine input must be in [0, 1], got range [{lo:.3g}, {hi:.3g}]{hint}")
+        return np.ascontiguousarray(x)
+
+    def _check_output(self, out: np.ndarray, in_shape: Tuple[int, ...], check_finite: bool) -> np.ndarray:
+        b, _, h, w = in_shape
+        n = self.spec.frames or (out.shape[1] if out.ndim == 5 else -1)
+        if out.shape != (b, n, 3, h, w):
+            raise EngineError(
+                f"{self.spec.backend} returned shape {tuple(out.shape)}, expected {(b, n, 3, h, w)}"
+            )
+        out = out.astype(np.float32, copy=False)
+        if check_finite and not np.isfinite(out).all():
+            raise NonFiniteOutputError(
+                f"{self.spec.label} produced NaN/Inf (precision overflow?); try --precision fp32"
+            )
+        return out
+
+
+def _fmt(shape: Sequence[Dim]) -> str:
+    return "[" + ",".join("?" if d is None else str(d) for d in shape) + "]"
+
+
+# ---- artifact selection ---------------------------------------------------------------------
+def precision_order(backend: str, gpu: bool) -> Tuple[str, ...]:
+    """Preference order of precisions ("best available") for a backend.
+
+    TensorRT and GPU execution providers prefer fp16 (fast, accurate for this model), then int8,
+    then fp32. ONNX Runtime on CPU prefers fp32: on these CPUs fp16 graphs are emulated and thin
+    int8 Q/DQ graphs ran slower than fp32 (see shared/FACTS.md).
+    """
+    if backend == "tensorrt" or gpu:
+        return ("fp16", "int8", "fp32")
+    return ("fp32", "int8", "fp16")
+
+
+def select_artifact(manifest: Manifest, kind: str, precision: Optional[str], order: Sequence[str]) -> Artifact:
+    """The artifact of ``kind`` for ``precision`` (or the first available in ``order``)."""
+    if precision is not None:
+        return manifest.get(kind, precision)
+    for p in order:
+        found = manifest.find(kind, p)
+        if found:
+            return found[-1]
+    return manifest.get(kind, order[0])  # raises with the list of what exists and how to make it
+
+
+def _tensorrt_importable() -> bool:
+    return importlib.util.find_spec("tensorrt") is not None
+
+
+def _ort_has_gpu() -> bool:
+    import onnxruntime as ort
+
+    gpu = {"TensorrtExecutionProvider", "CUDAExecutionProvider"}
+    return bool(gpu & set(ort.get_available_providers()))
+
+
+def check_plan_compat(artifact: Artifact, deploy_dir: Path, trt_version: str, compute_capability: str,
+                      gpu_name: str = "") -> Optional[str]:
+    """Refuse a plan built for another TensorRT version or GPU.
+
+    Args:
+        artifact: the plan's manifest entry (``extra`` holds ``tensorrt_version``,
+            ``compute_capability``, ``gpu`` and optionally ``build_options``).
+        deploy_dir: shown in the rebuild command.
+        trt_version: this machine's ``tensorrt.__version__``.
+        compute_capability: this GPU's ``"major.minor"``.
+        gpu_name: this GPU's name (a different name with the same compute capability only warns).
+
+    Returns:
+        A one-line warning to show, or None.
+
+    Raises:
+        ManifestError: version or compute capability mismatch, with the rebuild command.
+    """
+    extra = artifact.extra or {}
+    opts = extra.get("build_options") or {}
+    rebuild = f"b2v-edge build-engine {deploy_dir} --precision {artifact.precision}"
+    built_trt = str(extra.get("tensorrt_version") or "")
+    if not built_trt:
+        return f"{artifact.path} does not record its TensorRT version; if loading fails run `{rebuild}`"
+    if not opts.get("version_compatible") and _vkey(built_trt) != _vkey(trt_version):
+        raise ManifestError(
+            f"{artifact.path} was built with TensorRT {built_trt}, this device has {trt_version}: "
+            f"plans are not portable across TensorRT versions; run `{rebuild}`"
+        )
+    built_cc = str(extra.get("compute_capability") or "")
+    hw_compat = str(opts.get("hardware_compatibility") or "none").lower() not in ("", "none")
+    if built_cc and not hw_compat and built_cc != compute_capability:
+        raise ManifestError(
+            f"{artifact.path} was built for GPU {extra.get('gpu', '?')} (sm {built_cc}), this device is "
+            f"{gpu_name or '?'} (sm {compute_capability}); run `{rebuild}`"
+        )
+    built_gpu = str(extra.get("gpu") or "")
+    if built_gpu and gpu_name and built_gpu != gpu_name:
+        return f"{artifact.path} was built on {built_gpu}, running on {gpu_name} (same sm): may be slower"
+    return None
+
+
+def _vkey(version: str) -> Tuple[str, ...]:
+    """major.minor.patch of a TensorRT version (the build number after it does not matter)."""
+    return tuple(version.split(".")[:3])
+
+
+def _resolve(path: Union[str, Path]) -> Tuple[Optional[Manifest], Optional[Path]]:
+    """(manifest, explicit file): a deploy dir, its manifest.json, or one artifact file."""
+    p = Path(path).expanduser()
+    if p.is_dir() or p.name == MANIFEST_NAME:
+        return Manifest.load(p), None
+    if not p.exists():
+        raise ManifestError(f"{p} does not exist: give a deploy dir (with {MANIFEST_NAME}), an .onnx or a .plan")
+    if (p.parent / MANIFEST_NAME).exists():
+        return Manifest.load(p.parent), p
+    return None, p
+
+
+def open_engine(
+    model: Union[str, Path],
+    backend: str = "auto",
+    precision: Optional[str] = None,
+    *,
+    threads: Optional[int] = None,
+    providers: Optional[Sequence[str]] = None,
+) -> Engine:
+    """Open the right artifact of a deploy dir (or one artifact file) as an :class:`Engine`.
+
+    Args:
+        model: deploy dir, its ``manifest.json``, or an ``.onnx`` / ``.plan`` file (a file inside a
+            deploy dir is checked against that dir's manifest).
+        backend: ``"auto"`` (a TensorRT plan when ``tensorrt`` is importable and the manifest has
+            one, else ONNX via ONNX Runtime), ``"tensorrt"`` or ``"onnxruntime"``.
+        precision: ``"fp32"``, ``"fp16"``, ``"int8"`` or None for the best available
+            (:func:`precision_order`).
+        threads: ONNX Runtime intra-op threads (None = ORT default).
+        providers: ONNX Runtime providers to try, in order (None = TensorRT EP → CUDA EP → CPU).
+
+    Raises:
+        ManifestError: missing/unknown artifact, sha256 mismatch, plan for another TensorRT/GPU.
+        EngineError: the backend cannot be loaded (message names what to install).
+    """
+    if backend not in BACKENDS:
+        raise EngineError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
+    manifest, file = _resolve(model)
+    if file is not None or manifest is None:
+        return _open_file(manifest, Path(file or model), backend, precision, threads, providers)
+    if backend == "auto":
+        has_plan = bool(manifest.find("tensorrt_plan", precision))
+        backend = "tensorrt" if has_plan and _tensorrt_importable() else "onnxruntime"
+    if backend == "tensorrt":
+        art = select_artifact(manifest, "tensorrt_plan", precision, precision_order("tensorrt", True))
+    else:
+        order = precision_order("onnxruntime", _ort_has_gpu() and not providers)
+        art = select_artifact(manifest, "onnx", precision, order)
+    return _open_artifact(manifest, art, backend, threads, providers)
+
+
+def _open_file(manifest: Optional[Manifest], file: Path, backend: str, precision: Optional[str],
+               threads: Optional[int], providers: Optional[Sequence[str]]) -> Engine:
+    kind = "tensorrt_plan" if file.suffix in (".plan", ".engine", ".trt") else "onnx"
+    want = "tensorrt" if kind == "tensorrt_plan" else "onnxruntime"
+    if backend not in ("auto", want):
+        raise EngineError(f"{file.name} is a {kind} file: it runs with --backend {want}, not {backend}")
+    if manifest is not None:
+        listed = [a for a in manifest.artifacts if (manifest.root / a.path).resolve() == file.resolve()]
+        if listed:
+            if precision is not None and listed[-1].precision != precision:
+                raise ManifestError(f"{file.name} is {listed[-1].precision}, not {precision}")
+            return _open_artifact(manifest, listed[-1], want, threads, providers)
+    log.info("%s has no manifest entry: shapes come from the file, sha256 is not checked", file)
+    if want == "tensorrt":
+        from .engine_trt import TrtEngine
+
+        return TrtEngine(file, precision=precision or "unknown")
+    from .engine_ort import OrtEngine
+
+    return OrtEngine(file, precision=precision or "unknown", threads=threads, providers=providers)
+
+
+def _open_artifact(manifest: Manifest, art: Artifact, backend: str, threads: Optional[int],
+                   providers: Optional[Sequence[str]]) -> Engine:
+    manifest.verify(art)
+    path = manifest.path_of(art)
+    expected = _expected_spec(manifest, art, path, backend)
+    if backend == "tensorrt":
+        from .engine_trt import TrtEngine, device_info
+
+        trt_version, cc, gpu = device_info()
+        warning = check_plan_compat(art, manifest.root, trt_version, cc, gpu)
+        if warning:
+            log.warning(warning)
+        return TrtEngine(path, precision=art.precision, expected=expected)
+    from .engine_ort import OrtEngine
+
+    return OrtEngine(path, precision=art.precision, threads=threads, providers=providers, expected=expected)
+
+
+def _expected_spec(manifest: Manifest, art: Artifact, path: Path, backend: str) -> Optional[EngineSpec]:
+    """The spec the manifest promises (backends check the real graph against it)."""
+    inp: Dict[str, Any] = manifest.input or {}
+    out: Dict[str, Any] = manifest.output or {}
+    if not inp.get("name") or not out.get("name"):
+        return None
+    out_shape = _dims(out.get("shape"))
+    frames = manifest.model.get("frames") or (out_shape[1] if len(out_shape) > 1 else None)
+    spec = EngineSpec(
+        input_name=str(inp["name"]), input_shape=_dims(inp.get("shape")),
+        output_name=str(out["name"]), output_shape=out_shape, precision=art.precision,
+        frames=int(frames or 0), backend=backend, provider="", path=path,
+    )
+    return spec
+
+
+def merge_spec(expected: Optional[EngineSpec], actual: EngineSpec) -> EngineSpec:
+    """Cross-check the manifest's spec with the loaded graph's; a static dim on either side is kept.
+
+    Raises:
+        EngineError: names or static dims disagree (the artifact does not belong to this manifest).
+    """
+    if expected is None:
+        return actual
+    if (expected.input_name, expected.output_name) != (actual.input_name, actual.output_name):
+        raise EngineError(
+            f"{actual.path.name} has I/O {actual.input_name}->{actual.output_name}, the manifest says "
+            f"{expected.input_name}->{expected.output_name}; re-export the deploy dir"
+        )
+    for what, e, a in (("input", expected.input_shape, actual.input_shape),
+                       ("output", expected.output_shape, actual.output_shape)):
+        clash = len(e) != len(a) or any(x is not None and y is not None and x != y for x, y in zip(e, a))
+        if clash:
+            raise EngineError(
+                f"{actual.path.name} {what} shape {_fmt(a)} differs from the manifest's {_fmt(e)}; re-export"
+            )
+    shape_in = tuple(x if x is not None else y for x, y in zip(actual.input_shape, expected.input_shape))
+    shape_out = tuple(x if x is not None else y for x, y in zip(actual.output_shape, expected.output_shape))
+    return replace(actual, input_shape=shape_in, output_shape=shape_out,
+                   frames=actual.frames or expected.frames)

@@ -1,0 +1,165 @@
+"""ONNX Runtime backend: providers TensorRT EP → CUDA EP → CPU, each fallback with a one-line notice.
+
+On a Jetson with ``onnxruntime-gpu`` (Jetson Zoo wheels) the TensorRT EP builds and caches an
+engine on first run (``~/.cache/b2v-edge/ort-trt``); on a plain ``onnxruntime`` install only the CPU
+provider exists and the model runs there.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+
+import numpy as np
+
+from .engine import Engine, EngineError, EngineSpec, _dims, merge_spec
+
+__all__ = ["DEFAULT_PROVIDERS", "OrtEngine", "session_options"]
+
+log = logging.getLogger("b2v_edge.runtime")
+
+DEFAULT_PROVIDERS: Tuple[str, ...] = (
+    "TensorrtExecutionProvider",
+    "CUDAExecutionProvider",
+    "CPUExecutionProvider",
+)
+_GPU_PROVIDERS = frozenset(DEFAULT_PROVIDERS[:2])
+
+
+def _short(provider: str) -> str:
+    return provider.replace("ExecutionProvider", "")
+
+
+def _cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "b2v-edge" / "ort-trt"
+
+
+def session_options(threads: Optional[int] = None, inter_threads: Optional[int] = None) -> Any:
+    """ONNX Runtime ``SessionOptions`` for low-latency single-stream inference.
+
+    Args:
+        threads: intra-op threads (None = ORT default, one per physical core).
+        inter_threads: inter-op threads (None = ORT default).
+    """
+    import onnxruntime as ort
+
+    so = ort.SessionOptions()
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    if threads is not None:
+        if threads < 0:
+            raise EngineError(f"threads must be >= 0, got {threads}")
+        so.intra_op_num_threads = threads
+    if inter_threads is not None:
+        so.inter_op_num_threads = inter_threads
+    return so
+
+
+def _provider_entry(name: str, precision: str) -> Union[str, Tuple[str, Dict[str, Any]]]:
+    if name == "TensorrtExecutionProvider":
+        return name, {
+            "trt_fp16_enable": precision == "fp16",
+            "trt_int8_enable": precision == "int8",
+            "trt_engine_cache_enable": True,
+            "trt_engine_cache_path": str(_cache_dir()),
+        }
+    return name
+
+
+def choose_providers(wanted: Sequence[str], available: Sequence[str]) -> List[str]:
+    """Keep the wanted providers this ONNX Runtime build has, in order (CPU always last resort).
+
+    Raises:
+        EngineError: an explicitly requested provider list that this build cannot satisfy at all.
+    """
+    have = set(available)
+    chosen = [p for p in wanted if p in have]
+    missing = [_short(p) for p in wanted if p not in have and p in _GPU_PROVIDERS]
+    if missing and tuple(wanted) == DEFAULT_PROVIDERS:
+        log.info("ONNX Runtime has no %s provider (install onnxruntime-gpu for GPUs)", "/".join(missing))
+    if not chosen:
+        raise EngineError(
+            f"none of the providers {', '.join(wanted)} is in this ONNX Runtime "
+            f"(it has {', '.join(available)})"
+        )
+    return chosen
+
+
+def _create_session(path: Path, so: Any, providers: List[str], precision: str) -> Tuple[Any, str]:
+    """Create a session, dropping the first provider (one-line notice) while it fails."""
+    import onnxruntime as ort
+
+    remaining = list(providers)
+    while True:
+        entries = [_provider_entry(p, precision) for p in remaining]
+        try:
+            session = ort.InferenceSession(str(path), sess_options=so, providers=entries)
+        except Exception as exc:  # ORT raises its own Fail/InvalidGraph/... types
+            reason = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+            if len(remaining) == 1:
+                raise EngineError(f"ONNX Runtime cannot load {path.name}: {reason}") from exc
+            log.warning("%s failed (%s); falling back to %s", _short(remaining[0]), reason, _short(remaining[1]))
+            remaining = remaining[1:]
+            continue
+        actual = session.get_providers()
+        used = actual[0] if actual else remaining[0]
+        if used != remaining[0]:
+            log.warning("%s could not start; running on %s", _short(remaining[0]), _short(used))
+        return session, used
+
+
+class OrtEngine(Engine):
+    """An ONNX model run by ONNX Runtime.
+
+    Args:
+        path: the ``.onnx`` file (single file, no external data needed).
+        precision: for the spec/overlay (the graph itself decides what runs in fp16/int8).
+        threads: intra-op threads (None = ORT default).
+        providers: providers to try in order (None = TensorRT EP → CUDA EP → CPU).
+        expected: the manifest's spec, cross-checked against the graph.
+    """
+
+    def __init__(
+        self,
+        path: Union[str, Path],
+        precision: str = "unknown",
+        threads: Optional[int] = None,
+        providers: Optional[Sequence[str]] = None,
+        expected: Optional[EngineSpec] = None,
+    ) -> None:
+        import onnxruntime as ort
+
+        path = Path(path)
+        chosen = choose_providers(tuple(providers or DEFAULT_PROVIDERS), ort.get_available_providers())
+        self._session, used = _create_session(path, session_options(threads), chosen, precision)
+        inputs, outputs = self._session.get_inputs(), self._session.get_outputs()
+        if len(inputs) != 1 or not outputs:
+            raise EngineError(
+                f"{path.name} must have one input and at least one output, has {len(inputs)} / {len(outputs)}"
+            )
+        out_shape = _dims(outputs[0].shape)
+        actual = EngineSpec(
+            input_name=inputs[0].name, input_shape=_dims(inputs[0].shape),
+            output_name=outputs[0].name, output_shape=out_shape, precision=precision,
+            frames=int(out_shape[1] or 0) if len(out_shape) == 5 else 0,
+            backend="onnxruntime", provider=used, path=path,
+        )
+        super().__init__(merge_spec(expected, actual))
+        if len(self.spec.input_shape) != 4 or len(self.spec.output_shape) != 5:
+            raise EngineError(
+                f"{path.name} maps {inputs[0].shape} -> {outputs[0].shape}; expected [B,3,H,W] -> [B,N,3,H,W]"
+            )
+        self._input_dtype = np.float16 if inputs[0].type == "tensor(float16)" else np.float32
+
+    def _infer_impl(self, blurred: np.ndarray) -> np.ndarray:
+        if self._session is None:
+            raise EngineError("engine is closed")
+        x = blurred if self._input_dtype == np.float32 else blurred.astype(self._input_dtype)
+        return self._session.run([self.spec.output_name], {self.spec.input_name: x})[0]
+
+    def close(self) -> None:
+        self._session = None
+        super().close()

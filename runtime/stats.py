@@ -1,0 +1,187 @@
+"""Run-time measurements: per-stage timers, an FPS meter, PSNR, and the end-of-run summary.
+
+Memory stays bounded on endless runs: each stage keeps running totals plus the last ``window``
+samples for percentiles.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import threading
+import time
+from collections import deque
+from dataclasses import asdict, dataclass, field
+from typing import Any, Deque, Dict, Iterator, List, Optional, Tuple
+
+import numpy as np
+
+__all__ = ["STAGES", "FpsMeter", "RunSummary", "StageStats", "StageTimer", "psnr"]
+
+#: Pipeline stages, in order. ``display`` covers every output (window, video file, MJPEG).
+STAGES = ("capture", "preprocess", "infer", "postprocess", "display")
+
+
+@dataclass(frozen=True)
+class StageStats:
+    """Timing of one stage in milliseconds (percentiles over the last ``window`` samples)."""
+
+    count: int
+    mean_ms: float
+    p50_ms: float
+    p95_ms: float
+    max_ms: float
+
+
+class StageTimer:
+    """Thread-safe per-stage durations (the capture thread and the main loop both record).
+
+    Args:
+        window: samples kept per stage for percentiles.
+    """
+
+    def __init__(self, window: int = 2000) -> None:
+        self._lock = threading.Lock()
+        self._window = window
+        self._count: Dict[str, int] = {}
+        self._total: Dict[str, float] = {}
+        self._max: Dict[str, float] = {}
+        self._recent: Dict[str, Deque[float]] = {}
+
+    def add(self, stage: str, seconds: float) -> None:
+        """Record one duration of ``stage``."""
+        with self._lock:
+            if stage not in self._count:
+                self._count[stage], self._total[stage], self._max[stage] = 0, 0.0, 0.0
+                self._recent[stage] = deque(maxlen=self._window)
+            self._count[stage] += 1
+            self._total[stage] += seconds
+            self._max[stage] = max(self._max[stage], seconds)
+            self._recent[stage].append(seconds)
+
+    @contextlib.contextmanager
+    def time(self, stage: str) -> Iterator[None]:
+        """``with timer.time("infer"): ...`` records the block's wall time."""
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.add(stage, time.perf_counter() - t0)
+
+    def mean_ms(self, stage: str) -> float:
+        with self._lock:
+            n = self._count.get(stage, 0)
+            return 1000.0 * self._total[stage] / n if n else 0.0
+
+    def stats(self) -> Dict[str, StageStats]:
+        """Per-stage statistics, known stages first in pipeline order."""
+        with self._lock:
+            names = [s for s in STAGES if s in self._count] + [s for s in self._count if s not in STAGES]
+            out = {}
+            for s in names:
+                recent = np.asarray(self._recent[s], np.float64) * 1000.0
+                out[s] = StageStats(
+                    count=self._count[s],
+                    mean_ms=1000.0 * self._total[s] / self._count[s],
+                    p50_ms=float(np.percentile(recent, 50)),
+                    p95_ms=float(np.percentile(recent, 95)),
+                    max_ms=1000.0 * self._max[s],
+                )
+            return out
+
+
+class FpsMeter:
+    """Frames per second over a sliding window of the last ``window`` ticks."""
+
+    def __init__(self, window: int = 30) -> None:
+        self._ticks: Deque[float] = deque(maxlen=window)
+
+    def tick(self, now: Optional[float] = None) -> None:
+        self._ticks.append(time.perf_counter() if now is None else now)
+
+    @property
+    def fps(self) -> float:
+        if len(self._ticks) < 2:
+            return 0.0
+        span = self._ticks[-1] - self._ticks[0]
+        return (len(self._ticks) - 1) / span if span > 0 else 0.0
+
+
+def psnr(a: np.ndarray, b: np.ndarray, peak: float = 1.0) -> float:
+    """PSNR in dB between two arrays of the same shape (``inf`` when identical).
+
+    Raises:
+        ValueError: shapes differ.
+    """
+    if a.shape != b.shape:
+        raise ValueError(f"psnr needs equal shapes, got {a.shape} and {b.shape}")
+    mse = float(np.mean((np.asarray(a, np.float64) - np.asarray(b, np.float64)) ** 2))
+    return math.inf if mse == 0.0 else 10.0 * math.log10(peak * peak / mse)
+
+
+@dataclass
+class RunSummary:
+    """What a run did; ``rows()`` gives ``(label, value)`` pairs for a table.
+
+    ``stream_fps`` counts processed input frames over the wall time of the loop; ``infer_fps`` is
+    ``1000 / mean infer ms`` (pure inference); their ratio shows the pipeline's overhead.
+    """
+
+    source: str
+    source_kind: str
+    engine: str
+    model_path: str
+    input_size: Tuple[int, int]
+    frames_per_input: int
+    frames_captured: int = 0
+    frames_processed: int = 0
+    frames_dropped: int = 0
+    frames_failed: int = 0
+    frames_written: int = 0
+    max_pending: int = 0
+    wall_s: float = 0.0
+    stream_fps: float = 0.0
+    infer_fps: float = 0.0
+    latency_ms: float = 0.0
+    stop_reason: str = ""
+    shadow_psnr_db: Optional[float] = None
+    shadow_count: int = 0
+    output: Optional[str] = None
+    serve_url: Optional[str] = None
+    stages: Dict[str, StageStats] = field(default_factory=dict)
+    notices: List[str] = field(default_factory=list)
+
+    @property
+    def efficiency(self) -> float:
+        """stream FPS / pure-inference FPS (goal ≥ 0.9 for file sources)."""
+        return self.stream_fps / self.infer_fps if self.infer_fps > 0 else 0.0
+
+    def to_dict(self) -> Dict[str, Any]:
+        d = asdict(self)
+        d["efficiency"] = self.efficiency
+        return d
+
+    def rows(self) -> List[Tuple[str, str]]:
+        """Human-readable ``(label, value)`` rows, then one row per stage."""
+        h, w = self.input_size
+        rows = [
+            ("source", f"{self.source} ({self.source_kind})"),
+            ("engine", f"{self.engine}  [{self.model_path}]"),
+            ("input", f"{h}x{w}, {self.frames_per_input} frames out"),
+            ("frames", f"{self.frames_processed} processed / {self.frames_captured} captured, "
+                       f"{self.frames_dropped} dropped, {self.frames_failed} failed (NaN/Inf)"),
+            ("throughput", f"{self.stream_fps:.2f} FPS stream, {self.infer_fps:.2f} FPS inference "
+                           f"({self.efficiency:.2f})"),
+            ("latency", f"{self.latency_ms:.1f} ms capture→output (mean)"),
+            ("stopped", self.stop_reason),
+        ]  # fmt: skip
+        if self.shadow_count:
+            value = "identical" if self.shadow_psnr_db == math.inf else f"{self.shadow_psnr_db:.2f} dB"
+            rows.append(("shadow fp32 PSNR", f"{value} over {self.shadow_count} frames"))
+        if self.output:
+            rows.append(("output", f"{self.output} ({self.frames_written} frames)"))
+        if self.serve_url:
+            rows.append(("served", self.serve_url))
+        for name, s in self.stages.items():
+            rows.append((f"  {name}", f"{s.mean_ms:.2f} ms mean, p95 {s.p95_ms:.2f}, max {s.max_ms:.2f} (n={s.count})"))
+        return rows

@@ -1,0 +1,83 @@
+import pytest
+import torch
+
+from b2v_edge.model import ModelConfig, build_model
+from b2v_edge.model.blocks import AffineRegressor, FlowHead
+
+TINY = dict(enc_channels=(4, 4, 6, 6, 8), dec_channels=(8, 6, 6, 4, 4), growth=(2, 2, 2, 2, 2),
+            dense_layers=(1, 1, 1, 1, 1), stn_hidden=4, lw_hidden=4, refine_channels=4)
+
+
+@pytest.mark.parametrize("frames", [3, 5, 7])
+@pytest.mark.parametrize("preset", ["lite", "paper"])
+def test_output_shapes_odd_sizes(frames, preset):
+    model = build_model(preset, frames, **TINY).eval()
+    x = torch.rand(2, 3, 37, 50)
+    with torch.no_grad():
+        y = model(x)
+        aux = model(x, aux=True)
+    assert y.shape == (2, frames, 3, 37, 50)
+    assert [tuple(s.shape[-2:]) for s in aux.scales] == [(2, 2), (3, 4), (5, 7), (10, 13), (19, 25), (37, 50)]
+    assert aux.theta_ftn.shape == (2, frames - 1, 5, 2, 3)
+    assert aux.theta_itn.shape == (2, frames - 1, 6, 2, 3)
+    assert float(y.min()) >= 0 and float(y.max()) <= 1
+
+
+def test_init_is_identity_everywhere():
+    model = build_model("lite", 7, **TINY).eval()
+    x = torch.rand(1, 3, 64, 64)
+    with torch.no_grad():
+        aux = model(x, aux=True)
+        y = model(x)
+    eye = torch.tensor([[1.0, 0, 0], [0, 1.0, 0]])
+    assert torch.allclose(aux.theta_ftn, eye.expand_as(aux.theta_ftn))
+    assert torch.allclose(aux.theta_itn, eye.expand_as(aux.theta_itn))
+    for m in model.modules():
+        if isinstance(m, FlowHead):
+            assert float(m(torch.rand(1, m.body[0].in_channels, 8, 8)).abs().max()) == 0.0
+    # every frame starts as the blurred input: the model learns the difference
+    assert torch.allclose(y, x.unsqueeze(1).expand_as(y), atol=1e-6)
+
+
+def test_gradients_reach_stn_and_flow_heads():
+    model = build_model("lite", 3, **TINY)
+    x = torch.rand(2, 3, 64, 64)
+    # one step so zero-initialised heads become non-zero, then check gradients everywhere
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    for _ in range(2):
+        opt.zero_grad()
+        aux = model(x, aux=True)
+        (aux.scales[-1][:, 0] - torch.rand(2, 3, 64, 64)).abs().mean().backward()
+        opt.step()
+    stn = [m for m in model.modules() if isinstance(m, AffineRegressor)]
+    flows = [m for m in model.modules() if isinstance(m, FlowHead)]
+    assert any(float(m.fc.weight.grad.abs().sum()) > 0 for m in stn)
+    assert any(float(m.head.weight.grad.abs().sum()) > 0 for m in flows)
+
+
+def test_native_and_gather_models_agree():
+    torch.manual_seed(0)
+    model = build_model("lite", 3, **TINY).eval()
+    with torch.no_grad():  # perturb so warps are not identities
+        for p in model.parameters():
+            p.add_(torch.randn_like(p) * 0.02)
+        x = torch.rand(1, 3, 64, 96)
+        a = model.set_warp_mode("native")(x)
+        b = model.set_warp_mode("gather")(x)
+    assert (a - b).abs().max() < 1e-5
+
+
+def test_config_validation():
+    with pytest.raises(ValueError, match="frames"):
+        ModelConfig(frames=4)
+    with pytest.raises(ValueError, match="enc_channels"):
+        ModelConfig(enc_channels=(1, 2, 3))
+    with pytest.raises(ValueError, match="preset"):
+        build_model("huge")
+    with pytest.raises(ValueError, match=r"\[B,3,H,W\]"):
+        build_model("lite", 3, **TINY)(torch.rand(1, 4, 32, 32))
+
+
+def test_config_roundtrip():
+    cfg = build_model("lite", 5).cfg
+    assert ModelConfig.from_dict(cfg.to_dict()) == cfg

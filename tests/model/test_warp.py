@@ -1,0 +1,68 @@
+import pytest
+import torch
+import torch.nn.functional as F
+
+from b2v_edge.model.warp import affine_grid, affine_warp, flow_warp, grid_sample
+
+torch.manual_seed(0)
+
+
+@pytest.mark.parametrize("padding", ["zeros", "border"])
+def test_gather_equals_native_values_and_grads(padding):
+    x = torch.rand(2, 5, 13, 17, dtype=torch.float64, requires_grad=True)
+    # coordinates partly outside the image to exercise the padding
+    grid = (torch.rand(2, 9, 11, 2, dtype=torch.float64) * 2.6 - 1.3).requires_grad_(True)
+    outs = {}
+    for mode in ("native", "gather"):
+        out = grid_sample(x, grid, mode, padding)
+        gx, gg = torch.autograd.grad((out * torch.cos(out)).sum(), (x, grid))
+        outs[mode] = (out, gx, gg)
+    for a, b in zip(outs["native"], outs["gather"]):
+        assert torch.allclose(a, b, atol=1e-5), (a - b).abs().max()
+
+
+def test_affine_grid_matches_torch():
+    theta = torch.tensor([[[0.9, 0.1, 0.05], [-0.2, 1.1, -0.1]]]).repeat(3, 1, 1)
+    ours = affine_grid(theta, 7, 9)
+    ref = F.affine_grid(theta, (3, 1, 7, 9), align_corners=False)
+    assert torch.allclose(ours, ref, atol=1e-6)
+
+
+@pytest.mark.parametrize("mode", ["native", "gather"])
+def test_identity_warps_are_exact(mode):
+    x = torch.rand(1, 3, 8, 12)
+    eye = torch.tensor([[[1.0, 0, 0], [0, 1.0, 0]]])
+    assert torch.allclose(affine_warp(x, eye, mode), x, atol=1e-6)
+    assert torch.allclose(flow_warp(x, torch.zeros(1, 2, 8, 12), mode), x, atol=1e-6)
+
+
+@pytest.mark.parametrize("mode", ["native", "gather"])
+def test_flow_is_in_pixels(mode):
+    x = torch.arange(20.0).reshape(1, 1, 4, 5)
+    flow = torch.zeros(1, 2, 4, 5)
+    flow[:, 0] = 1.0  # sample one pixel to the right
+    out = flow_warp(x, flow, mode, "border")
+    assert torch.allclose(out[..., :-1], x[..., 1:])
+
+
+def test_gather_float32_equal_to_native():
+    x = torch.rand(1, 16, 64, 64)
+    theta = torch.tensor([[[1.02, 0.03, 0.04], [-0.02, 0.98, 0.05]]])
+    a = affine_warp(x, theta, "native", "border")
+    b = affine_warp(x, theta, "gather", "border")
+    assert (a - b).abs().max() < 1e-5
+
+
+@pytest.mark.parametrize(
+    "call, msg",
+    [
+        (lambda: affine_warp(torch.rand(3, 4, 4), torch.zeros(1, 2, 3)), "[B,C,H,W]"),
+        (lambda: affine_warp(torch.rand(1, 3, 4, 4), torch.zeros(1, 3, 3)), "[B,2,3]"),
+        (lambda: flow_warp(torch.rand(1, 3, 4, 4), torch.zeros(1, 2, 4, 5)), "flow must be"),
+        (lambda: grid_sample(torch.rand(1, 3, 4, 4), torch.zeros(1, 2, 2, 2), mode="nearest"), "warp mode"),
+        (lambda: grid_sample(torch.rand(1, 3, 4, 4), torch.zeros(1, 2, 2, 2), padding="reflection"), "padding"),
+    ],
+)
+def test_bad_input_messages(call, msg):
+    with pytest.raises(ValueError, match=msg.replace("[", r"\[").replace("]", r"\]")):
+        call()

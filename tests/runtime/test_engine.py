@@ -1,0 +1,192 @@
+"""runtime/engine.py: open_engine artifact selection, manifest checks, input/output checks."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from b2v_edge.runtime import engine as engine_mod
+from b2v_edge.runtime.engine import (
+    Engine, EngineError, EngineSpec, NonFiniteOutputError, check_plan_compat, open_engine,
+    precision_order, select_artifact,
+)  # fmt: skip
+from b2v_edge.runtime.manifest import Artifact, Manifest, ManifestError
+
+
+def _x(b=1, h=16, w=24, seed=0):
+    return np.random.default_rng(seed).random((b, 3, h, w), dtype=np.float32)
+
+
+class _Identity(Engine):
+    """Stand-in backend: returns the input N times (or a fixed array)."""
+
+    def __init__(self, n=2, shape=(1, 3, 8, 8), out=None):
+        super().__init__(EngineSpec("blurred", shape, "frames", (shape[0], n, *shape[1:]), "fp32", n,
+                                    "test", "none", engine_mod.Path("x.onnx")))  # fmt: skip
+        self.out = out
+        self.closed = False
+
+    def _infer_impl(self, x):
+        return self.out if self.out is not None else np.repeat(x[:, None], self.spec.frames, axis=1)
+
+    def close(self):
+        self.closed = True
+
+
+# ---- open_engine on a deploy dir ----------------------------------------------------------
+def test_open_engine_auto_picks_fp32_onnx_on_cpu(deploy, models):
+    with open_engine(deploy) as eng:
+        assert eng.spec.backend == "onnxruntime" and eng.spec.precision == "fp32"
+        assert eng.spec.path.name == "model.onnx"
+        assert eng.spec.input_shape == (1, 3, 16, 24) and eng.spec.frames == 3
+        x = _x()
+        y = eng.infer(x)
+        assert y.dtype == np.float32 and y.shape == (1, 3, 3, 16, 24)
+        np.testing.assert_allclose(y, models.expected_output(x, 3), atol=1e-6)
+
+
+def test_open_engine_fp16_matches_within_fp16_tolerance(deploy, models):
+    with open_engine(deploy, precision="fp16") as eng:
+        assert eng.spec.path.name == "model.fp16.onnx" and eng.spec.precision == "fp16"
+        x = _x()
+        np.testing.assert_allclose(eng.infer(x), models.expected_output(x, 3), atol=2e-3)
+
+
+def test_open_engine_accepts_manifest_file_and_artifact_file(deploy):
+    assert open_engine(deploy / "manifest.json").spec.path.name == "model.onnx"
+    eng = open_engine(deploy / "model.fp16.onnx")
+    assert eng.spec.precision == "fp16"  # from the manifest entry, not the file name
+    with pytest.raises(ManifestError, match="is fp16, not fp32"):
+        open_engine(deploy / "model.fp16.onnx", precision="fp32")
+
+
+def test_open_engine_bare_onnx_without_manifest(tmp_path, models):
+    path = models.make_onnx(tmp_path / "bare" / "m.onnx", n=2, h=8, w=8)
+    eng = open_engine(path)
+    assert eng.spec.precision == "unknown" and eng.spec.input_shape == (None, 3, 8, 8)
+    assert eng.infer(_x(b=2, h=8, w=8)).shape == (2, 2, 3, 8, 8)  # dynamic batch
+
+
+def test_sha_mismatch_is_refused(deploy):
+    with open(deploy / "model.onnx", "ab") as fh:
+        fh.write(b"tampered")
+    with pytest.raises(ManifestError, match="does not match the manifest"):
+        open_engine(deploy, precision="fp32")
+
+
+def test_missing_manifest_and_missing_artifacts(tmp_path):
+    with pytest.raises(ManifestError, match="no manifest.json"):
+        open_engine(tmp_path)
+    Manifest(root=tmp_path).save()
+    with pytest.raises(ManifestError, match="no onnx artifact.*b2v-edge export"):
+        open_engine(tmp_path)
+    with pytest.raises(ManifestError, match="does not exist"):
+        open_engine(tmp_path / "nope.onnx")
+
+
+def test_listed_but_missing_file(deploy):
+    (deploy / "model.onnx").unlink()
+    with pytest.raises(ManifestError, match="missing"):
+        open_engine(deploy, precision="fp32")
+
+
+def test_manifest_spec_disagreeing_with_graph_is_refused(deploy):
+    data = json.loads((deploy / "manifest.json").read_text())
+    data["input"]["shape"] = [1, 3, 32, 32]
+    (deploy / "manifest.json").write_text(json.dumps(data))
+    with pytest.raises(EngineError, match="differs from the manifest"):
+        open_engine(deploy)
+
+
+def test_bad_backend_and_tensorrt_missing(deploy, monkeypatch):
+    with pytest.raises(EngineError, match="backend must be one of"):
+        open_engine(deploy, backend="tflite")
+    with pytest.raises(ManifestError, match="no tensorrt_plan.*build-engine"):
+        open_engine(deploy, backend="tensorrt")
+    with pytest.raises(EngineError, match="runs with --backend onnxruntime"):
+        open_engine(deploy / "model.onnx", backend="tensorrt")
+
+
+def test_auto_uses_onnx_when_tensorrt_not_importable(deploy, models, monkeypatch):
+    models.add_plan(deploy)
+    monkeypatch.setattr(engine_mod, "_tensorrt_importable", lambda: False)
+    assert open_engine(deploy).spec.backend == "onnxruntime"
+
+
+# ---- selection helpers --------------------------------------------------------------------
+def test_precision_order_and_select_artifact(deploy):
+    assert precision_order("onnxruntime", gpu=False)[0] == "fp32"
+    assert precision_order("onnxruntime", gpu=True)[0] == "fp16"
+    assert precision_order("tensorrt", gpu=True) == ("fp16", "int8", "fp32")
+    m = Manifest.load(deploy)
+    assert select_artifact(m, "onnx", None, ("int8", "fp16", "fp32")).precision == "fp16"
+    assert select_artifact(m, "onnx", "fp32", ("fp16",)).precision == "fp32"
+    with pytest.raises(ManifestError, match="int8"):
+        select_artifact(m, "onnx", "int8", ())
+
+
+def _plan_art(**extra):
+    base = {"tensorrt_version": "10.3.0", "compute_capability": "8.7", "gpu": "Orin"}
+    base.update(extra)
+    return Artifact(path="model.fp16.plan", kind="tensorrt_plan", precision="fp16", sha256="0", extra=base)
+
+
+def test_check_plan_compat_refuses_other_trt_and_gpu(tmp_path):
+    assert check_plan_compat(_plan_art(), tmp_path, "10.3.0.26", "8.7", "Orin") is None
+    with pytest.raises(ManifestError, match=r"TensorRT 10.3.0, this device has 8.6.2.*build-engine .* --precision fp16"):
+        check_plan_compat(_plan_art(), tmp_path, "8.6.2", "8.7", "Orin")
+    with pytest.raises(ManifestError, match=r"sm 8.7.*sm 7.2.*build-engine"):
+        check_plan_compat(_plan_art(), tmp_path, "10.3.0", "7.2", "Xavier")
+    warn = check_plan_compat(_plan_art(), tmp_path, "10.3.0", "8.7", "Orin NX")
+    assert warn and "may be slower" in warn
+    relaxed = _plan_art(build_options={"version_compatible": True, "hardware_compatibility": "ampere_plus"})
+    assert check_plan_compat(relaxed, tmp_path, "10.4.0", "8.6", "RTX 3090") is not None  # name differs: warns only
+    assert "does not record" in check_plan_compat(_plan_art(tensorrt_version=""), tmp_path, "10.3.0", "8.7")
+
+
+# ---- checks in the base class -------------------------------------------------------------
+@pytest.mark.parametrize(
+    "x, match",
+    [
+        ([[0.0]], "numpy array"),
+        (np.zeros((1, 3, 8, 8), np.float64), "float32"),
+        (np.zeros((1, 3, 8, 8), np.uint8), "divide uint8"),
+        (np.zeros((3, 8, 8), np.float32), "rank 4"),
+        (np.zeros((1, 3, 8, 9), np.float32), r"does not match the model's \[1,3,8,8\]"),
+        (np.full((1, 3, 8, 8), 200.0, np.float32), "looks like 0..255"),
+        (np.full((1, 3, 8, 8), -0.5, np.float32), r"in \[0, 1\]"),
+        (np.full((1, 3, 8, 8), np.nan, np.float32), "NaN"),
+    ],
+)
+def test_input_checks_live_in_the_base(x, match):
+    with pytest.raises(EngineError, match=match):
+        _Identity().infer(x)
+
+
+def test_output_checks_shape_nan_and_cast():
+    x = np.full((1, 3, 8, 8), 0.5, np.float32)
+    assert _Identity().infer(x).shape == (1, 2, 3, 8, 8)
+    half = _Identity(out=np.zeros((1, 2, 3, 8, 8), np.float16)).infer(x)
+    assert half.dtype == np.float32
+    with pytest.raises(EngineError, match="returned shape"):
+        _Identity(out=np.zeros((1, 3, 8, 8), np.float32)).infer(x)
+    bad = np.zeros((1, 2, 3, 8, 8), np.float32)
+    bad[0, 1, 0, 0, 0] = np.nan
+    with pytest.raises(NonFiniteOutputError, match="NaN/Inf"):
+        _Identity(out=bad).infer(x)
+    assert np.isnan(_Identity(out=bad).infer(x, check_finite=False)).any()
+
+
+def test_context_manager_closes():
+    with _Identity() as eng:
+        pass
+    assert eng.closed
+    assert "x.onnx" in repr(eng) and eng.spec.label == "test/none fp32"
+
+
+def test_nan_model_raises_non_finite(tmp_path, models):
+    deploy = models.make_deploy(tmp_path / "nan", precisions=("fp32",), nan=True)
+    with open_engine(deploy) as eng, pytest.raises(NonFiniteOutputError):
+        eng.infer(_x())

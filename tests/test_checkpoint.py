@@ -1,0 +1,49 @@
+import pytest
+import torch
+
+from b2v_edge.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from b2v_edge.model import build_model
+
+TINY = dict(enc_channels=(4, 4, 6, 6, 8), dec_channels=(8, 6, 6, 4, 4), growth=(2, 2, 2, 2, 2),
+            dense_layers=(1, 1, 1, 1, 1), stn_hidden=4, lw_hidden=4, refine_channels=4)
+
+
+def test_roundtrip(tmp_path):
+    model = build_model("lite", 3, **TINY)
+    path = save_checkpoint(tmp_path / "m.pt", model, {"note": "x"}, {"step": 3})
+    ck = load_checkpoint(path, with_train_state=True)
+    assert ck.metadata["note"] == "x" and ck.train_state["step"] == 3
+    assert ck.config == model.cfg
+    for a, b in zip(model.state_dict().values(), ck.model.state_dict().values()):
+        assert torch.equal(a, b)
+    assert not ck.model.training
+    assert not list(tmp_path.glob(".*tmp"))  # atomic write leaves no temp files
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(CheckpointError, match="does not exist"):
+        load_checkpoint(tmp_path / "nope.pt")
+
+
+def test_corrupt_file(tmp_path):
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"this is not a checkpoint")
+    with pytest.raises(CheckpointError, match="corrupt"):
+        load_checkpoint(bad)
+
+
+def test_foreign_file(tmp_path):
+    other = tmp_path / "other.pt"
+    torch.save({"weights": torch.zeros(2)}, other)
+    with pytest.raises(CheckpointError, match="format_version"):
+        load_checkpoint(other)
+
+
+def test_mismatched_weights(tmp_path):
+    model = build_model("lite", 3, **TINY)
+    path = save_checkpoint(tmp_path / "m.pt", model)
+    payload = torch.load(path, weights_only=True)
+    payload["config"]["frames"] = 5
+    torch.save(payload, path)
+    with pytest.raises(CheckpointError, match="do not match"):
+        load_checkpoint(path)
