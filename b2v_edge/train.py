@@ -49,6 +49,7 @@ class TrainOptions:
     eval_samples: int = 16
     eval_size: int = 128
     loss: LossConfig = field(default_factory=LossConfig)
+    model_overrides: Dict[str, Any] = field(default_factory=dict)  # ModelConfig fields over the preset
     stop_after_epochs: Optional[int] = None  # stop early (then --resume continues); for time-boxed runs
 
     def validate(self) -> None:
@@ -122,7 +123,7 @@ def _scheduler(opt: torch.optim.Optimizer, total: int) -> torch.optim.lr_schedul
 
 def _setup(opts: TrainOptions, out: Path) -> Tuple[Blur2Video, torch.optim.Optimizer, Any, int, List[Dict[str, Any]]]:
     """Model, optimizer, scheduler, start step and history (fresh, --init or --resume)."""
-    model = build_model(opts.preset, opts.frames)
+    model = build_model(opts.preset, opts.frames, **opts.model_overrides)
     opt = torch.optim.Adam(model.parameters(), lr=opts.lr, betas=(0.9, 0.999))
     sched = _scheduler(opt, opts.total_steps)
     step, history = 0, []

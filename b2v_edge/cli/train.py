@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Optional
 
 import typer
@@ -52,6 +53,8 @@ def train_cmd(
             result = train(opts, on_step=on_step)
     except (ValueError, FileNotFoundError) as exc:
         fail(str(exc))
+    if os.environ.get("RANK", "0") != "0":  # torchrun: only rank 0 reports
+        return
     last = result.history[-1] if result.history else {}
     console.print(f"trained to step {result.steps} in {result.seconds:.0f} s; last: {result.last}; best: {result.best}")
     if last:

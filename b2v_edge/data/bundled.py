@@ -22,7 +22,7 @@ TRAIN_IMAGES: Tuple[str, ...] = (
     "astronaut", "chelsea", "rocket", "camera", "coins", "page", "text", "brick", "gravel",
     "moon", "hubble_deep_field", "immunohistochemistry", "retina", "colorwheel", "logo",
     "cell", "clock",
-)  # fmt: skip
+)
 
 
 @lru_cache(maxsize=None)

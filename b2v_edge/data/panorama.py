@@ -5,7 +5,8 @@ right, ``y`` down, ``z`` forward) is rotated to the world frame, turned into lon
 and sampled with :func:`cv2.remap`. A sample starts at a random orientation, rotates by random
 Euler angles, and Slerp gives ``n_sub`` orientations in between (``n_sub`` grows linearly with the
 rotation angle). The blurred image is their mean; the N targets are rendered at the centre times of
-N equal groups of sub-frames.
+N equal groups of sub-frames. Views are sampled from an 8-bit panorama (the targets are 8-bit
+values as floats); the blur is accumulated in float32.
 
 Equirectangular convention: column ``u`` spans longitude ``[-pi, pi)`` left to right (longitude 0,
 the ``+z`` direction, is the image centre), row ``v`` spans latitude ``+pi/2`` (up, ``-y``) at the
@@ -17,13 +18,14 @@ from __future__ import annotations
 import math
 from functools import lru_cache
 from pathlib import Path
-from typing import List, Optional, Sequence, Tuple, Union
+from typing import TYPE_CHECKING, List, Optional, Sequence, Tuple, Union
 
 import cv2
 import numpy as np
-from scipy.spatial.transform import Rotation, Slerp
-
 from .base import Sample, SourceBase, check_size
+
+if TYPE_CHECKING:  # scipy (a scikit-image dependency) is imported lazily: it is slow to import
+    from scipy.spatial.transform import Rotation
 
 __all__ = ["PanoramaBlur", "list_panoramas", "camera_rays", "render_view"]
 
@@ -165,6 +167,8 @@ class PanoramaBlur(SourceBase):
         return min(n, self.max_subframes)
 
     def __getitem__(self, index: int) -> Sample:
+        from scipy.spatial.transform import Rotation
+
         i = int(index) if self.unbounded and int(index) >= 0 else self._check_index(index)
         rng = np.random.default_rng([self.seed, 0 if self.split == "train" else 1, i])
         k = i % len(self.files) if self.split == "test" else int(rng.integers(len(self.files)))
@@ -182,9 +186,11 @@ class PanoramaBlur(SourceBase):
                 "blur_strength": self._strength(rots[0], rots[n_sub - 1])}
         return Sample(blurred, frames, meta)
 
-    def _render(self, pano: np.ndarray, start: Rotation, end: Rotation,
+    def _render(self, pano: np.ndarray, start: "Rotation", end: "Rotation",
                 n_sub: int) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Blurred ``[H, W, 3]``, targets ``[N, H, W, 3]`` and the sub-frame rotations."""
+        """Blurred ``[H, W, 3]``, targets ``[N, H, W, 3]`` and the sub-frame rotation matrices."""
+        from scipy.spatial.transform import Rotation, Slerp
+
         n, g = self.frames, n_sub // self.frames
         times = np.linspace(0.0, 1.0, n_sub)
         centres = times.reshape(n, g).mean(axis=1)  # == a sub-frame time when g is odd

@@ -280,7 +280,7 @@ class SyntheticBlur(SourceBase):
                for p in patches]
         cover = min(1.0, sum(areas))
         fg = sum(a * f for a, f in zip(areas, fgs)) / max(sum(areas), 1e-9)
-        return (1.0 - cover) * bg + cover * fg
+        return float((1.0 - cover) * bg + cover * fg)
 
 
 class SyntheticStream:

@@ -30,10 +30,11 @@ class BlurDataset(Dataset):
         flip: extra random horizontal / vertical flips.
         seed: base seed of the crop / flip generator.
 
-    Randomness: the generator (and the source's own crop generator, if any) is reseeded from
-    ``(seed, torch.initial_seed())`` the first time a process uses it. Inside DataLoader workers
+    Randomness: inside a DataLoader worker the crop / flip generator (and the source's own,
+    through ``source.reseed``) is reseeded from ``(seed, torch.initial_seed())`` on first use.
     ``torch.initial_seed()`` differs per worker and per epoch, so workers never repeat each
-    other's crops and epochs differ, yet runs are reproducible under ``torch.manual_seed``.
+    other's crops and epochs differ, yet runs are reproducible under ``torch.manual_seed``. In
+    the main process the generators are seeded once and simply keep advancing.
     Unbounded sources (the synthetic / panorama train splits) additionally get fresh samples per
     epoch through :meth:`set_epoch` (index ``i + epoch * len``); call it before each epoch.
     """

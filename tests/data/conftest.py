@@ -15,7 +15,9 @@ def _write(path: Path, rgb: np.ndarray) -> None:
     assert cv2.imwrite(str(path), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
 
 
-def make_gopro_all(root: Path, scenes: Dict[str, Dict[str, int]], hw=(16, 24)) -> Dict[str, List[np.ndarray]]:
+def make_gopro_all(
+    root: Path, scenes: Dict[str, Dict[str, int]], hw=(16, 24)
+) -> Dict[str, List[np.ndarray]]:
     """Write ``root/<split>/<scene>/NNNNNN.png`` random frames; return RGB uint8 frames by scene."""
     rng = np.random.default_rng(0)
     written: Dict[str, List[np.ndarray]] = {}

@@ -11,5 +11,6 @@ def test_data_modules_do_not_import_torch() -> None:
         "import b2v_edge.data, b2v_edge.data.synthetic, b2v_edge.data.gopro, "
         "b2v_edge.data.panorama, sys; assert 'torch' not in sys.modules, 'torch was imported'"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    cmd = [sys.executable, "-c", code]
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr

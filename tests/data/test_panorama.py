@@ -37,12 +37,12 @@ def test_rotation_blurs_and_is_deterministic(panorama_root: Path) -> None:
     np.testing.assert_array_equal(a.blurred, b.blurred)
     assert not np.array_equal(a.frames[0], a.frames[-1])
     gray = [cv2.Laplacian(cv2.cvtColor(x, cv2.COLOR_RGB2GRAY), cv2.CV_32F).var()
-            for x in (a.blurred, a.frames[1])]  # fmt: skip
+            for x in (a.blurred, a.frames[1])]
     assert gray[0] < gray[1]
 
 
 def test_subframe_count_grows_with_angle(panorama_root: Path) -> None:
-    ds = PanoramaBlur(panorama_root, frames=3, size=(16, 16), subframes_per_deg=2.0, max_subframes=30)
+    ds = PanoramaBlur(panorama_root, 3, (16, 16), subframes_per_deg=2.0, max_subframes=30)
     assert ds.n_subframes(0.0) == 3
     assert ds.n_subframes(4.0) == 9  # ceil(8) -> 9 (multiple of 3)
     assert ds.n_subframes(6.0) == 12
@@ -51,7 +51,7 @@ def test_subframe_count_grows_with_angle(panorama_root: Path) -> None:
 
 def test_even_group_size_renders_group_centres(panorama_root: Path) -> None:
     ds = PanoramaBlur(panorama_root, frames=3, size=(16, 16), split="test",
-                      subframes_per_deg=0.0, max_subframes=6, max_angle_deg=5.0)  # fmt: skip
+                      subframes_per_deg=0.0, max_subframes=6, max_angle_deg=5.0)
     ds.subframes_per_deg = 100.0  # force n_sub = 6 -> groups of 2
     s = ds[0]
     assert s.meta["n_subframes"] == 6 and s.frames.shape == (3, 16, 16, 3)

@@ -1,0 +1,85 @@
+import os
+import subprocess
+import sys
+
+import torch
+
+from b2v_edge.checkpoint import load_checkpoint
+from b2v_edge.losses import LossConfig, total_loss
+from b2v_edge.model import build_model
+from b2v_edge.train import TrainOptions, batch_indices, train
+
+TINY = dict(enc_channels=(4, 4, 6, 6, 8), dec_channels=(8, 6, 6, 4, 4), growth=(2, 2, 2, 2, 2),
+            dense_layers=(1, 1, 1, 1, 1), stn_hidden=4, lw_hidden=4, refine_channels=4)
+
+
+def _opts(tmp_path, **kw):
+    base = dict(out=str(tmp_path / "run"), crop=32, batch=2, epochs=3, epoch_steps=2, eval_samples=2,
+                eval_size=32, model_overrides=TINY, frames=3, lr=1e-3)
+    base.update(kw)
+    return TrainOptions(**base)
+
+
+def test_batch_indices_deterministic_and_rank_disjoint():
+    a = batch_indices(5, 4, 100, seed=1, rank=0, world=2)
+    b = batch_indices(5, 4, 100, seed=1, rank=1, world=2)
+    assert a == batch_indices(5, 4, 100, seed=1, rank=0, world=2)
+    assert not set(a) & set(b)
+    epoch = [i for s in range(25) for i in batch_indices(s, 4, 100, seed=1)]
+    assert sorted(epoch) == list(range(100))  # one pass = a permutation
+
+
+def test_model_and_losses_learn_a_fixed_batch():
+    torch.manual_seed(0)
+    from b2v_edge.data.synthetic import SyntheticBlur
+
+    src = SyntheticBlur(frames=3, size=(64, 64), split="train", seed=3)
+    items = [src[i] for i in range(4)]
+    x = torch.from_numpy(__import__("numpy").stack([s.blurred for s in items])).permute(0, 3, 1, 2)
+    y = torch.from_numpy(__import__("numpy").stack([s.frames for s in items])).permute(0, 1, 4, 2, 3)
+    model = build_model("lite", 3, **TINY)
+    opt = torch.optim.Adam(model.parameters(), 2e-3)
+    losses = []
+    for _ in range(40):
+        loss, _ = total_loss(model(x, aux=True), y, LossConfig())
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(float(loss))
+    assert sum(losses[-5:]) / 5 < 0.9 * sum(losses[:5]) / 5
+
+
+def test_resume_continues_from_saved_step_and_matches_uninterrupted(tmp_path):
+    full = train(_opts(tmp_path / "a"))
+    assert full.steps == 6 and len(full.history) == 3
+    part = train(_opts(tmp_path / "b", stop_after_epochs=1))
+    assert part.steps == 2
+    seen = []
+    rest = train(_opts(tmp_path / "b", resume=True), on_step=lambda s, t: seen.append(s))
+    assert seen[0] == 3 and rest.steps == 6 and len(rest.history) == 3
+    a = load_checkpoint(full.last).model.state_dict()
+    b = load_checkpoint(rest.last).model.state_dict()
+    assert all(torch.allclose(a[k], b[k], atol=1e-6) for k in a)
+    ck = load_checkpoint(rest.last, with_train_state=True)
+    assert ck.train_state["step"] == 6 and ck.metadata["trained_steps"] == 6
+
+
+def test_resume_refuses_other_config(tmp_path):
+    train(_opts(tmp_path, epochs=1))
+    import pytest
+
+    with pytest.raises(ValueError, match="different model config"):
+        train(_opts(tmp_path, resume=True, frames=5))
+
+
+def test_ddp_two_process_gloo(tmp_path):
+    out = tmp_path / "ddp"
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29533",
+           "-m", "b2v_edge.cli.main", "train", "--crop", "32", "--batch", "1", "--epochs", "1",
+           "--epoch-steps", "3", "--frames", "3", "--out", str(out), "--threads", "1"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    ck = load_checkpoint(out / "last.pt", with_train_state=True)
+    assert ck.train_state["step"] == 3
+    assert proc.stdout.count("trained to step 3") == 1  # only rank 0 reports
