@@ -125,3 +125,12 @@ def checkpoint_summary(ckpt: Checkpoint) -> Tuple[str, int]:
     """(preset/frames description, parameter count) for printing."""
     n = sum(p.numel() for p in ckpt.model.parameters())
     return f"{ckpt.config.preset} N={ckpt.config.frames}", n
+
+
+def strip_train_state(src: Union[str, Path], dst: Union[str, Path], note: Optional[str] = None) -> Path:
+    """Copy a checkpoint without its training state (optimizer etc.): what ships as the demo model."""
+    ck = load_checkpoint(src)
+    meta = dict(ck.metadata)
+    if note:
+        meta["note"] = note
+    return save_checkpoint(dst, ck.model, meta)

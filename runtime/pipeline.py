@@ -291,7 +291,9 @@ class Pipeline:
             self._shadow_mse += float(np.mean((out.astype(np.float64) - ref) ** 2))
             self._shadow_n += 1
         with timer.time("postprocess"):
-            images = frames_for_mode(postprocess(out[0], mapping), o.show)
+            n = out.shape[1]
+            chosen = out[0, n // 2 : n // 2 + 1] if o.show == "middle" else out[0]  # convert only what is shown
+            images = frames_for_mode(postprocess(chosen, mapping), o.show)
         self.processed += 1
         self.meter.tick()
         overlay = self._overlay(time.perf_counter() - item.t_capture)

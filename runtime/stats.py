@@ -1,4 +1,4 @@
-"""Run-time measurements: per-stage timers, an FPS meter, PSNR, and the end-of-run summary.
+"""Run-time measurements: per-stage timers, an FPS meter and the end-of-run summary.
 
 Memory stays bounded on endless runs: each stage keeps running totals plus the last ``window``
 samples for percentiles.
@@ -16,7 +16,7 @@ from typing import Any, Deque, Dict, Iterator, List, Optional, Tuple
 
 import numpy as np
 
-__all__ = ["STAGES", "FpsMeter", "RunSummary", "StageStats", "StageTimer", "psnr"]
+__all__ = ["STAGES", "FpsMeter", "RunSummary", "StageStats", "StageTimer"]
 
 #: Pipeline stages, in order. ``display`` covers every output (window, video file, MJPEG).
 STAGES = ("capture", "preprocess", "infer", "postprocess", "display")
@@ -105,18 +105,6 @@ class FpsMeter:
             return 0.0
         span = self._ticks[-1] - self._ticks[0]
         return (len(self._ticks) - 1) / span if span > 0 else 0.0
-
-
-def psnr(a: np.ndarray, b: np.ndarray, peak: float = 1.0) -> float:
-    """PSNR in dB between two arrays of the same shape (``inf`` when identical).
-
-    Raises:
-        ValueError: shapes differ.
-    """
-    if a.shape != b.shape:
-        raise ValueError(f"psnr needs equal shapes, got {a.shape} and {b.shape}")
-    mse = float(np.mean((np.asarray(a, np.float64) - np.asarray(b, np.float64)) ** 2))
-    return math.inf if mse == 0.0 else 10.0 * math.log10(peak * peak / mse)
 
 
 @dataclass

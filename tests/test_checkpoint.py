@@ -47,3 +47,24 @@ def test_mismatched_weights(tmp_path):
     torch.save(payload, path)
     with pytest.raises(CheckpointError, match="do not match"):
         load_checkpoint(path)
+
+
+def test_strip_train_state(tmp_path):
+    from b2v_edge.checkpoint import strip_train_state
+
+    model = build_model("lite", 3, **TINY)
+    src = save_checkpoint(tmp_path / "full.pt", model, {"trained_steps": 7}, {"optimizer": {"big": torch.zeros(1000)}})
+    dst = strip_train_state(src, tmp_path / "demo.pt", note="demo")
+    ck = load_checkpoint(dst, with_train_state=True)
+    assert ck.train_state is None and ck.metadata["note"] == "demo" and ck.metadata["trained_steps"] == 7
+    assert dst.stat().st_size < src.stat().st_size
+
+
+def test_demo_checkpoint_ships_and_loads():
+    from b2v_edge.checkpoint import demo_checkpoint_path
+
+    path = demo_checkpoint_path()
+    assert path.exists(), "the demo checkpoint must ship inside the package"
+    assert path.stat().st_size <= 10 * 1024 * 1024
+    ck = load_checkpoint(None)
+    assert ck.config.preset == "lite" and ck.config.frames == 7

@@ -1,0 +1,149 @@
+"""b2v_edge/cli/run.py: `b2v-edge run` end to end with CliRunner (exit code + output)."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+import types
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from b2v_edge.cli import run as run_cli
+from b2v_edge.cli.main import app
+
+
+def _helpers():
+    name = "b2v_runtime_test_helpers"
+    if name not in sys.modules:
+        path = Path(__file__).resolve().parents[1] / "runtime" / "onnx_models.py"
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+@pytest.fixture
+def models():
+    return _helpers()
+
+
+@pytest.fixture
+def env(tmp_path, monkeypatch):
+    """Fresh machine: no display, empty cache, cwd without ./deploy."""
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def invoke(*args):
+    return CliRunner().invoke(app, ["run", *map(str, args)])
+
+
+def _one_line_error(result, match):
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: ") and match in lines[0], result.stderr
+
+
+def test_headless_video_to_mp4_prints_summary(env, models):
+    deploy = models.make_deploy(env / "d")
+    video = models.write_video(env / "clip.avi", frames=10)
+    r = invoke("--model", deploy, "--source", video, "--headless", "--output", env / "out.mp4", "--show", "sequence")
+    assert r.exit_code == 0, r.output
+    for text in ("b2v-edge run", "10 processed", "end of source", "(30 frames)", "infer", "throughput"):
+        assert text in r.stdout
+    assert (env / "out.mp4").exists()
+
+
+def test_defaults_use_local_deploy_synthetic_and_fall_back_to_headless(env, models):
+    models.make_deploy(env / "deploy")
+    r = invoke("--max-frames", 3)
+    assert r.exit_code == 0, r.output
+    assert "synthetic (synthetic)" in r.stdout and "3 processed" in r.stdout
+    assert "notice: no display found" in r.stderr
+
+
+def test_no_model_and_no_export_is_one_line_error(env, monkeypatch):
+    monkeypatch.setitem(sys.modules, "b2v_edge.export.api", None)
+    _one_line_error(invoke(), "b2v-edge[export]")
+
+
+def test_demo_model_is_built_once_via_export_default(env, models, monkeypatch):
+    built = []
+
+    def export_default(out_dir):
+        built.append(Path(out_dir))
+        models.make_deploy(Path(out_dir), precisions=("fp32",))
+
+    monkeypatch.setitem(sys.modules, "b2v_edge.export.api", types.SimpleNamespace(export_default=export_default))
+    r = invoke("--max-frames", 2)
+    assert r.exit_code == 0, r.output
+    demo = env / "cache" / "b2v-edge" / "demo-deploy"
+    assert built == [demo] and "building the demo model" in r.stderr
+    assert invoke("--max-frames", 1).exit_code == 0 and len(built) == 1  # cached
+    assert run_cli.default_model() == demo
+
+
+def test_demo_build_failure_is_one_line(env, monkeypatch):
+    def export_default(out_dir):
+        raise RuntimeError("checkpoint missing")
+
+    monkeypatch.setitem(sys.modules, "b2v_edge.export.api", types.SimpleNamespace(export_default=export_default))
+    r = invoke()
+    assert r.exit_code == 2 and "building the demo model failed (checkpoint missing)" in r.stderr
+
+
+@pytest.mark.parametrize(
+    "args, match",
+    [
+        (["--camera", "7"], "camera 7 could not be opened"),
+        (["--source", "missing.mp4"], "source not found"),
+        (["--source", "ftp://x"], "unknown source scheme"),
+        (["--camera", "0", "--source", "synthetic"], "either --camera or --source"),
+        (["--show", "movie"], "--show must be one of"),
+        (["--backend", "tflite"], "--backend must be one of"),
+        (["--output", "out.gif"], "must end with .mp4 or .avi"),
+        (["--serve", "0.0.0.0:8080"], "--serve-public"),
+        (["--backend", "tensorrt"], "no tensorrt_plan artifact"),
+    ],
+)
+def test_bad_input_one_line_errors(env, models, args, match):
+    deploy = models.make_deploy(env / "d")
+    _one_line_error(invoke("--model", deploy, "--headless", *args), match)
+
+
+def test_deploy_problems_are_one_line_errors(env, models):
+    empty = env / "empty"
+    empty.mkdir()
+    _one_line_error(invoke("--model", empty, "--headless"), "no manifest.json")
+    from b2v_edge.runtime.manifest import Manifest
+
+    Manifest(root=empty).save()
+    _one_line_error(invoke("--model", empty, "--headless"), "has no onnx artifact")
+    deploy = models.make_deploy(env / "d")
+    (deploy / "model.onnx").write_bytes(b"changed")
+    _one_line_error(invoke("--model", deploy, "--headless", "--precision", "fp32"), "does not match the manifest")
+    bad = env / "bad.avi"
+    bad.write_bytes(b"\x00" * 32)
+    _one_line_error(invoke("--model", models.make_deploy(env / "d2"), "--headless", "--source", bad), "bad.avi")
+
+
+def test_plan_for_other_tensorrt_is_refused_with_rebuild_command(env, models, monkeypatch):
+    deploy = models.make_deploy(env / "d")
+    models.add_plan(deploy, trt_version="8.6.2")
+    from b2v_edge.runtime import engine_trt
+
+    monkeypatch.setattr(engine_trt, "device_info", lambda cuda=None: ("10.3.0", "8.7", "Orin"))
+    _one_line_error(invoke("--model", deploy, "--headless", "--backend", "tensorrt"), "b2v-edge build-engine")
+
+
+def test_nan_output_is_reported_and_counted(env, models):
+    deploy = models.make_deploy(env / "nan", precisions=("fp32",), nan=True)
+    r = invoke("--model", deploy, "--headless", "--max-frames", 5)
+    assert r.exit_code == 2 and "10 consecutive frames gave NaN/Inf" in r.stderr
+    assert "notice:" in r.stderr and "frame skipped" in r.stderr

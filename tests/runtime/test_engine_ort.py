@@ -1,0 +1,113 @@
+"""runtime/engine_ort.py: provider order and fallback notices, session options, fp16 I/O."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+
+from b2v_edge.runtime import engine_ort
+from b2v_edge.runtime.engine import EngineError
+from b2v_edge.runtime.engine_ort import DEFAULT_PROVIDERS, OrtEngine, choose_providers, session_options
+
+
+def test_choose_providers_keeps_order_and_cpu():
+    avail = ["CPUExecutionProvider", "CUDAExecutionProvider", "TensorrtExecutionProvider"]
+    assert choose_providers(DEFAULT_PROVIDERS, avail) == list(DEFAULT_PROVIDERS)
+    assert choose_providers(DEFAULT_PROVIDERS, ["CPUExecutionProvider"]) == ["CPUExecutionProvider"]
+    with pytest.raises(EngineError, match="none of the providers"):
+        choose_providers(["CUDAExecutionProvider"], ["CPUExecutionProvider"])
+
+
+def test_default_session_runs_on_cpu(deploy, models):
+    eng = OrtEngine(deploy / "model.onnx", precision="fp32", threads=1)
+    assert eng.spec.provider == "CPUExecutionProvider" and eng.spec.label == "onnxruntime/CPU fp32"
+    x = np.random.default_rng(0).random((1, 3, 16, 24), dtype=np.float32)
+    np.testing.assert_allclose(eng.infer(x), models.expected_output(x, 3), atol=1e-6)
+    eng.close()
+    with pytest.raises(EngineError, match="closed"):
+        eng.infer(x)
+
+
+def test_session_options():
+    so = session_options(threads=2, inter_threads=1)
+    assert so.intra_op_num_threads == 2 and so.inter_op_num_threads == 1
+    with pytest.raises(EngineError, match="threads"):
+        session_options(threads=-1)
+
+
+class _FakeSession:
+    """Stand-in InferenceSession: fails for GPU providers, records what it was asked."""
+
+    asked = []
+
+    def __init__(self, path, sess_options=None, providers=()):
+        names = [p[0] if isinstance(p, tuple) else p for p in providers]
+        _FakeSession.asked.append((names, providers))
+        if names[0] == "TensorrtExecutionProvider":
+            raise RuntimeError("libnvinfer.so.10: cannot open shared object file\nmore detail")
+        self._real = _REAL(path, sess_options=sess_options, providers=["CPUExecutionProvider"])
+        self._names = names
+
+    def get_providers(self):
+        return ["CPUExecutionProvider"]  # CUDA EP silently dropped by ORT
+
+    def __getattr__(self, name):
+        return getattr(self._real, name)
+
+
+_REAL = ort.InferenceSession
+
+
+def test_fallback_is_one_line_notice_per_provider(deploy, monkeypatch, caplog):
+    monkeypatch.setattr(ort, "get_available_providers", lambda: list(reversed(DEFAULT_PROVIDERS)))
+    monkeypatch.setattr(ort, "InferenceSession", _FakeSession)
+    _FakeSession.asked.clear()
+    with caplog.at_level(logging.WARNING, logger="b2v_edge.runtime"):
+        eng = OrtEngine(deploy / "model.fp16.onnx", precision="fp16")
+    assert eng.spec.provider == "CPUExecutionProvider"
+    first_names, first_entries = _FakeSession.asked[0]
+    assert first_names == list(DEFAULT_PROVIDERS)
+    assert first_entries[0][1]["trt_fp16_enable"] is True and first_entries[0][1]["trt_engine_cache_enable"]
+    assert _FakeSession.asked[1][0] == ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    msgs = [r.getMessage() for r in caplog.records]
+    assert any("Tensorrt failed (libnvinfer.so.10" in m and "falling back to CUDA" in m for m in msgs)
+    assert any("CUDA could not start; running on CPU" in m for m in msgs)
+    assert all("\n" not in m for m in msgs)
+
+
+def test_fp16_io_graph_gets_cast_input(tmp_path, models):
+    path = models.make_onnx(tmp_path / "io16.onnx", n=2, h=8, w=8, fp16=True, io_fp16=True)
+    eng = OrtEngine(path)
+    x = np.full((1, 3, 8, 8), 0.5, np.float32)
+    y = eng.infer(x)
+    assert y.dtype == np.float32
+    np.testing.assert_allclose(y, models.expected_output(x, 2), atol=1e-3)
+
+
+def test_unloadable_file_is_one_line_error(tmp_path):
+    bad = tmp_path / "bad.onnx"
+    bad.write_bytes(b"not an onnx model")
+    with pytest.raises(EngineError, match="ONNX Runtime cannot load bad.onnx") as info:
+        OrtEngine(bad)
+    assert "\n" not in str(info.value)
+
+
+def test_wrong_io_rank_is_refused(tmp_path):
+    import onnx
+    from onnx import TensorProto, helper
+
+    g = helper.make_graph([helper.make_node("Identity", ["a"], ["b"])], "g",
+                          [helper.make_tensor_value_info("a", TensorProto.FLOAT, [1, 3, 4, 4])],
+                          [helper.make_tensor_value_info("b", TensorProto.FLOAT, [1, 3, 4, 4])])  # fmt: skip
+    path = tmp_path / "id.onnx"
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 18)], ir_version=8), str(path))
+    with pytest.raises(EngineError, match=r"expected \[B,3,H,W\] -> \[B,N,3,H,W\]"):
+        OrtEngine(path)
+
+
+def test_cache_dir_respects_xdg(monkeypatch, tmp_path):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert engine_ort._cache_dir() == tmp_path / "b2v-edge" / "ort-trt"

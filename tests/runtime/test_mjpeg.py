@@ -1,0 +1,142 @@
+"""runtime/mjpeg.py: the MJPEG preview serves JPEG frames to an HTTP client on 127.0.0.1."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from b2v_edge.runtime.engine import Engine, EngineSpec
+from b2v_edge.runtime.mjpeg import MjpegServer, parse_hostport
+from b2v_edge.runtime.options import RunOptions
+from b2v_edge.runtime.pipeline import Pipeline
+
+SOI, EOI = b"\xff\xd8", b"\xff\xd9"
+
+
+def _get(url, timeout=5.0):
+    with urllib.request.urlopen(url, timeout=timeout) as resp:
+        return resp.status, resp.headers.get("Content-Type"), resp.read()
+
+
+def _read_parts(url, parts=2, timeout=5.0):
+    """Read ``parts`` JPEGs from a multipart stream (bounded by ``timeout``)."""
+    resp = urllib.request.urlopen(url, timeout=timeout)
+    assert resp.headers.get("Content-Type").startswith("multipart/x-mixed-replace")
+    buf, deadline = b"", time.monotonic() + timeout
+    while buf.count(b"Content-Type: image/jpeg") < parts + 1 and time.monotonic() < deadline:
+        chunk = resp.read1(65536) if hasattr(resp, "read1") else resp.read(4096)
+        if not chunk:
+            break
+        buf += chunk
+    resp.close()
+    return buf
+
+
+def _views(n):
+    frame = np.full((48, 64, 3), 90, np.uint8)
+    return frame, [np.full((48, 64, 3), 30 * (i + 1), np.uint8) for i in range(n)]
+
+
+def test_parse_hostport():
+    assert parse_hostport("127.0.0.1:8080") == ("127.0.0.1", 8080)
+    assert parse_hostport(":81") == ("127.0.0.1", 81)
+    assert parse_hostport("localhost") == ("localhost", 8080)
+    with pytest.raises(ValueError):
+        parse_hostport("host:99999")
+
+
+def test_server_serves_page_frame_and_stream():
+    server = MjpegServer("127.0.0.1", 0, mode="sequence", playback_fps=50.0, max_clients=1).start()
+    try:
+        assert server.url.startswith("http://127.0.0.1:") and server.port > 0
+        with pytest.raises(urllib.error.HTTPError) as info:
+            _get(server.url + "frame.jpg", timeout=5)
+        assert info.value.code == 503  # nothing published yet
+        server.write(*_views(3), overlay=["test overlay"])
+        status, ctype, body = _get(server.url)
+        assert status == 200 and "text/html" in ctype and b"/stream.mjpg" in body
+        status, ctype, jpeg = _get(server.url + "frame.jpg")
+        assert ctype == "image/jpeg" and jpeg.startswith(SOI) and jpeg.endswith(EOI)
+        stream = _read_parts(server.url + "stream.mjpg", parts=3)
+        assert stream.count(b"--frame") >= 3 and SOI in stream  # sequence views keep cycling
+        with pytest.raises(urllib.error.HTTPError) as info:
+            _get(server.url + "nope")
+        assert info.value.code == 404
+    finally:
+        server.close()
+    with pytest.raises(OSError):
+        _get(server.url, timeout=1)
+
+
+def test_client_limit_is_bounded():
+    server = MjpegServer("127.0.0.1", 0, max_clients=1).start()
+    try:
+        server.write(*_views(1))
+        first = urllib.request.urlopen(server.url + "stream.mjpg", timeout=5)
+        first.read(10)
+        with pytest.raises(urllib.error.HTTPError) as info:
+            _get(server.url + "stream.mjpg")
+        assert info.value.code == 503
+        first.close()
+    finally:
+        server.close()
+
+
+def test_port_in_use_is_clear():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen(1)
+        port = s.getsockname()[1]
+        with pytest.raises(OSError, match=f"cannot serve on 127.0.0.1:{port}"):
+            MjpegServer("127.0.0.1", port).start()
+
+
+class _Echo(Engine):
+    def __init__(self):
+        super().__init__(EngineSpec("blurred", (1, 3, 16, 16), "frames", (1, 2, 3, 16, 16), "fp32", 2,
+                                    "stand-in", "none", Path("e.onnx")))  # fmt: skip
+
+    def _infer_impl(self, x):
+        time.sleep(0.005)
+        return np.repeat(x[:, None], 2, axis=1)
+
+
+def _endless():
+    i = 0
+    while True:
+        time.sleep(0.005)
+        i += 1
+        yield np.full((24, 24, 3), i % 256, np.uint8), i / 30
+
+
+def test_pipeline_serves_mjpeg_on_localhost(tmp_path):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    opts = RunOptions(model=tmp_path, headless=True, serve=f"127.0.0.1:{port}")
+    pipe = Pipeline(opts, engine=_Echo(), source=_endless())
+    result = {}
+    worker = threading.Thread(target=lambda: result.update(summary=pipe.run()))
+    worker.start()
+    try:
+        deadline, jpeg = time.monotonic() + 10, b""
+        while time.monotonic() < deadline and not jpeg:
+            try:
+                jpeg = _get(f"http://127.0.0.1:{port}/frame.jpg", timeout=2)[2]
+            except (urllib.error.URLError, ConnectionError):
+                time.sleep(0.05)
+        assert jpeg.startswith(SOI)
+        assert b"--frame" in _read_parts(f"http://127.0.0.1:{port}/stream.mjpg", parts=2)
+    finally:
+        pipe.stop("test done")
+        worker.join(10)
+    summary = result["summary"]
+    assert summary.serve_url == f"http://127.0.0.1:{port}/" and summary.stop_reason == "test done"
+    assert summary.frames_processed > 0
