@@ -121,6 +121,20 @@ def _scheduler(opt: torch.optim.Optimizer, total: int) -> torch.optim.lr_schedul
     return torch.optim.lr_scheduler.MultiStepLR(opt, milestones=milestones, gamma=0.5)
 
 
+def _retarget_schedule(opt: torch.optim.Optimizer, sched: Any, opts: TrainOptions, step: int) -> None:
+    """On resume with a different --epochs/--epoch-steps, move the LR milestones to 50 %/75 % of the new
+    total and set the LR the new schedule prescribes at ``step`` (a longer run keeps its high LR)."""
+    new = _scheduler(torch.optim.Adam([torch.zeros(1)], lr=opts.lr), opts.total_steps).milestones
+    if new == sched.milestones:
+        return
+    sched.milestones = new
+    factor = 0.5 ** sum(step >= m for m in new.elements())
+    for group in opt.param_groups:
+        group["lr"] = opts.lr * factor
+    sched.base_lrs = [opts.lr for _ in opt.param_groups]
+    sched._last_lr = [g["lr"] for g in opt.param_groups]
+
+
 def _setup(opts: TrainOptions, out: Path) -> Tuple[Blur2Video, torch.optim.Optimizer, Any, int, List[Dict[str, Any]]]:
     """Model, optimizer, scheduler, start step and history (fresh, --init or --resume)."""
     model = build_model(opts.preset, opts.frames, **opts.model_overrides)
@@ -136,6 +150,7 @@ def _setup(opts: TrainOptions, out: Path) -> Tuple[Blur2Video, torch.optim.Optim
         opt.load_state_dict(state["optimizer"])
         sched.load_state_dict(state["scheduler"])
         step, history = int(state["step"]), list(state.get("history", []))
+        _retarget_schedule(opt, sched, opts, step)
         torch.set_rng_state(state["torch_rng"])
     elif opts.init:
         init = load_checkpoint(opts.init)

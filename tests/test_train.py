@@ -83,3 +83,12 @@ def test_ddp_two_process_gloo(tmp_path):
     ck = load_checkpoint(out / "last.pt", with_train_state=True)
     assert ck.train_state["step"] == 3
     assert proc.stdout.count("trained to step 3") == 1  # only rank 0 reports
+
+
+def test_resume_with_longer_schedule_moves_lr_milestones(tmp_path):
+    # 3 epochs x 2 steps: milestones at 3 and 4 -> after 6 steps the LR is quartered
+    first = train(_opts(tmp_path, epochs=3))
+    assert abs(first.history[-1]["lr"] - 1e-3 / 4) < 1e-12
+    # resume to 12 epochs: milestones move to 12 and 18, so at step 6..8 the LR is back to the base
+    longer = train(_opts(tmp_path, epochs=12, resume=True, stop_after_epochs=1))
+    assert longer.steps == 8 and abs(longer.history[-1]["lr"] - 1e-3) < 1e-12
