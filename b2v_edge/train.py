@@ -111,9 +111,21 @@ def _make_sources(opts: TrainOptions) -> Tuple[Any, Any]:
     return train, test
 
 
-def _fetch(dataset: Any, indices: List[int]) -> Tuple[torch.Tensor, torch.Tensor]:
-    items = [dataset[i] for i in indices]
-    return torch.stack([b for b, _ in items]), torch.stack([f for _, f in items])
+def _fetch(dataset: Any, indices: List[int], flip_seed: List[int]) -> Tuple[torch.Tensor, torch.Tensor]:
+    """Stack the items at ``indices``; random h/v flips drawn from ``flip_seed`` (a pure function of
+    seed, step and rank, so a resumed run sees the very same batches)."""
+    rng = np.random.default_rng(flip_seed)
+    xs, ys = [], []
+    for i in indices:
+        x, y = dataset[i]
+        hflip, vflip = rng.random(2) < 0.5
+        dims = [-1] if hflip else []
+        dims += [-2] if vflip else []
+        if dims:
+            x, y = x.flip(dims), y.flip(dims)
+        xs.append(x)
+        ys.append(y)
+    return torch.stack(xs), torch.stack(ys)
 
 
 def _scheduler(opt: torch.optim.Optimizer, total: int) -> torch.optim.lr_scheduler.MultiStepLR:
@@ -190,7 +202,7 @@ def train(opts: TrainOptions, on_step: Optional[Callable[[int, Dict[str, float]]
     train_src, test_src = _make_sources(opts)
     from .data.torch_dataset import BlurDataset
 
-    dataset = BlurDataset(train_src, flip=True, seed=opts.seed)
+    dataset = BlurDataset(train_src, flip=False, seed=opts.seed)  # flips are drawn in _fetch
     net: torch.nn.Module = model
     if world > 1:
         net = torch.nn.parallel.DistributedDataParallel(model)
@@ -200,7 +212,8 @@ def train(opts: TrainOptions, on_step: Optional[Callable[[int, Dict[str, float]]
     epochs_run = 0
     model.train()
     while step < opts.total_steps:
-        x, y = _fetch(dataset, batch_indices(step, opts.batch, len(dataset), opts.seed, rank, world))
+        indices = batch_indices(step, opts.batch, len(dataset), opts.seed, rank, world)
+        x, y = _fetch(dataset, indices, [opts.seed, step, rank])
         loss, terms = total_loss(net(x, aux=True), y, opts.loss)
         opt.zero_grad(set_to_none=True)
         loss.backward()

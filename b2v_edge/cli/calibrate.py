@@ -1,7 +1,63 @@
-"""CLI for `b2v-edge calibrate` (filled in by its issue)."""
+"""CLI for ``b2v-edge calibrate``: INT8 Q/DQ graph calibrated on blur data, for TensorRT or ONNX Runtime.
+
+Parse flags → :class:`~b2v_edge.calib.options.CalibOptions` →
+:func:`~b2v_edge.calib.api.run_calibration` → print coverage, precision plan, accuracy (and speed).
+Torch-free: everything is imported inside the command.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional
 
 import typer
+from rich.markup import escape
+
+from .common import console, fail
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to app."""
+    """Add ``calibrate`` to the app."""
+    app.command("calibrate")(calibrate_command)
+
+
+def calibrate_command(
+    deploy_dir: Path = typer.Argument(..., help="Deploy dir with manifest.json and model.onnx (from `b2v-edge export`)."),
+    data: str = typer.Option("synthetic", "--data", help="synthetic | images:DIR | video:FILE | camera:N | gopro:PATH | panorama:PATH"),
+    camera: Optional[str] = typer.Option(None, "--camera", help="Shorthand for --data camera:N (index, /dev/videoN, csi://N)."),
+    frames: int = typer.Option(300, "--frames", help="Frames captured from a camera before sampling."),
+    samples: int = typer.Option(256, "--samples", help="Calibration inputs, stratified by blur strength."),
+    method: str = typer.Option("minmax", "--method", help="minmax | percentile | entropy (histograms: slower)"),
+    percentile: float = typer.Option(99.999, "--percentile", help="Percentile kept by --method percentile."),
+    backend: str = typer.Option("onnxruntime", "--backend", help="onnxruntime | modelopt (needs nvidia-modelopt)"),
+    target: str = typer.Option("tensorrt", "--target", help="tensorrt (symmetric S8S8 Q/DQ) | onnxruntime (U8S8, CPU)"),
+    sensitivity: bool = typer.Option(False, "--sensitivity", help="Rank node groups by their INT8 PSNR cost."),
+    target_psnr: Optional[float] = typer.Option(None, "--target-psnr", help="Keep groups in float until INT8-vs-FP32 PSNR >= X dB."),
+    exclude: List[str] = typer.Option([], "--exclude", help="Node name / module scope / group kept in float (repeatable)."),
+    fit: str = typer.Option("letterbox", "--fit", help="letterbox | resize: as `b2v-edge run --fit`."),
+    eval_samples: int = typer.Option(8, "--eval-samples", help="Held-out inputs for the INT8-vs-FP32 check."),
+    bins: int = typer.Option(8, "--bins", help="Blur-strength strata."),
+    seed: int = typer.Option(0, "--seed", help="Sampling / synthetic data seed."),
+    trt_version: Optional[str] = typer.Option(None, "--trt-version", help="TensorRT version of the calibration cache header."),
+    no_cache: bool = typer.Option(False, "--no-cache", help="Recompute ranges even if cached."),
+    quiet: bool = typer.Option(False, "--quiet", help="No progress bars or per-frame table."),
+) -> None:
+    """Quantize the deploy dir's model to INT8 (Q/DQ ONNX), calibrated on blur that looks like yours."""
+    from b2v_edge.calib.api import run_calibration
+    from b2v_edge.calib.options import CalibError, CalibOptions
+    from b2v_edge.calib.report import render
+    from b2v_edge.runtime.manifest import ManifestError
+
+    if camera is not None and data != "synthetic":
+        fail("give either --camera or --data, not both")
+    options = CalibOptions(
+        data=f"camera:{camera}" if camera is not None else data, samples=samples, method=method,
+        percentile=percentile, backend=backend, target=target, camera_frames=frames, bins=bins, fit=fit,
+        seed=seed, eval_samples=eval_samples, sensitivity=sensitivity, target_psnr=target_psnr,
+        exclude=tuple(exclude), trt_version=trt_version, use_cache=not no_cache, progress=not quiet,
+    )  # fmt: skip
+    try:
+        report = run_calibration(deploy_dir, options)
+    except (CalibError, ManifestError, OSError) as exc:
+        fail(escape(str(exc)))
+    render(report, console, per_frame=not quiet)

@@ -6,6 +6,7 @@ import json
 from typing import Optional
 
 import typer
+from rich.markup import escape
 
 from .common import console, fail
 
@@ -30,7 +31,7 @@ def eval_cmd(
         source = make_source(data, frames=ck.config.frames, split="test", size=(size, size), seed=0)
         result = evaluate(ck.model, source, samples, with_ssim=ssim)
     except (CheckpointError, ValueError, FileNotFoundError) as exc:
-        fail(str(exc))
+        fail(escape(str(exc)))
     if json_out:
         typer.echo(json.dumps(result.to_dict(), indent=2))
         return

@@ -1,7 +1,167 @@
-"""CLI for `b2v-edge export` (filled in by its issue)."""
+"""CLI for ``b2v-edge export``, ``b2v-edge lint`` and ``b2v-edge build-engine``.
+
+Each command parses flags into the library's options, calls one library function and prints the
+result. torch / onnx / tensorrt are imported inside the commands.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, List, Optional, Tuple
 
 import typer
+from rich.markup import escape
+from rich.table import Table
+
+from .common import console, err_console, fail
+
+TRT_MISSING_EXIT = 3
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to app."""
+    """Add ``export``, ``lint`` and ``build-engine`` to the app."""
+    app.command("export")(export_command)
+    app.command("lint")(lint_command)
+    app.command("build-engine")(build_engine_command)
+
+
+def _errors() -> Tuple[type, ...]:
+    from b2v_edge.checkpoint import CheckpointError
+    from b2v_edge.export.lint import LintError
+    from b2v_edge.export.onnx_export import ExportError
+    from b2v_edge.export.trt_build import BuildError
+    from b2v_edge.runtime.manifest import ManifestError
+
+    return (CheckpointError, ExportError, LintError, BuildError, ManifestError, ValueError, OSError)
+
+
+def _progress(message: str) -> None:
+    console.print(f"[dim]·[/] {escape(message)}", soft_wrap=True)
+
+
+def _trt_missing(exc: Any, written: Optional[Path] = None) -> None:
+    if written is not None:
+        err_console.print(escape(f"ONNX artifacts are complete in {written}; only the TensorRT plan is missing"), soft_wrap=True)
+    console.print("equivalent command on the device:")
+    console.print(escape(exc.command), soft_wrap=True)
+    fail(escape(str(exc)), code=TRT_MISSING_EXIT)
+
+
+def _artifact_table(manifest: Any) -> Table:
+    table = Table(title=f"deploy dir {manifest.root}", title_justify="left")
+    for col in ("artifact", "precision", "warp", "target", "PSNR vs PyTorch", "size"):
+        table.add_column(col)
+    for art in manifest.artifacts:
+        ver = art.extra.get("verification") or {}
+        psnr = f"{ver['psnr_db']:.1f} dB" if "psnr_db" in ver else "-"
+        size = (Path(manifest.root) / art.path).stat().st_size / 1e6
+        table.add_row(art.path, art.precision, art.warp, str(art.target), psnr, f"{size:.1f} MB")
+    return table
+
+
+def export_command(
+    checkpoint: Optional[str] = typer.Option(None, "--checkpoint", help="Checkpoint .pt (default: the demo model)."),
+    precision: str = typer.Option("fp16", "--precision", help="fp32 | fp16 | int8 (model.onnx fp32 is always written)."),
+    height: int = typer.Option(256, "--height", help="Input height (the optimal height with --dynamic)."),
+    width: int = typer.Option(256, "--width", help="Input width (the optimal width with --dynamic)."),
+    dynamic: bool = typer.Option(False, "--dynamic", help="Dynamic batch/H/W axes (H/W multiples of 32)."),
+    batch: int = typer.Option(1, "--batch", help="Batch size (the optimal batch with --dynamic)."),
+    target: str = typer.Option("trt10", "--target", help="auto | trt8.0 | trt8.2 | trt8.5 | trt8.6 | trt10 | trt11 | onnxruntime"),
+    warp: str = typer.Option("auto", "--warp", help="auto | native (GridSample) | gather (no GridSample)"),
+    opset: Optional[int] = typer.Option(None, "--opset", help="ONNX opset (default: the target's: 13, 17 or 18)."),
+    engine: bool = typer.Option(False, "--engine", help="Also build a TensorRT plan (needs TensorRT + GPU)."),
+    triton: Optional[Path] = typer.Option(None, "--triton", help="Also write a Triton model repository here."),
+    simplify: bool = typer.Option(True, "--simplify/--no-simplify", help="Run onnx-simplifier."),
+    fp16_tool: str = typer.Option("auto", "--fp16-tool", help="auto | onnxconverter | modelopt"),
+    out: Path = typer.Option(Path("deploy"), "--out", help="Deploy directory (created, or added to)."),
+) -> None:
+    """Export a checkpoint to verified, linted ONNX graphs (and optionally a TensorRT plan) in a deploy dir."""
+    from b2v_edge.export.api import ExportOptions, TensorRTUnavailable, export
+
+    try:
+        options = ExportOptions(
+            out_dir=out, checkpoint=checkpoint, precision=precision, height=height, width=width, batch=batch,
+            dynamic=dynamic, target=target, warp=warp, opset=opset, engine=engine, triton=triton,
+            simplify=simplify, fp16_tool=fp16_tool,
+        )  # fmt: skip
+        console.print(f"export: {options.precision}, target {options.target}, warp {options.warp}, opset {options.opset}")
+        result = export(options, log=_progress)
+    except TensorRTUnavailable as exc:
+        _trt_missing(exc, out)
+    except _errors() as exc:
+        fail(escape(str(exc)))
+    for message in result.messages:
+        console.print(f"note: {escape(message)}", soft_wrap=True)
+    console.print(_artifact_table(result.manifest))
+    console.print(f"done in {result.seconds:.0f} s ({result.cpu_seconds:.0f} s CPU)")
+
+
+def lint_command(
+    model: Path = typer.Argument(..., help="ONNX file to check."),
+    target: str = typer.Option("trt10", "--target", help="trt8.0 | trt8.2 | trt8.5 | trt8.6 | trt10 | trt11 | onnxruntime"),
+    trt_version: Optional[str] = typer.Option(None, "--trt-version", help="Exact TensorRT version, e.g. 10.1.0."),
+    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+) -> None:
+    """Check an ONNX graph against what the target's TensorRT parser accepts (node, reason, fix)."""
+    from b2v_edge.export.api import lint_file
+
+    try:
+        report = lint_file(model, target, trt_version)
+    except (ValueError, OSError) as exc:
+        fail(escape(str(exc)))
+    except Exception as exc:  # onnx.load's DecodeError and friends: not an ONNX file
+        fail(escape(f"{model} is not a readable ONNX model ({type(exc).__name__})"))
+    if as_json:
+        console.print_json(json.dumps(report.to_dict()))
+    for finding, count in report.grouped():
+        more = f" (and {count - 1} more {finding.op} nodes)" if count > 1 else ""
+        (err_console if finding.severity == "error" else console).print(escape(f"{finding}{more}"), soft_wrap=True)
+    if not report:
+        fail(f"{len(report.errors)} error(s): {escape(model.name)} will not run correctly on {target}", code=1)
+    console.print(f"ok: {escape(model.name)} passes the {target} lint ({len(report.warnings)} warning(s))")
+
+
+def _shape(text: Optional[str]) -> Optional[Tuple[int, ...]]:
+    if text is None:
+        return None
+    try:
+        return tuple(int(v) for v in text.lower().split("x"))
+    except ValueError as exc:
+        raise ValueError(f"shape {text!r} must look like 1x3x256x256") from exc
+
+
+def build_engine_command(
+    deploy_dir: Path = typer.Argument(..., help="Deploy dir written by `b2v-edge export`."),
+    precision: str = typer.Option("fp16", "--precision", help="fp32 | fp16 | int8"),
+    workspace: int = typer.Option(1024, "--workspace", help="Builder workspace in MiB."),
+    min_shape: Optional[str] = typer.Option(None, "--min-shape", help="Dynamic graphs: e.g. 1x3x64x64."),
+    opt_shape: Optional[str] = typer.Option(None, "--opt-shape", help="Dynamic graphs: e.g. 1x3x256x256."),
+    max_shape: Optional[str] = typer.Option(None, "--max-shape", help="Dynamic graphs: e.g. 4x3x1088x1920."),
+    timing_cache: Optional[Path] = typer.Option(None, "--timing-cache", help="Default: <deploy>/timing.cache."),
+    calibration_cache: Optional[Path] = typer.Option(None, "--calibration-cache", help="TensorRT 8.x INT8 without Q/DQ."),
+    version_compatible: bool = typer.Option(False, "--version-compatible", help="TensorRT >= 8.6 only."),
+    hardware_compatibility: str = typer.Option("none", "--hardware-compatibility", help="none | ampere+"),
+    triton: Optional[Path] = typer.Option(None, "--triton", help="Also add the plan to this Triton repository."),
+) -> None:
+    """Build a raw TensorRT plan from a deploy dir on this device and record it in the manifest."""
+    from b2v_edge.export.api import BuildOptions, TensorRTUnavailable, build_engine
+
+    try:
+        options = BuildOptions(
+            precision=precision, workspace_mib=workspace, min_shape=_shape(min_shape), opt_shape=_shape(opt_shape),
+            max_shape=_shape(max_shape), timing_cache=timing_cache, calibration_cache=calibration_cache,
+            version_compatible=version_compatible, hardware_compatibility=hardware_compatibility,
+        )  # fmt: skip
+        art = build_engine(deploy_dir, options, log=_progress)
+        if triton is not None:
+            from b2v_edge.export.triton import write_repository
+
+            write_repository(deploy_dir, triton, precision)
+    except TensorRTUnavailable as exc:
+        _trt_missing(exc)
+    except _errors() as exc:
+        fail(escape(str(exc)))
+    extra = art.extra
+    console.print(f"wrote {escape(str(Path(deploy_dir) / art.path))}: TensorRT {extra['tensorrt_version']}, "
+                  f"{extra.get('gpu') or 'GPU ?'} (sm {extra.get('compute_capability') or '?'}), {extra['build_seconds']} s")

@@ -74,11 +74,22 @@ def _cache_root() -> Path:
     return Path(base) / "b2v-edge"
 
 
+def shipped_demo_dir() -> Path:
+    """The demo model's deploy dir shipped inside the package (fp32 ONNX + manifest; torch-free)."""
+    import importlib.resources
+
+    return Path(str(importlib.resources.files("b2v_edge.weights").joinpath("demo")))
+
+
 def default_model() -> Path:
-    """``./deploy`` if it has a manifest, else the cached demo deploy dir (built once via export)."""
+    """``./deploy`` if it has a manifest, else the shipped demo deploy dir, else a cached one built once
+    via export (only when the package was installed without the shipped demo)."""
     local = Path("deploy")
     if (local / "manifest.json").exists():
         return local
+    shipped = shipped_demo_dir()
+    if (shipped / "manifest.json").exists():
+        return shipped
     demo = _cache_root() / DEMO_DIR_NAME
     if (demo / "manifest.json").exists():
         return demo

@@ -6,6 +6,7 @@ import os
 from typing import Optional
 
 import typer
+from rich.markup import escape
 
 from .common import console, fail
 
@@ -52,7 +53,7 @@ def train_cmd(
 
             result = train(opts, on_step=on_step)
     except (ValueError, FileNotFoundError) as exc:
-        fail(str(exc))
+        fail(escape(str(exc)))
     if os.environ.get("RANK", "0") != "0":  # torchrun: only rank 0 reports
         return
     last = result.history[-1] if result.history else {}

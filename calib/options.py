@@ -1,0 +1,165 @@
+"""``CalibOptions``: every knob of ``b2v-edge calibrate`` in one typed dataclass, validated once.
+
+Data specs (``--data``):
+
+=======================  ===========================================================================
+``synthetic``            built-in synthetic blur (train split for calibration, test split to evaluate)
+``images:DIR``           a folder of blurred images (``.png .jpg .jpeg .bmp .tif .tiff .webp``)
+``video:FILE``           a video file (frames spread evenly over the whole file)
+``camera:N``             a live camera (``N``, ``/dev/videoN`` or ``csi://N``); ``camera_frames`` read
+``gopro:PATH``           GOPRO_Large_all (train split to calibrate, test split to evaluate)
+``panorama:PATH``        panorama folder of the training core
+=======================  ===========================================================================
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Optional, Tuple
+
+__all__ = [
+    "BACKENDS", "CalibError", "CalibOptions", "DATA_KINDS", "DATA_FORMS", "METHODS", "TARGETS",
+    "parse_data_spec",
+]  # fmt: skip
+
+METHODS = ("minmax", "entropy", "percentile")
+BACKENDS = ("onnxruntime", "modelopt")
+TARGETS = ("tensorrt", "onnxruntime")
+FITS = ("letterbox", "resize")
+DATA_KINDS = ("synthetic", "images", "video", "camera", "gopro", "panorama")
+DATA_FORMS = "synthetic | images:DIR | video:FILE | camera:N | gopro:PATH | panorama:PATH"
+
+
+class CalibError(ValueError):
+    """Calibration cannot proceed (one-line, actionable message)."""
+
+
+def parse_data_spec(spec: str) -> Tuple[str, str]:
+    """Split ``kind:target`` and check the kind (``("synthetic", "")`` for ``synthetic``).
+
+    Raises:
+        CalibError: unknown kind or missing target, naming the accepted forms.
+    """
+    text = str(spec).strip()
+    kind, sep, target = text.partition(":")
+    kind, target = kind.strip().lower(), target.strip()
+    if kind == "synthetic" and not target:
+        return kind, ""
+    if kind in DATA_KINDS and kind != "synthetic" and sep and target:
+        return kind, target
+    raise CalibError(f"unknown calibration data {spec!r}; use one of: {DATA_FORMS}")
+
+
+def _trt_version_ok(version: str) -> bool:
+    parts = version.split(".")
+    return 2 <= len(parts) <= 4 and all(p.isdigit() for p in parts) and int(parts[0]) >= 7
+
+
+@dataclass
+class CalibOptions:
+    """Options of one calibration run.
+
+    Args:
+        data: calibration data spec (see the module table).
+        samples: number of calibration inputs (stratified by blur strength).
+        method: activation range estimator: ``minmax`` (default: ~1.7x an FP32 inference per sample),
+            ``percentile`` or ``entropy`` (histograms, ~2.5x; same accuracy on the demo model).
+        percentile: percentile of |activation| kept by ``method="percentile"``.
+        backend: ``onnxruntime`` (quantize_static, default) or ``modelopt`` (needs nvidia-modelopt).
+        target: ``tensorrt`` (symmetric S8S8 Q/DQ, zero-point 0) or ``onnxruntime`` (U8S8 for CPUs).
+        camera_frames: frames captured from a camera before sampling.
+        oversample: candidate pool = ``ceil((samples + eval_samples) * oversample)`` frames, from which
+            the strata are filled (sources with fewer frames use what they have).
+        bins: number of blur-strength strata.
+        fit: ``letterbox`` or ``resize``: how frames of another size reach the model input (must
+            match ``b2v-edge run --fit``; letterbox is the runtime default).
+        seed: seed of sampling and of the synthetic source.
+        eval_samples: held-out inputs on which INT8 is compared with FP32 (and ground truth).
+        sensitivity: measure the PSNR drop of each quantized node group alone.
+        target_psnr: greedily keep the most sensitive groups in float until INT8-vs-FP32 PSNR >= this.
+        exclude: extra node names or module scopes (e.g. ``others.*.dense.0``) kept in float.
+        trt_version: TensorRT version of the calibration cache header (``8.5.2`` → ``TRT-8502-...``;
+            TensorRT ignores a cache of another version). None = the TensorRT of the FP32 artifact's
+            target (trt8.5 → 8.5.2, trt8.6 → 8.6.2, trt10 → 10.3.0; 8.5.2 when unknown).
+        cache_dir: where computed ranges are cached (None = ``~/.cache/b2v-edge/calib``).
+        use_cache: reuse ranges computed earlier for the same model, data and method.
+        speed_runs: timed runs per model when measuring ONNX Runtime latency (target onnxruntime).
+        progress: show progress bars.
+    """
+
+    data: str = "synthetic"
+    samples: int = 256
+    method: str = "minmax"
+    percentile: float = 99.999
+    backend: str = "onnxruntime"
+    target: str = "tensorrt"
+    camera_frames: int = 300
+    oversample: float = 2.0
+    bins: int = 8
+    fit: str = "letterbox"
+    seed: int = 0
+    eval_samples: int = 8
+    sensitivity: bool = False
+    target_psnr: Optional[float] = None
+    exclude: Tuple[str, ...] = field(default_factory=tuple)
+    trt_version: Optional[str] = None
+    cache_dir: Optional[Path] = None
+    use_cache: bool = True
+    speed_runs: int = 10
+    progress: bool = True
+
+    def validated(self) -> "CalibOptions":
+        """Return a checked, normalised copy.
+
+        Raises:
+            CalibError: the first invalid value, with what is accepted.
+        """
+        parse_data_spec(self.data)
+        checks = [
+            (self.samples >= 1, f"samples must be >= 1, got {self.samples}"),
+            (self.method in METHODS, f"method must be one of {METHODS}, got {self.method!r}"),
+            (50.0 < self.percentile <= 100.0, f"percentile must be in (50, 100], got {self.percentile}"),
+            (self.backend in BACKENDS, f"backend must be one of {BACKENDS}, got {self.backend!r}"),
+            (self.target in TARGETS, f"target must be one of {TARGETS}, got {self.target!r}"),
+            (self.camera_frames >= 1, f"camera_frames must be >= 1, got {self.camera_frames}"),
+            (math.isfinite(self.oversample) and self.oversample >= 1.0,
+             f"oversample must be >= 1, got {self.oversample}"),
+            (1 <= self.bins <= 64, f"bins must be in 1..64, got {self.bins}"),
+            (self.fit in FITS, f"fit must be one of {FITS}, got {self.fit!r}"),
+            (self.eval_samples >= 1, f"eval_samples must be >= 1, got {self.eval_samples}"),
+            (self.target_psnr is None or (math.isfinite(self.target_psnr) and 0 < self.target_psnr <= 100),
+             f"target_psnr must be in (0, 100] dB, got {self.target_psnr}"),
+            (self.trt_version is None or _trt_version_ok(self.trt_version),
+             f"trt_version must look like 8.2.1 or 10.3.0, got {self.trt_version!r}"),
+            (self.speed_runs >= 1, f"speed_runs must be >= 1, got {self.speed_runs}"),
+        ]  # fmt: skip
+        for ok, message in checks:
+            if not ok:
+                raise CalibError(message)
+        if self.backend == "modelopt" and self.method == "percentile":
+            raise CalibError("the modelopt backend supports --method minmax or entropy, not percentile")
+        if self.backend == "modelopt" and (self.sensitivity or self.target_psnr is not None):
+            raise CalibError("--sensitivity / --target-psnr use the onnxruntime backend's ranges; drop --backend modelopt")
+        if self.backend == "modelopt" and self.target == "onnxruntime":
+            raise CalibError("--target onnxruntime uses the onnxruntime backend (ModelOpt builds TensorRT graphs)")
+        cache = Path(self.cache_dir).expanduser() if self.cache_dir is not None else None
+        exclude = tuple(str(e).strip() for e in self.exclude if str(e).strip())
+        sensitivity = self.sensitivity or self.target_psnr is not None
+        return replace(self, cache_dir=cache, exclude=exclude, sensitivity=sensitivity)
+
+    @property
+    def data_kind(self) -> str:
+        """``synthetic``, ``images``, ``video``, ``camera``, ``gopro`` or ``panorama``."""
+        return parse_data_spec(self.data)[0]
+
+    @property
+    def symmetric_activations(self) -> bool:
+        """TensorRT needs zero-point 0; the CPU target uses asymmetric uint8 activations."""
+        return self.target == "tensorrt"
+
+    @property
+    def pool_size(self) -> int:
+        """Number of candidate frames scored for blur before stratified sampling."""
+        return int(math.ceil((self.samples + self.eval_samples) * self.oversample))

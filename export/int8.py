@@ -1,0 +1,101 @@
+"""``export --precision int8``: hand the deploy dir to calibration, then lint and verify its Q/DQ graph.
+
+The Q/DQ graph itself is produced by ``b2v_edge.calib.api.quantize_deploy`` (synthetic calibration
+data by default); this module only calls it and holds the result to the same checks as the fp32 and
+fp16 graphs (target lint: zero-point 0, no INT8 GridSample; ORT vs PyTorch PSNR).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+from pathlib import Path
+from typing import Any, Callable, List, Tuple
+
+import numpy as np
+
+from b2v_edge.runtime.manifest import Artifact, Manifest
+
+from .deploy import ONNX_NAMES, find_artifact
+from .lint import lint_model
+from .onnx_export import ExportError
+from .options import ExportOptions
+from .verify import Verification, compare, ort_outputs
+
+CALIB_MISSING = (
+    "--precision int8 needs the calibration module (b2v_edge.calib.api.quantize_deploy), which this "
+    "install does not provide yet; export --precision fp16 (or fp32) instead"
+)
+
+
+def quantize_function() -> Callable[..., Any]:
+    """``b2v_edge.calib.api.quantize_deploy`` or an ExportError saying it is unavailable."""
+    try:
+        module = importlib.import_module("b2v_edge.calib.api")
+    except ImportError as exc:
+        raise ExportError(CALIB_MISSING) from exc
+    func = getattr(module, "quantize_deploy", None)
+    if func is None:
+        raise ExportError(CALIB_MISSING)
+    return func
+
+
+def default_calib_options(options: ExportOptions) -> Any:
+    """``CalibOptions`` for the export target: synthetic data, symmetric Q/DQ for TensorRT."""
+    if options.calib is not None:
+        return options.calib
+    from b2v_edge.calib.options import CalibOptions
+
+    return CalibOptions(target="onnxruntime" if options.target == "onnxruntime" else "tensorrt")
+
+
+def _artifact_from(result: Any, manifest: Manifest) -> Artifact:
+    if isinstance(result, Artifact):
+        return result
+    path = Path(result) if isinstance(result, (str, Path)) else Path(getattr(result, "path", ONNX_NAMES["int8"]))
+    art = find_artifact(manifest, path.name)
+    if art is None:
+        raise ExportError(f"calibration returned {path.name}, which is not listed in {manifest.root}/manifest.json")
+    return art
+
+
+def _discard(manifest: Manifest, art: Artifact) -> None:
+    manifest.artifacts = [a for a in manifest.artifacts if a.path != art.path]
+    with contextlib.suppress(FileNotFoundError):
+        (Path(manifest.root) / art.path).unlink()
+    manifest.save()
+
+
+def export_int8(manifest: Manifest, options: ExportOptions, reference: List[np.ndarray], inputs: List[np.ndarray],
+                log: Callable[[str], None]) -> Tuple[Artifact, Verification]:
+    """Run calibration on the published deploy dir, then lint and verify ``model.int8.onnx``.
+
+    Raises:
+        ExportError: calibration missing or failed, lint errors, or PSNR below the int8 floor (the
+            int8 artifact is then removed again: nothing half-done stays listed).
+    """
+    quantize = quantize_function()
+    log("quantizing to INT8 (b2v_edge.calib, synthetic calibration data by default)")
+    try:
+        result = quantize(manifest.root, default_calib_options(options))
+    except (ValueError, RuntimeError, OSError) as exc:
+        raise ExportError(f"INT8 calibration failed: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from exc
+    manifest = Manifest.load(manifest.root)
+    art = _artifact_from(result, manifest)
+    path = manifest.path_of(art)
+    report = lint_model(path, options.target)
+    if not report:
+        _discard(manifest, art)
+        raise ExportError(f"{art.path} fails the {options.target} lint: {report.errors[0]}")
+    verification = compare(reference, ort_outputs(path, inputs), "int8", options.min_psnr["int8"])
+    log(f"{art.path}: ORT vs PyTorch max |err| {verification.max_abs_err:.2e}, PSNR {verification.psnr_db:.1f} dB")
+    if not verification:
+        _discard(manifest, art)
+        raise ExportError(f"{art.path} PSNR vs PyTorch {verification.psnr_db:.1f} dB < {verification.min_psnr_db:.0f} dB")
+    art.target = art.target or options.target
+    art.warp = options.warp
+    art.extra = {**art.extra, "lint": report.to_dict(), "verification": verification.to_dict()}
+    manifest.upsert(art)
+    manifest.parity.setdefault("export", {})[art.path] = verification.to_dict()
+    manifest.save()
+    return art, verification

@@ -1,0 +1,311 @@
+"""Render parity results: ``report.json`` (schema-versioned), ``report.md`` and a self-contained
+``report.html`` (per-frame-position PSNR plot and image strips embedded as base64 PNGs), plus the
+markdown table of ``b2v-edge bench``.
+
+Rendering only: every number comes from :class:`~b2v_edge.export.parity.ParityReport` /
+:class:`~b2v_edge.export.bench.BenchReport`. Frame positions are 1-based in every report.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+import math
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence, Union
+
+import numpy as np
+
+from b2v_edge.runtime.atomic import atomic_write_text
+
+__all__ = ["diff_gain", "image_strip", "psnr_plot_png", "render_bench_markdown", "render_html", "render_json",
+           "render_markdown", "write_reports"]  # fmt: skip
+
+MIN_TILE = 200  # px: narrower images are zoomed (nearest) so labels fit
+STRIP_LABELS = {"input": "input (blurred)", "pytorch": "PyTorch", "engine": "engine", "diff": "|diff|", "gt": "ground truth"}
+
+
+def _clean(value: Any) -> Any:
+    """Replace NaN/Inf (not valid JSON) by None, recursively."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    return value
+
+
+def render_json(report: Any) -> str:
+    """``report.to_dict()`` as indented JSON (NaN/Inf written as null)."""
+    return json.dumps(_clean(report.to_dict()), indent=2, allow_nan=False) + "\n"
+
+
+# ---- shared table data --------------------------------------------------------------------------
+def _f(value: Optional[float], digits: int = 2) -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "—"
+    return f"{round(value, digits) + 0.0:.{digits}f}"  # + 0.0: no "-0.000"
+
+
+def _summary_rows(report: Any) -> List[List[str]]:
+    rows = []
+    for a in report.artifacts:
+        if a.skipped or a.error:
+            rows.append([a.path, a.precision, a.backend or "—", *["—"] * 6, a.status + f": {a.skipped or a.error}"])
+            continue
+        gt = f"{_f(float(np.mean(a.psnr_gt)))} / {_f(float(np.mean(report.reference.psnr_gt)))}" if a.psnr_gt else "—"
+        drop = f"{_f(max(a.gt_drop), 3)} (≤ {a.max_gt_drop:g})" if a.gt_drop else "—"
+        rows.append([
+            a.path, a.precision, f"{a.backend}/{a.provider.replace('ExecutionProvider', '')}",
+            f"{_f(float(np.mean(a.psnr_vs_torch)))} / {_f(min(a.psnr_vs_torch_min))} (≥ {a.min_psnr:g})",
+            _f(float(np.mean(a.ssim_vs_torch)), 5) if a.ssim_vs_torch else "—", f"{max(a.max_abs_err):.2e}",
+            gt, drop, f"{a.seconds:.1f} s", a.status if a.passed else f"FAIL (frames {', '.join(map(str, a.failing_positions)) or '—'})",
+        ])  # fmt: skip
+    return rows
+
+
+SUMMARY_HEAD = ["artifact", "precision", "backend", "PSNR vs PyTorch mean / worst (dB)", "SSIM vs PyTorch",
+                "max abs err", "PSNR vs GT engine / PyTorch", "worst GT drop (dB)", "time", "result"]  # fmt: skip
+
+
+def _position_tables(report: Any) -> List[tuple]:
+    """(title, header, rows) of the per-frame-position tables."""
+    head = ["row"] + [f"frame {k + 1}" for k in range(report.frames)]
+    checked = [a for a in report.artifacts if a.psnr_vs_torch]
+    tables = [("Engine vs PyTorch PSNR per frame position (dB, mean over samples)", head,
+               [[a.path] + [_f(v) for v in a.psnr_vs_torch] for a in checked])]  # fmt: skip
+    if report.has_gt:
+        rows = [["PyTorch (reference)"] + [_f(v) for v in report.reference.psnr_gt]]
+        rows += [[a.path] + [_f(v) for v in a.psnr_gt] for a in checked if a.psnr_gt]
+        rows += [[f"GT drop {a.path}"] + [_f(v, 3) for v in a.gt_drop] for a in checked if a.gt_drop]
+        tables.append(("PSNR vs ground truth per frame position (dB, order-aware)", head, rows))
+    return tables
+
+
+def _headline(report: Any) -> str:
+    verdict = "PASS" if report.passed else "FAIL"
+    ref = Path(report.reference.checkpoint).name
+    return (f"**{verdict}** — {len(report.checked)} of {len(report.artifacts)} artifacts checked on {report.count} "
+            f"samples of `{report.data}` ({report.size[0]}x{report.size[1]}, N={report.frames}); PyTorch reference "
+            f"`{ref}` (sha256 {report.reference.sha256[:12]}…)")  # fmt: skip
+
+
+def _env_rows(env: Dict[str, Any]) -> List[List[str]]:
+    backends = ", ".join(f"{b}: {p}" for b, p in env.get("backends", {}).items()) or "—"
+    versions = ", ".join(f"{k} {v}" for k, v in env.get("versions", {}).items())
+    return [["backends", backends], ["ORT providers available", ", ".join(env.get("ort_providers_available", []))],
+            ["versions", versions], ["python", str(env.get("python", ""))], ["platform", str(env.get("platform", ""))],
+            ["CPU", f"{env.get('cpu', '?')} ({env.get('cpu_cores', '?')} cores, load average {env.get('load_average')})"],
+            ["GPU", str(env.get("gpu", ""))]]  # fmt: skip
+
+
+# ---- markdown -----------------------------------------------------------------------------------
+def _md_table(head: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    esc = lambda s: str(s).replace("|", "\\|")  # noqa: E731
+    lines = ["| " + " | ".join(map(esc, head)) + " |", "|" + "|".join("---" for _ in head) + "|"]
+    lines += ["| " + " | ".join(map(esc, r)) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def render_markdown(report: Any) -> str:
+    """Tables a reviewer can paste into a PR."""
+    parts = [f"# Parity report: {report.deploy_dir}", "", _headline(report), "", _md_table(SUMMARY_HEAD, _summary_rows(report))]
+    for title, head, rows in _position_tables(report):
+        parts += ["", f"## {title}", "", _md_table(head, rows)]
+    if not report.passed:
+        parts += ["", "## Failures", ""] + [f"- {line}" for line in report.failures()]
+    if report.notes:
+        parts += ["", "## Notes", ""] + [f"- {n}" for n in report.notes]
+    parts += ["", "## Environment", "", _md_table(["", ""], _env_rows(report.environment)), ""]
+    return "\n".join(parts)
+
+
+# ---- figures ------------------------------------------------------------------------------------
+def _png_b64(data: bytes) -> str:
+    return "data:image/png;base64," + base64.b64encode(data).decode("ascii")
+
+
+def psnr_plot_png(report: Any) -> bytes:
+    """Per-frame-position PSNR: engine vs PyTorch (with thresholds) and, with GT, every row vs GT."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    checked = [a for a in report.artifacts if a.psnr_vs_torch]
+    xs = np.arange(1, report.frames + 1)
+    fig, axes = plt.subplots(1, 2 if report.has_gt else 1, figsize=(11 if report.has_gt else 6, 3.8), squeeze=False)
+    ax = axes[0][0]
+    for i, a in enumerate(checked):
+        color = f"C{i}"
+        ax.plot(xs, a.psnr_vs_torch, "o-", color=color, label=f"{a.path} (mean)")
+        ax.plot(xs, a.psnr_vs_torch_min, ":", color=color, alpha=0.7, label=f"{a.path} (worst sample)")
+        ax.axhline(a.min_psnr, color=color, ls="--", lw=1, alpha=0.6)
+    ax.set(title="engine vs PyTorch (dashed: thresholds)", xlabel="frame position", ylabel="PSNR (dB)", xticks=xs)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    if report.has_gt:
+        ax = axes[0][1]
+        ax.plot(xs, report.reference.psnr_gt, "s-", color="black", lw=2, label="PyTorch")
+        for i, a in enumerate(checked):
+            if a.psnr_gt:
+                ax.plot(xs, a.psnr_gt, "o--", color=f"C{i}", label=a.path)
+        ax.set(title="vs ground truth (order-aware)", xlabel="frame position", ylabel="PSNR (dB)", xticks=xs)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100)
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def diff_gain(diff: np.ndarray) -> float:
+    """Amplification (1-2-5 series, 1 .. 1e6) that maps the 99th-percentile |diff| to about 0.8."""
+    level = float(np.percentile(diff, 99)) if diff.size else 0.0
+    if level <= 0.0:
+        level = float(np.max(diff)) if diff.size else 0.0
+    if level <= 0.0:
+        return 1.0
+    target = 0.8 / level
+    decade = 10.0 ** math.floor(math.log10(target))
+    nice = max(m * decade for m in (1, 2, 5) if m * decade <= target)
+    return float(min(1e6, max(1.0, nice)))
+
+
+def image_strip(images: Dict[str, np.ndarray], precision: str = "") -> bytes:
+    """PNG of ``input | PyTorch | engine | amplified |diff| | GT`` (GT when present), labelled."""
+    import cv2
+
+    diff = np.abs(images["engine"].astype(np.float32) - images["pytorch"]).mean(axis=-1)
+    gain = diff_gain(diff)
+    tiles = {k: images[k] for k in ("input", "pytorch", "engine")}
+    tiles["diff"] = np.repeat(np.clip(diff * gain, 0, 1)[..., None], 3, axis=-1)
+    if images.get("gt") is not None:
+        tiles["gt"] = images["gt"]
+    zoom = max(1, -(-MIN_TILE // images["input"].shape[1]))  # small inputs: nearest-neighbour zoom
+    h, w = images["input"].shape[0] * zoom, images["input"].shape[1] * zoom
+    bar = 22
+    cols = []
+    for key, img in tiles.items():
+        label = STRIP_LABELS[key] + (f" x{gain:,.0f}" if key == "diff" else f" ({precision})" if key == "engine" and precision else "")
+        tile = np.full((h + bar, w, 3), 255, np.uint8)
+        pixels = (np.clip(img, 0, 1) * 255 + 0.5).astype(np.uint8)[:, :, ::-1]
+        tile[bar:] = cv2.resize(pixels, (w, h), interpolation=cv2.INTER_NEAREST) if zoom > 1 else pixels
+        cv2.putText(tile, label, (4, bar - 6), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 1, cv2.LINE_AA)
+        cols += [tile, np.full((h + bar, 4, 3), 255, np.uint8)]
+    ok, png = cv2.imencode(".png", np.hstack(cols[:-1]))
+    if not ok:  # pragma: no cover - OpenCV always encodes uint8 BGR
+        raise RuntimeError("could not encode the image strip as PNG")
+    return png.tobytes()
+
+
+# ---- HTML ---------------------------------------------------------------------------------------
+_CSS = """body{font-family:system-ui,sans-serif;margin:24px;color:#222;max-width:1400px}
+table{border-collapse:collapse;margin:8px 0 18px;font-size:13px}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}
+td:first-child,th:first-child{text-align:left}th{background:#f3f3f3}.pass{color:#137333;font-weight:600}
+.fail{color:#c5221f;font-weight:600}.skipped{color:#777}img{max-width:100%;border:1px solid #ddd}
+.verdict{font-size:18px;padding:8px 12px;border-radius:6px;display:inline-block}
+.verdict.pass{background:#e6f4ea}.verdict.fail{background:#fce8e6}figure{margin:10px 0 22px}figcaption{font-size:13px;color:#444}"""
+
+
+def _html_table(head: Sequence[str], rows: Sequence[Sequence[str]], status_col: Optional[int] = None) -> str:
+    out = ["<table><tr>" + "".join(f"<th>{html.escape(str(h))}</th>" for h in head) + "</tr>"]
+    for r in rows:
+        cells = []
+        for i, c in enumerate(r):
+            cls = ""
+            if i == status_col:
+                cls = " class='" + ("pass" if c == "pass" else "skipped" if c.startswith("skipped") else "fail") + "'"
+            cells.append(f"<td{cls}>{html.escape(str(c))}</td>")
+        out.append("<tr>" + "".join(cells) + "</tr>")
+    return "\n".join(out) + "</table>"
+
+
+def _strips_html(report: Any) -> List[str]:
+    parts = ["<h2>Worst samples</h2><p>Per artifact, the samples with the lowest engine-vs-PyTorch PSNR at their "
+             "worst frame position: input / PyTorch / engine / amplified |engine − PyTorch| / ground truth.</p>"]
+    for a in report.artifacts:
+        if not a.worst:
+            continue
+        parts.append(f"<h3>{html.escape(a.path)} ({a.precision})</h3>")
+        for wc in a.worst:
+            src = _png_b64(image_strip(wc.images, a.precision))
+            cap = f"sample {wc.sample}, frame position {wc.position + 1}: PSNR vs PyTorch {wc.psnr:.2f} dB"
+            parts.append(f"<figure><img alt='{html.escape(cap)}' src='{src}'><figcaption>{html.escape(cap)}</figcaption></figure>")
+    return parts
+
+
+def render_html(report: Any) -> str:
+    """One self-contained HTML page (no external files or scripts)."""
+    md_bold = _headline(report).split("**")
+    verdict = "pass" if report.passed else "fail"
+    head = f"<span class='verdict {verdict}'>{html.escape(md_bold[1])}</span>{html.escape(md_bold[2]).replace('`', '')}"
+    parts = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>b2v-edge parity: {html.escape(report.deploy_dir)}</title>",
+             f"<style>{_CSS}</style></head><body>", f"<h1>Parity report: {html.escape(report.deploy_dir)}</h1><p>{head}</p>",
+             _html_table(SUMMARY_HEAD, _summary_rows(report), status_col=len(SUMMARY_HEAD) - 1)]  # fmt: skip
+    if not report.passed:
+        parts.append("<h2>Failures</h2><ul>" + "".join(f"<li class='fail'>{html.escape(f)}</li>" for f in report.failures()) + "</ul>")
+    if any(a.psnr_vs_torch for a in report.artifacts):
+        parts.append(f"<h2>PSNR per frame position</h2><img alt='PSNR per frame position' src='{_png_b64(psnr_plot_png(report))}'>")
+    for title, thead, rows in _position_tables(report):
+        parts += [f"<h3>{html.escape(title)}</h3>", _html_table(thead, rows)]
+    parts += _strips_html(report)
+    if report.notes:
+        parts.append("<h2>Notes</h2><ul>" + "".join(f"<li>{html.escape(n)}</li>" for n in report.notes) + "</ul>")
+    parts += ["<h2>Environment</h2>", _html_table(["", ""], _env_rows(report.environment)),
+              f"<p style='color:#777;font-size:12px'>schema {report.schema_version}, created {html.escape(report.created)}</p>",
+              "</body></html>"]  # fmt: skip
+    return "\n".join(parts)
+
+
+def write_reports(report: Any, out_dir: Union[str, Path]) -> Dict[str, Path]:
+    """Atomically write ``report.json``, ``report.md`` and ``report.html`` into ``out_dir``."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {"json": out / "report.json", "md": out / "report.md", "html": out / "report.html"}
+    atomic_write_text(paths["json"], render_json(report))
+    atomic_write_text(paths["md"], render_markdown(report))
+    atomic_write_text(paths["html"], render_html(report))
+    return paths
+
+
+# ---- bench --------------------------------------------------------------------------------------
+BENCH_HEAD = ["size", "row", "file (MB)", "PSNR vs GT", "PSNR vs PyTorch", "latency median / p90 (ms)", "FPS",
+              "peak RSS (MB)", "GFLOP/s (of GEMM)", "stream FPS (/ infer)"]  # fmt: skip
+
+
+def bench_rows(report: Any) -> List[List[str]]:
+    """Display rows of a bench report (shared by markdown and the CLI table)."""
+    rows = []
+    for r in report.rows:
+        size = f"{r.size[0]}x{r.size[1]}"
+        if r.skipped:
+            rows.append([size, r.label, _f(r.file_mb), "—", "—", f"skipped: {r.skipped}", "—", "—", "—", "—"])
+            continue
+        gf = f"{_f(r.gflops_per_s, 1)} ({_f(100 * r.ceiling_fraction, 0)} %)" if r.gflops_per_s else "—"
+        stream = f"{_f(r.stream_fps, 1)} ({_f(r.stream_fps / r.fps, 2)})" if r.stream_fps else "—"
+        rows.append([size, r.label, _f(r.file_mb), _f(r.psnr_gt), _f(r.psnr_torch), f"{_f(r.median_ms, 1)} / {_f(r.p90_ms, 1)}",
+                     _f(r.fps, 2), _f(r.peak_mb, 0), gf, stream])  # fmt: skip
+    return rows
+
+
+def render_bench_markdown(report: Any) -> str:
+    """The bench table, model GFLOPs, GEMM ceiling and goal ratios as markdown."""
+    parts = [_md_table(BENCH_HEAD, bench_rows(report)), ""]
+    for size, g in report.gflops.items():
+        parts.append(f"- model: {g:.2f} GFLOPs per {size} input (torch.utils.flop_counter; warps not counted)")
+    parts.append(f"- fp32 GEMM ceiling ({report.gemm_size}² matmul, torch): {report.gemm_gflops:.1f} GFLOP/s")
+    for ratio in report.ratios:
+        if ratio.value is None:
+            parts.append(f"- {ratio.name}: not measured (a row is missing or skipped; goal {ratio.goal})")
+            continue
+        parts.append(f"- {ratio.name}: {_f(ratio.value)}× (goal {ratio.goal}; {'met' if ratio.met else 'not met'})")
+    parts += [f"- {n}" for n in report.notes]
+    env = report.environment
+    parts.append(f"- CPU: {env.get('cpu', '?')} ({env.get('cpu_cores', '?')} cores); "
+                 + ", ".join(f"{k} {v}" for k, v in env.get("versions", {}).items()))  # fmt: skip
+    return "\n".join(parts) + "\n"

@@ -1,0 +1,54 @@
+"""CalibOptions validation and data-spec parsing."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from b2v_edge.calib.options import CalibError, CalibOptions, parse_data_spec
+
+
+def test_defaults_validate():
+    opts = CalibOptions().validated()
+    assert opts.target == "tensorrt" and opts.symmetric_activations
+    assert opts.pool_size == 528  # (256 + 8) * 2
+
+
+@pytest.mark.parametrize("spec, expected", [
+    ("synthetic", ("synthetic", "")), ("images:/x/y", ("images", "/x/y")), ("video:a.mp4", ("video", "a.mp4")),
+    ("camera:0", ("camera", "0")), ("camera:csi://0", ("camera", "csi://0")), (" GoPro:/d ", ("gopro", "/d")),
+])  # fmt: skip
+def test_parse_data_spec(spec, expected):
+    assert parse_data_spec(spec) == expected
+
+
+@pytest.mark.parametrize("spec", ["", "images", "images:", "webcam:0", "synthetic:foo", "video"])
+def test_bad_data_spec_names_forms(spec):
+    with pytest.raises(CalibError, match="images:DIR"):
+        parse_data_spec(spec)
+
+
+@pytest.mark.parametrize("field, value, match", [
+    ("samples", 0, "samples"), ("method", "kl", "method"), ("backend", "tensorrt", "backend"),
+    ("target", "gpu", "target"), ("oversample", 0.5, "oversample"), ("bins", 0, "bins"), ("fit", "crop", "fit"),
+    ("target_psnr", -1.0, "target_psnr"), ("trt_version", "eight", "trt_version"), ("percentile", 10.0, "percentile"),
+    ("eval_samples", 0, "eval_samples"),
+])  # fmt: skip
+def test_invalid_values(field, value, match):
+    with pytest.raises(CalibError, match=match):
+        replace(CalibOptions(), **{field: value}).validated()
+
+
+def test_modelopt_combinations_rejected():
+    with pytest.raises(CalibError, match="percentile"):
+        CalibOptions(backend="modelopt", method="percentile").validated()
+    with pytest.raises(CalibError, match="onnxruntime backend"):
+        CalibOptions(backend="modelopt", method="entropy", target="onnxruntime").validated()
+    with pytest.raises(CalibError, match="sensitivity"):
+        CalibOptions(backend="modelopt", method="minmax", sensitivity=True).validated()
+
+
+def test_target_psnr_implies_sensitivity_and_normalises():
+    opts = CalibOptions(target_psnr=40.0, exclude=(" a ", ""), cache_dir="~/x").validated()
+    assert opts.sensitivity and opts.exclude == ("a",) and "~" not in str(opts.cache_dir)

@@ -1,0 +1,108 @@
+"""b2v_edge/cli/parity.py: `b2v-edge parity` and `b2v-edge bench` with CliRunner (exit code + output).
+
+(Named test_parity_cli.py: tests/export/test_parity.py already owns the module name ``test_parity``.)
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from b2v_edge.cli.main import app
+
+
+def _helpers():
+    if "parity_helpers" not in sys.modules:
+        path = Path(__file__).resolve().parents[1] / "export" / "parity_helpers.py"
+        spec = importlib.util.spec_from_file_location("parity_helpers", path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules["parity_helpers"] = module
+        spec.loader.exec_module(module)
+    return sys.modules["parity_helpers"]
+
+
+@pytest.fixture
+def deploy(tmp_path_factory, tmp_path) -> Path:
+    return Path(shutil.copytree(_helpers().shared_deploy(tmp_path_factory), tmp_path / "deploy"))
+
+
+def invoke(*args):
+    return CliRunner().invoke(app, [*map(str, args)])
+
+
+def test_parity_passes_writes_reports_and_manifest(deploy, tmp_path):
+    r = invoke("parity", deploy, "--samples", 2, "--threads", 1, "--out", tmp_path / "rep")
+    assert r.exit_code == 0, r.output
+    for text in ("model.onnx", "model.fp16.onnx", "pass", "report.html"):
+        assert text in r.stdout
+    assert {p.name for p in (tmp_path / "rep").iterdir()} == {"report.json", "report.md", "report.html"}
+    assert json.loads((tmp_path / "rep" / "report.json").read_text())["passed"] is True
+    parity = json.loads((deploy / "manifest.json").read_text())["parity"]
+    assert parity["passed"] is True and "export" in parity
+
+
+def test_broken_artifact_exits_nonzero_naming_it_and_positions(deploy):
+    _helpers().break_artifact(deploy, "model.onnx")
+    r = invoke("parity", deploy, "--samples", 2, "--threads", 1, "--no-ssim")
+    assert r.exit_code == 1, r.output
+    err = " ".join(r.stderr.split())
+    assert err.startswith("error: parity failed: model.onnx (fp32):") and "at frame positions" in err
+    assert "model.fp16.onnx" not in err  # the intact artifact is not blamed
+    assert (deploy / "parity" / "report.html").exists()  # reports are written for failures too
+    assert json.loads((deploy / "manifest.json").read_text())["parity"]["passed"] is False
+
+
+def test_parity_threshold_override_and_bad_flags(deploy):
+    r = invoke("parity", deploy, "--samples", 1, "--threads", 1, "--no-ssim", "--fail-under", "fp16=200")
+    assert r.exit_code == 1 and "model.fp16.onnx (fp16)" in r.stderr and "frame positions 1, 2, 3" in r.stderr
+    for args, match in ((["--fail-under", "fp16"], "PRECISION=dB"), (["--samples", "0"], "--samples"),
+                        (["--data", "nope"], "unknown --data"), (["--size", "64"], "HxW")):  # fmt: skip
+        r = invoke("parity", deploy, *args)
+        assert r.exit_code == 2 and r.stderr.startswith("error: ") and match in r.stderr, r.output
+    r = invoke("parity", deploy.parent / "missing")
+    assert r.exit_code == 2 and "no manifest.json" in r.stderr
+
+
+def test_bench_json(deploy):
+    r = invoke("bench", deploy, "--sizes", "96x96", "--runs", 1, "--warmup", 0, "--samples", 1, "--stream-frames", 0,
+               "--no-warp-compare", "--no-isolate", "--threads", 1, "--json")  # fmt: skip
+    assert r.exit_code == 0, r.output
+    data = json.loads(r.stdout)
+    assert [row["label"] for row in data["rows"]] == ["PyTorch eager", "ORT fp32", "ORT fp16"]
+    assert data["rows"][0]["median_ms"] > 0 and data["rows"][1]["skipped"] == "artifact is static 64x64"
+    assert data["options"]["isolate"] is False and data["gflops"]["96x96"] > 0
+
+
+def test_bench_table_and_bad_sizes(deploy):
+    r = invoke("bench", deploy, "--runs", 1, "--warmup", 0, "--samples", 1, "--stream-frames", 0, "--no-warp-compare",
+               "--no-isolate", "--threads", 1)  # fmt: skip
+    assert r.exit_code == 0, r.output
+    for text in ("b2v-edge bench", "PyTorch eager", "ORT fp16", "GFLOPs per 64x64", "GEMM ceiling", "speed-up"):
+        assert text in r.stdout
+    r = invoke("bench", deploy, "--sizes", "64")
+    assert r.exit_code == 2 and "--sizes takes HxW" in r.stderr
+
+
+def test_help_lists_both_commands():
+    r = invoke("--help")
+    assert r.exit_code == 0 and "parity" in r.stdout and "bench" in r.stdout
+
+
+def test_cli_defaults_match_the_library():
+    import inspect
+
+    from b2v_edge.cli.parity import bench_cmd, parity_cmd
+    from b2v_edge.export.bench import BenchOptions
+    from b2v_edge.export.parity import DEFAULT_SAMPLES
+
+    params = inspect.signature(parity_cmd).parameters
+    assert params["samples"].default.default == DEFAULT_SAMPLES
+    bench = inspect.signature(bench_cmd).parameters
+    for name in ("runs", "warmup", "samples", "stream_frames"):
+        assert bench[name].default.default == BenchOptions.__dataclass_fields__[name].default, name

@@ -1,0 +1,35 @@
+"""The demo deploy dir shipped in the package matches the shipped demo checkpoint."""
+
+import numpy as np
+import torch
+
+from b2v_edge.checkpoint import demo_checkpoint_path, load_checkpoint
+from b2v_edge.cli.run import default_model, shipped_demo_dir
+from b2v_edge.runtime import open_engine
+from b2v_edge.runtime.manifest import Manifest, sha256_file
+from b2v_edge.runtime.metrics import psnr
+
+
+def test_shipped_demo_onnx_matches_the_shipped_checkpoint():
+    demo = shipped_demo_dir()
+    manifest = Manifest.load(demo)
+    assert manifest.model["checkpoint_sha256"] == sha256_file(demo_checkpoint_path()), (
+        "the shipped demo ONNX was exported from another checkpoint: re-export it (see README)"
+    )
+    art = manifest.get("onnx", "fp32")
+    manifest.verify(art)
+    ck = load_checkpoint(None)
+    rng = np.random.default_rng(0)
+    with open_engine(demo, backend="onnxruntime", precision="fp32") as engine:
+        h, w = engine.spec.input_shape[2], engine.spec.input_shape[3]
+        x = rng.random((1, 3, h, w), dtype=np.float32)
+        got = engine.infer(x)
+    with torch.inference_mode():
+        ref = ck.model(torch.from_numpy(x)).numpy()
+    assert got.shape == ref.shape
+    assert psnr(got, ref) >= 60.0
+
+
+def test_run_defaults_to_the_shipped_demo(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # no ./deploy here
+    assert default_model() == shipped_demo_dir()

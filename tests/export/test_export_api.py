@@ -1,0 +1,142 @@
+"""The whole export on a tiny Blur2Video: deploy dir, manifest, parity, atomicity, defaults."""
+
+from __future__ import annotations
+
+import shutil
+import stat
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from b2v_edge.export import api, deploy, pipeline
+from b2v_edge.export.onnx_export import ExportError, export_onnx
+from b2v_edge.export.options import ExportOptions
+from b2v_edge.runtime.manifest import Artifact, Manifest
+
+from export_helpers import TinyWarpNet, perturb
+
+
+def test_deploy_dir_contents(tiny_deploy):
+    root = tiny_deploy.deploy_dir
+    names = sorted(p.name for p in root.iterdir())
+    assert names == ["manifest.json", "model.fp16.onnx", "model.onnx"]  # no staging or .data leftovers
+    for name in ("model.onnx", "model.fp16.onnx"):
+        assert stat.S_IMODE((root / name).stat().st_mode) & 0o044 == 0o044  # readable like a normal file
+
+
+def test_manifest_records_everything(tiny_deploy):
+    manifest = Manifest.load(tiny_deploy.deploy_dir)
+    fp32, fp16 = manifest.get("onnx", "fp32"), manifest.get("onnx", "fp16")
+    for art in (fp32, fp16):
+        manifest.verify(art)
+        assert (art.warp, art.opset, art.target) == ("native", 18, "trt10")
+        assert art.extra["lint"]["passed"] and art.extra["verification"]["inputs"] == 4
+        assert {"torch", "onnx", "onnxruntime"} <= set(art.extra["tools"])
+    assert fp32.extra["verification"]["psnr_db"] >= 60 and fp16.extra["verification"]["psnr_db"] >= 40
+    kept = fp16.extra["fp16"]
+    assert kept["kept_fp32_count"] == len(kept["kept_fp32_nodes"]) > 0 and kept["kept_fp32_by_op"]["GridSample"] == 32
+    assert manifest.input["name"] == "blurred" and manifest.input["shape"] == [1, 3, 64, 64]
+    assert manifest.input["color"] == "RGB" and manifest.input["range"] == [0, 1]
+    assert manifest.output["name"] == "frames" and manifest.output["shape"] == [1, 3, 3, 64, 64]
+    assert manifest.model["frames"] == 3 and len(manifest.model["checkpoint_sha256"]) == 64
+    assert set(manifest.parity["export"]) == {"model.onnx", "model.fp16.onnx"}
+
+
+def test_runtime_opens_the_deploy_dir(tiny_deploy):
+    from b2v_edge.runtime import open_engine
+
+    x = np.random.default_rng(0).random((1, 3, 64, 64), dtype=np.float32)
+    with open_engine(tiny_deploy.deploy_dir, backend="onnxruntime", precision="fp16") as engine:
+        out = engine.infer(x)
+    assert out.shape == (1, 3, 3, 64, 64) and out.dtype == np.float32
+
+
+@pytest.mark.skipif(shutil.which("polygraphy") is None, reason="polygraphy is not installed")
+def test_polygraphy_loads_the_graph(tiny_deploy):
+    result = subprocess.run(["polygraphy", "run", str(tiny_deploy.deploy_dir / "model.onnx"), "--onnxrt"],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert "PASSED" in result.stdout + result.stderr
+
+
+def test_failed_verification_leaves_nothing(tmp_path, tiny_checkpoint, monkeypatch):
+    """A graph that does not reproduce PyTorch is refused; no file, no manifest, no created dir."""
+    def wrong_graph(model, path, *args, **kwargs):  # exports another network: numerics disagree
+        return export_onnx(perturb(TinyWarpNet()), path, 64, 64)
+
+    monkeypatch.setattr(pipeline, "export_onnx", wrong_graph)
+    out = tmp_path / "new"
+    with pytest.raises(ExportError, match="disagrees with PyTorch|does not run"):
+        pipeline.run_export(ExportOptions(out_dir=out, checkpoint=str(tiny_checkpoint), precision="fp32", height=64, width=64))
+    assert not out.exists()
+
+
+def test_failure_keeps_an_existing_deploy_dir_intact(tmp_path, tiny_deploy, tiny_checkpoint, monkeypatch):
+    existing = tmp_path / "existing"
+    shutil.copytree(tiny_deploy.deploy_dir, existing)
+    before = {p.name: p.read_bytes() for p in existing.iterdir()}
+    monkeypatch.setattr(pipeline, "export_onnx", lambda *a, **k: (_ for _ in ()).throw(ExportError("boom")))
+    with pytest.raises(ExportError, match="boom"):
+        pipeline.run_export(ExportOptions(out_dir=existing, checkpoint=str(tiny_checkpoint), height=64, width=64))
+    assert {p.name: p.read_bytes() for p in existing.iterdir()} == before
+
+
+def test_out_dir_that_is_a_file(tmp_path, tiny_checkpoint):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    for out in (blocker, blocker / "sub"):
+        with pytest.raises(ExportError, match="not a directory|not writable"):
+            pipeline.run_export(ExportOptions(out_dir=out, checkpoint=str(tiny_checkpoint), height=64, width=64))
+
+
+def _art(path: str, kind: str = "onnx", precision: str = "fp32", **extra) -> Artifact:
+    return Artifact(path=path, kind=kind, precision=precision, sha256="0" * 64, warp="native", opset=18, target="trt10", extra=extra)
+
+
+def test_stale_artifacts_are_removed_only_when_the_model_changes(tmp_path):
+    manifest = Manifest(root=tmp_path, model={"checkpoint_sha256": "a"}, input={"shape": [1, 3, 64, 64]})
+    manifest.artifacts = [_art("model.onnx"), _art("model.int8.onnx", precision="int8"), _art("model.fp16.plan", "tensorrt_plan", "fp16")]
+    for a in manifest.artifacts:
+        (tmp_path / a.path).write_text("x")
+    same = {"checkpoint_sha256": "a", "shape": [1, 3, 64, 64], "warp": "native", "opset": 18, "target": "trt10"}
+    messages = deploy.drop_stale(manifest, same, ["model.onnx"])
+    assert [a.path for a in manifest.artifacts] == ["model.onnx", "model.int8.onnx"]  # int8 kept, plan's source re-exported
+    assert messages == ["removed stale model.fp16.plan (its source graph was re-exported)"]
+    messages = deploy.drop_stale(manifest, {**same, "shape": [1, 3, 128, 128]}, ["model.onnx"])
+    assert messages == ["removed stale model.int8.onnx (shape changed)"] and not (tmp_path / "model.int8.onnx").exists()
+
+
+def test_export_default_uses_the_portable_choice(tmp_path, monkeypatch):
+    seen = {}
+
+    def fake_run(options, log=None):
+        seen["options"] = options
+        return pipeline.ExportResult(options.out_dir, Manifest(root=options.out_dir), [], {}, [], 0.0)
+
+    monkeypatch.setattr(api, "run_export", fake_run)
+    assert api.export_default(tmp_path / "demo") == tmp_path / "demo"
+    opts = seen["options"]
+    assert (opts.precision, opts.target, opts.warp, opts.opset, opts.checkpoint) == ("fp16", "trt8.0", "gather", 13, None)
+
+
+def test_int8_without_calibration_fails_fast(tmp_path, tiny_checkpoint, monkeypatch):
+    from b2v_edge.export import int8
+
+    monkeypatch.setitem(sys.modules, "b2v_edge.calib.api", None)  # import fails like a missing module
+    with pytest.raises(ExportError, match="calibration module"):
+        pipeline.run_export(ExportOptions(out_dir=tmp_path / "i8", checkpoint=str(tiny_checkpoint), precision="int8"))
+    assert not (tmp_path / "i8").exists() and int8.CALIB_MISSING
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("warp,dynamic", [("native", False), ("gather", False), ("native", True), ("gather", True)])
+def test_demo_checkpoint_exports(tmp_path, warp, dynamic):
+    """Done-means check on the real demo checkpoint (minutes each on 2 cores): fp16, both warps, both shapes."""
+    from b2v_edge.checkpoint import demo_checkpoint_path
+
+    if not demo_checkpoint_path().exists():
+        pytest.skip("the demo checkpoint is not in this install")
+    result = api.export(ExportOptions(out_dir=tmp_path / "d", warp=warp, dynamic=dynamic, target="trt10"))
+    assert result.verifications["fp32"].psnr_db >= 60 and result.verifications["fp16"].psnr_db >= 40

@@ -1,0 +1,175 @@
+"""export/parity.py + parity_data.py: engine vs PyTorch vs ground truth on a tiny real deploy dir."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from b2v_edge.export.parity import (
+    ParityError, ParityOptions, Thresholds, parse_levels, record_in_manifest, run_parity,
+)  # fmt: skip
+from b2v_edge.export.parity_data import load_samples
+from b2v_edge.runtime.manifest import Manifest, ManifestError, sha256_file
+
+import parity_helpers as H  # tests/export is on sys.path (pytest rootdir-relative import)
+
+
+@pytest.fixture(scope="session")
+def deploy_src(tmp_path_factory) -> Path:
+    return H.shared_deploy(tmp_path_factory)
+
+
+@pytest.fixture
+def deploy(deploy_src, tmp_path) -> Path:
+    return Path(shutil.copytree(deploy_src, tmp_path / "deploy"))
+
+
+def _opts(deploy: Path, **kw) -> ParityOptions:
+    kw.setdefault("samples", 3)
+    return ParityOptions(deploy, threads=1, **kw)
+
+
+def test_passes_with_per_position_scores(deploy):
+    report = run_parity(_opts(deploy, worst=2))
+    assert report.passed and bool(report) and report.failures() == []
+    assert report.has_gt and report.count == 3 and report.frames == 3 and report.size == (64, 64)
+    assert len(report.reference.psnr_gt) == 3 and len(report.reference.reversed) == 3
+    by = {a.precision: a for a in report.artifacts}
+    assert set(by) == {"fp32", "fp16"}
+    for a in by.values():
+        assert a.passed and bool(a) and a.status == "pass" and a.provider == "CPUExecutionProvider"
+        for key in ("psnr_vs_torch", "psnr_vs_torch_min", "ssim_vs_torch", "max_abs_err", "psnr_gt", "ssim_gt", "gt_drop"):
+            assert len(getattr(a, key)) == 3, key
+        assert 1 <= len(a.worst) <= 2 and set(a.worst[0].images) == {"input", "pytorch", "engine", "gt"}
+    assert min(by["fp32"].psnr_vs_torch) >= 60 and max(by["fp32"].max_abs_err) < 1e-4
+    assert 40 <= min(by["fp16"].psnr_vs_torch) < min(by["fp32"].psnr_vs_torch)
+    assert max(abs(d) for d in by["fp16"].gt_drop) < 0.1
+    env = report.environment
+    assert env["backends"] == {"onnxruntime": "CPUExecutionProvider"} and "onnxruntime" in env["versions"] and env["cpu"]
+    json.dumps(report.to_dict(), allow_nan=False)
+
+
+def test_perturbed_weights_fail_naming_artifact_and_positions(deploy):
+    H.break_artifact(deploy, "model.onnx")
+    report = run_parity(_opts(deploy))
+    assert not report.passed and not report
+    fp32 = next(a for a in report.artifacts if a.path == "model.onnx")
+    fp16 = next(a for a in report.artifacts if a.path == "model.fp16.onnx")
+    assert fp16.passed and not fp32.passed and fp32.failing_positions
+    assert set(fp32.failing_positions) <= {1, 2, 3}
+    (line,) = report.failures()
+    assert line.startswith("model.onnx (fp32): ") and "frame positions" in line and "below 60 dB" in line
+    assert report.to_dict()["failures"] == [line]
+
+
+def test_modified_artifact_without_rehash_is_an_artifact_error(deploy):
+    with open(deploy / "model.fp16.onnx", "ab") as fh:
+        fh.write(b"\0")
+    report = run_parity(_opts(deploy, samples=1))
+    fp16 = next(a for a in report.artifacts if a.precision == "fp16")
+    assert not fp16.passed and "does not match the manifest" in fp16.error
+    assert any(line.startswith("model.fp16.onnx (fp16): ") for line in report.failures())
+
+
+def test_nan_output_fails_with_positions(deploy):
+    _runtime_helpers().make_onnx(deploy / "model.fp16.onnx", n=3, h=64, w=64, scales=[1.0, float("nan"), 1.0])
+    manifest = Manifest.load(deploy)
+    manifest.get("onnx", "fp16").sha256 = sha256_file(deploy / "model.fp16.onnx")
+    manifest.save()
+    report = run_parity(_opts(deploy, samples=1, ssim=False))
+    fp16 = next(a for a in report.artifacts if a.precision == "fp16")
+    assert not fp16.passed and 2 in fp16.failing_positions
+    assert any("NaN/Inf output at frame positions 2" in f for f in fp16.failures)
+    json.dumps(report.to_dict(), allow_nan=False)
+
+
+def _runtime_helpers():
+    import importlib.util
+    import sys
+
+    name = "b2v_runtime_test_helpers"
+    if name not in sys.modules:
+        path = Path(__file__).resolve().parents[1] / "runtime" / "onnx_models.py"
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+def test_threshold_override_and_parse_levels(deploy):
+    assert parse_levels("fp16=38, int8=28.5", "--fail-under") == {"fp16": 38.0, "int8": 28.5}
+    assert parse_levels(None, "x") == {} and parse_levels("", "x") == {}
+    for bad in ("fp16", "fp64=3", "fp16=abc"):
+        with pytest.raises(ParityError, match="fail-under"):
+            parse_levels(bad, "--fail-under")
+    th = Thresholds(min_psnr={"fp16": 200.0})
+    assert th.for_precision("fp16") == (200.0, 0.1) and th.for_precision("int8") == (30.0, 0.5)
+    report = run_parity(_opts(deploy, samples=1, thresholds=th, ssim=False))
+    fp16 = next(a for a in report.artifacts if a.precision == "fp16")
+    assert not fp16.passed and fp16.failing_positions == [1, 2, 3] and fp16.min_psnr == 200.0
+    assert next(a for a in report.artifacts if a.precision == "fp32").passed
+
+
+def test_images_folder_has_no_ground_truth(deploy, tmp_path):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for i, shape in enumerate([(48, 80, 3), (100, 70, 3)]):
+        cv2.imwrite(str(folder / f"{i}.png"), rng.integers(0, 255, shape, dtype=np.uint8))
+    (folder / "notes.txt").write_text("not an image")
+    report = run_parity(_opts(deploy, data=f"images:{folder}", samples=5))
+    assert report.passed and not report.has_gt and report.count == 2
+    assert report.reference.psnr_gt == [] and all(a.psnr_gt == [] and a.gt_drop == [] for a in report.artifacts)
+    assert any("no ground truth" in n for n in report.notes) and any("only 2 images" in n for n in report.notes)
+    assert "gt" not in report.artifacts[0].worst[0].images
+
+
+def test_reference_must_be_the_exported_checkpoint(deploy, tmp_path):
+    other = H.make_checkpoint(tmp_path / "other.pt", seed=1)
+    with pytest.raises(ParityError, match="is not the checkpoint exported"):
+        run_parity(_opts(deploy, checkpoint=str(other)))
+    manifest = Manifest.load(deploy)
+    manifest.model["checkpoint"] = str(tmp_path / "gone.pt")
+    manifest.save()
+    with pytest.raises(ParityError, match="does not exist here; pass --checkpoint"):
+        run_parity(_opts(deploy))
+
+
+def test_bad_options_and_inputs(deploy, tmp_path):
+    for kw, match in (({"samples": 0}, "samples"), ({"backend": "cuda"}, "backend"), ({"size": (16, 16)}, "size"),
+                      ({"threads": -1}, "threads")):  # fmt: skip
+        with pytest.raises(ParityError, match=match):
+            ParityOptions(deploy, **kw)
+    with pytest.raises(ParityError, match="take 64x64 inputs"):
+        run_parity(_opts(deploy, size=(128, 128)))
+    with pytest.raises(ParityError, match="unknown --data"):
+        run_parity(_opts(deploy, data="webcam"))
+    with pytest.raises(ParityError, match="not a folder"):
+        load_samples(f"images:{tmp_path / 'none'}", 3, (64, 64), 2)
+    with pytest.raises(ManifestError, match="no manifest.json"):
+        run_parity(_opts(tmp_path))
+
+
+def test_backend_selection_and_missing_tensorrt(deploy):
+    _runtime_helpers().add_plan(deploy, "fp16")
+    report = run_parity(_opts(deploy, samples=1, ssim=False))
+    plan = next(a for a in report.artifacts if a.kind == "tensorrt_plan")
+    assert plan.status == "skipped" and "TensorRT is not installed" in plan.skipped
+    assert report.passed and len(report.checked) == 2
+    only_plans = run_parity(_opts(deploy, samples=1, backend="tensorrt", ssim=False))
+    assert not only_plans.passed and "no artifact was checked" in only_plans.failures()[0]
+
+
+def test_summary_written_back_to_manifest_keeps_export_check(deploy):
+    report = run_parity(_opts(deploy, samples=1, ssim=False))
+    record_in_manifest(report)
+    parity = Manifest.load(deploy).parity
+    assert parity["export"] == {"model.onnx": {"psnr_db": 99.0}}
+    assert parity["passed"] is True and parity["samples"] == 1
+    assert parity["artifacts"]["model.fp16.onnx"]["status"] == "pass"

@@ -1,0 +1,54 @@
+"""Triton model repository: config.pbtxt per backend + versioned model folder."""
+
+from __future__ import annotations
+
+import pytest
+
+from b2v_edge.export.triton import model_config, parse_config, write_repository
+from b2v_edge.export.trt_build import BuildOptions, build_engine
+from b2v_edge.runtime.manifest import Manifest, ManifestError
+
+from export_helpers import make_deploy
+from trt_standin import StandIn, StandInCuda
+
+
+def test_static_onnx_repository(tmp_path, onnx_files):
+    deploy = make_deploy(tmp_path / "d", onnx_files["native"])
+    written = write_repository(deploy, tmp_path / "repo", precision="fp16")
+    assert [p.relative_to(tmp_path / "repo").as_posix() for p in written] == ["b2v_tiny_n2_onnx/config.pbtxt"]
+    text = written[0].read_text()
+    assert parse_config(text) == ("b2v_tiny_n2_onnx", "onnxruntime_onnx", 0)
+    assert "dims: [ 1, 3, 64, 64 ]" in text and "dims: [ 1, 2, 3, 64, 64 ]" in text and "dynamic_batching" not in text
+    model = tmp_path / "repo" / "b2v_tiny_n2_onnx" / "1" / "model.onnx"
+    assert model.read_bytes() == (deploy / "model.fp16.onnx").read_bytes()
+
+
+def test_dynamic_batch_repository(tmp_path, onnx_files):
+    deploy = make_deploy(tmp_path / "d", onnx_files["dynamic"], dynamic=True, fp16=False)
+    text = model_config("m", "onnxruntime_onnx", Manifest.load(deploy), max_batch=4)
+    assert parse_config(text) == ("m", "onnxruntime_onnx", 4)
+    assert "dims: [ 3, -1, -1 ]" in text and "dims: [ 2, 3, -1, -1 ]" in text and "dynamic_batching { }" in text
+
+
+def test_plan_gets_a_tensorrt_model(tmp_path, onnx_files):
+    deploy = make_deploy(tmp_path / "d", onnx_files["native"])
+    build_engine(deploy, BuildOptions(), trt=StandIn("10.3.0"), cuda=StandInCuda())
+    written = write_repository(deploy, tmp_path / "repo", precision="fp16", version=3)
+    platforms = sorted(parse_config(p.read_text())[1] for p in written)
+    assert platforms == ["onnxruntime_onnx", "tensorrt_plan"]
+    plan = tmp_path / "repo" / "b2v_tiny_n2_trt" / "3" / "model.plan"
+    assert plan.read_bytes() == (deploy / "model.fp16.plan").read_bytes()
+
+
+def test_tampered_artifact_is_not_copied(tmp_path, onnx_files):
+    deploy = make_deploy(tmp_path / "d", onnx_files["native"], fp16=False)
+    with open(deploy / "model.onnx", "ab") as fh:
+        fh.write(b"x")
+    with pytest.raises(ManifestError, match="modified after export"):
+        write_repository(deploy, tmp_path / "repo")
+    assert not (tmp_path / "repo").exists()
+
+
+def test_parse_config_rejects_other_text():
+    with pytest.raises(ValueError):
+        parse_config("hello")
