@@ -167,13 +167,16 @@ def _samplers_and_coordinates(g: _Graph) -> Dict[str, Set[str]]:
             heads.add(node.name)
             continue
         coords.add(node.name)
-        todo.extend(i for i in node.input if i not in g.static)
+        if node.op_type not in ("Shape", "Size"):  # constant subgraphs (base grids) are coordinates too;
+            todo.extend(node.input)                 # a shape is not a dependency on pixel values
     derived = {o for n in g.nodes if n.name in coords for o in n.output}
     gathered = {n.output[0] for n in g.nodes if n.op_type == "GatherElements"}
     for n in g.nodes:  # graph order is topological: one forward pass
-        if n.name in warp or n.name in coords or n.op_type not in _FORWARD_OPS:
+        if n.name in warp or n.name in coords or n.op_type not in _FORWARD_OPS | {"Concat"}:
             continue
         live = [i for i in n.input if i not in g.static]
+        if n.op_type == "Concat" and not all(i in derived for i in live):
+            continue  # stacked coordinates/weights only (a concat of warped features is a feature)
         if live and all(i in derived or i in gathered for i in live):
             (warp if any(i in gathered for i in live) else coords).add(n.name)
             (gathered if any(i in gathered for i in live) else derived).update(n.output)

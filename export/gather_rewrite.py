@@ -8,8 +8,9 @@ milliseconds and gives ~25 nodes per warp. The numerics are those of
 ``b2v_edge.model.warp._gather_sample`` (align_corners=False; padding zeros or border); the export
 verifies the rewritten graph against the PyTorch model in ``gather`` mode.
 
-Per GridSample(X [B,C,H,W], G [B,Ho,Wo,2]) (coordinate math float32, indices int64; per-pixel
-tensors are laid out ``[B, k, N]`` with N = Ho*Wo innermost)::
+Per GridSample(X [B,C,H,W], G [B,Ho,Wo,2]) (coordinate math float32; indices int32: exact up to
+2**31 pixels, half the memory traffic of int64, and TensorRT's native index type; per-pixel tensors
+are laid out ``[B, k, N]`` with N = Ho*Wo innermost)::
 
     ix = ((G.x + 1) * W - 1) / 2 ; iy = ((G.y + 1) * H - 1) / 2     (border: clip to [0, size-1])
     x0 = floor(ix), fx = ix - x0 -> neighbours x0, x0+1 with weights 1-fx, fx (zeros: 0 outside)
@@ -82,7 +83,7 @@ def _clamp(b: _Builder, value: str, top: str) -> str:
 
 
 def _axis(b: _Builder, coords: str, axis: int, size_i: str, padding: str) -> Tuple[str, str]:
-    """Both neighbours along one axis: (int64 indices [B,2,N], weights [B,2,N]).
+    """Both neighbours along one axis: (int32 indices [B,2,N], weights [B,2,N]).
 
     ``coords`` is the grid as ``[B,2,N]`` (x, y; N = Ho*Wo last: ONNX Runtime's broadcasting is
     slow when the innermost dimension is 1, so every per-pixel tensor keeps N innermost).
@@ -100,7 +101,7 @@ def _axis(b: _Builder, coords: str, axis: int, size_i: str, padding: str) -> Tup
     if padding == "zeros":
         inside = b.op("And", [b.op("GreaterOrEqual", [near, b.const(0.0)]), b.op("LessOrEqual", [near, top])])
         weight = b.op("Mul", [weight, b.op("Cast", [inside], to=TensorProto.FLOAT)])
-    return b.op("Cast", [_clamp(b, near, top)], to=TensorProto.INT64), weight
+    return b.op("Cast", [_clamp(b, near, top)], to=TensorProto.INT32), weight
 
 
 def _emit(node: onnx.NodeProto, padding: str) -> _Builder:
@@ -117,7 +118,8 @@ def _emit(node: onnx.NodeProto, padding: str) -> _Builder:
     xi, wx = _axis(b, coords, 0, w, padding)
     yi, wy = _axis(b, coords, 1, h, padding)
     rows, cols = b.const([0, 0, 1, 1], np.int64), b.const([0, 1, 0, 1], np.int64)  # corners (y, x)
-    index = b.op("Add", [b.op("Mul", [b.op("Gather", [yi, rows], axis=1), w]), b.op("Gather", [xi, cols], axis=1)])
+    w32 = b.op("Cast", [w], to=TensorProto.INT32)
+    index = b.op("Add", [b.op("Mul", [b.op("Gather", [yi, rows], axis=1), w32]), b.op("Gather", [xi, cols], axis=1)])
     weight = b.op("Mul", [b.op("Gather", [wy, rows], axis=1), b.op("Gather", [wx, cols], axis=1)])  # [B,4,N]
     bc = b.op("Concat", [b_only, c_only], axis=0)
     flat = b.op("Reshape", [x, b.op("Concat", [bc, b.const([-1], np.int64)], axis=0)])  # [B, C, H*W]

@@ -205,7 +205,7 @@ def image_strip(images: Dict[str, np.ndarray], precision: str = "") -> bytes:
 
 # ---- HTML ---------------------------------------------------------------------------------------
 _CSS = """body{font-family:system-ui,sans-serif;margin:24px;color:#222;max-width:1400px}
-table{border-collapse:collapse;margin:8px 0 18px;font-size:13px}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}
+table{border-collapse:collapse;margin:8px 0 18px;font-size:13px}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}td{white-space:nowrap}
 td:first-child,th:first-child{text-align:left}th{background:#f3f3f3}.pass{color:#137333;font-weight:600}
 .fail{color:#c5221f;font-weight:600}.skipped{color:#777}img{max-width:100%;border:1px solid #ddd}
 .verdict{font-size:18px;padding:8px 12px;border-radius:6px;display:inline-block}

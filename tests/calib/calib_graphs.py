@@ -105,7 +105,9 @@ def build_graph(warp: str = "native", s: int = SIZE, seed: int = 0) -> onnx.Mode
     theta = b.op("Gemm", [pooled, fc_w, fc_b], "others.0.ftn.0.stn.fc", transB=1)
     theta_t = b.op("Transpose", [b.op("Reshape", [theta, b.const(np.array([1, 2, 3], np.int64))], "others.0.ftn.0.stn")],
                    "others.0.ftn.0", perm=[0, 2, 1])
-    grid_a = b.op("Reshape", [b.op("MatMul", [b.const(_base_grid(s)), theta_t], "others.0.ftn.0"),
+    base = b.op("Reshape", [b.const(_base_grid(s).reshape(s, s, 3)), b.const(np.array([1, s * s, 3], np.int64))],
+                "others.0.ftn.0")  # a constant subgraph, as the exporter leaves the base grid
+    grid_a = b.op("Reshape", [b.op("MatMul", [base, theta_t], "others.0.ftn.0"),
                               b.const(np.array([1, s, s, 2], np.int64))], "others.0.ftn.0")
     flow = b.conv(feat, ch, 2, "others.0.ftn.0.lw.head", act=False, std=0.2)
     scale = b.const(np.array([2.0 / s, 2.0 / s], np.float32))

@@ -85,6 +85,10 @@ def test_onnxruntime_target(native_deploy, fast):
     qdq = onnx.load(str(native_deploy / "model.int8.cpu.onnx"))
     acts = [n for n in qdq.graph.node if n.op_type == "QuantizeLinear" and _const(qdq, n.input[2]).dtype == np.uint8]
     assert acts  # U8 activations for CPUs
+    plan = report.plan
+    geometry = set(plan.excluded["coordinates"])
+    producer = {o: n.name for n in onnx.load(str(native_deploy / "model.onnx")).graph.node for o in n.output}
+    assert not [n.input[0] for n in acts if producer.get(n.input[0]) in geometry]  # no quantized coordinates
 
 
 def test_sensitivity_and_target_psnr(native_deploy, fast):

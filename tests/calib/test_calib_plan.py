@@ -21,6 +21,7 @@ def test_default_plan_keeps_geometry_and_images_in_float(graphs, warp):
     sampler = "GridSample" if warp == "native" else "GatherElements"
     assert _ops(model, ex["warp"]).count(sampler) == (2 if warp == "native" else 8)
     assert "MatMul" in _ops(model, ex["coordinates"])  # the affine grid
+    assert _ops(model, ex["coordinates"]).count("Reshape") >= 2  # incl. the constant base-grid subgraph
     assert _ops(model, ex["stn_regressor"]) == ["Gemm", "ReduceMean"]
     assert _ops(model, ex["flow_head"]) == ["Conv"]
     assert _ops(model, ex["first_conv"]) == ["Conv"]

@@ -36,6 +36,8 @@ def env(tmp_path, monkeypatch):
     monkeypatch.delenv("DISPLAY", raising=False)
     monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    # a package installed without the shipped demo deploy dir (tests of the cache fallback)
+    monkeypatch.setattr(run_cli, "shipped_demo_dir", lambda: tmp_path / "no-shipped-demo")
     monkeypatch.chdir(tmp_path)
     return tmp_path
 
