@@ -140,3 +140,25 @@ def test_demo_checkpoint_exports(tmp_path, warp, dynamic):
         pytest.skip("the demo checkpoint is not in this install")
     result = api.export(ExportOptions(out_dir=tmp_path / "d", warp=warp, dynamic=dynamic, target="trt10"))
     assert result.verifications["fp32"].psnr_db >= 60 and result.verifications["fp16"].psnr_db >= 40
+
+
+def test_int8_step_calls_calibration_then_lints_and_verifies(tmp_path, tiny_deploy, tiny_checkpoint):
+    """export --precision int8 after the fp32 graph: the calibration module's Q/DQ graph, linted + verified."""
+    pytest.importorskip("b2v_edge.calib.api")
+    from b2v_edge.calib.options import CalibOptions
+    from b2v_edge.checkpoint import load_checkpoint
+    from b2v_edge.export.int8 import export_int8
+    from b2v_edge.export.verify import make_inputs, torch_outputs, verification_shapes
+
+    deploy_dir = tmp_path / "i8"
+    shutil.copytree(tiny_deploy.deploy_dir, deploy_dir)
+    calib = CalibOptions(samples=8, eval_samples=2, progress=False, use_cache=False, cache_dir=tmp_path / "cache")
+    options = ExportOptions(out_dir=deploy_dir, checkpoint=str(tiny_checkpoint), precision="int8", height=64, width=64, calib=calib)
+    inputs = make_inputs(verification_shapes(2, 1, 64, 64, False), frames=3)
+    reference = torch_outputs(load_checkpoint(str(tiny_checkpoint)).model, inputs)
+    art, verification = export_int8(Manifest.load(deploy_dir), options, reference, inputs, lambda _m: None)
+    manifest = Manifest.load(deploy_dir)
+    assert art.precision == "int8" and manifest.get("onnx", "int8").path == art.path
+    manifest.verify(manifest.get("onnx", "int8"))
+    assert verification.psnr_db >= 25 and art.extra["lint"]["passed"]
+    assert manifest.parity["export"][art.path]["precision"] == "int8"
