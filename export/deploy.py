@@ -17,7 +17,7 @@ from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from b2v_edge.runtime.manifest import MANIFEST_NAME, Artifact, Manifest, ManifestError, sha256_file
 
-from .onnx_export import ExportError
+from .constants import ExportError
 
 ONNX_NAMES = {"fp32": "model.onnx", "fp16": "model.fp16.onnx", "int8": "model.int8.onnx"}
 TOOLS = ("torch", "onnx", "onnxscript", "onnxruntime", "onnxsim", "onnxconverter-common", "nvidia-modelopt", "b2v-edge")

@@ -18,7 +18,7 @@ from b2v_edge.runtime.manifest import Artifact, Manifest
 
 from .deploy import ONNX_NAMES, find_artifact
 from .lint import lint_model
-from .onnx_export import ExportError
+from .constants import ExportError
 from .options import ExportOptions
 from .verify import Verification, compare, ort_outputs
 

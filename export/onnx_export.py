@@ -19,22 +19,15 @@ import torch
 
 from b2v_edge.runtime.atomic import atomic_open
 
+from .constants import ALIGN, DEFAULT_OPSET, INPUT_NAME, MAX_BATCH, MAX_SIDE, OUTPUT_NAME, ExportError
 from .gather_rewrite import RewriteError, rewrite_gridsample
 from .opset import MIN_OPSET, OpsetError, lower_opset
 
-INPUT_NAME = "blurred"
-OUTPUT_NAME = "frames"
-DEFAULT_OPSET = 18
-ALIGN = 32  # the model edge-pads to a multiple of 32; dynamic H/W are exported as multiples of it
-MAX_SIDE = 4096  # largest height/width accepted by the export (and the dynamic-shape upper bound)
-MAX_BATCH = 64
 _TWO_GB = 2**31
 
 log = logging.getLogger(__name__)
-
-
-class ExportError(RuntimeError):
-    """An export step failed (one-line, actionable message)."""
+__all__ = ["ALIGN", "DEFAULT_OPSET", "INPUT_NAME", "MAX_BATCH", "MAX_SIDE", "OUTPUT_NAME", "ExportError",
+           "dynamic_shapes_spec", "export_onnx", "load_onnx", "save_onnx"]
 
 
 def _check_size(height: int, width: int, batch: int, dynamic: bool) -> None:

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
-from .onnx_export import ALIGN, DEFAULT_OPSET, MAX_BATCH, MAX_SIDE
+from .constants import ALIGN, DEFAULT_OPSET, MAX_BATCH, MAX_SIDE
 from .targets import TARGETS, load_table, target_for_trt, target_info, version_key
 
 PRECISIONS: Tuple[str, ...] = ("fp32", "fp16", "int8")

@@ -13,7 +13,7 @@ from typing import Any, Dict, List, Optional, Tuple
 from b2v_edge.runtime.manifest import Manifest
 
 from .deploy import ONNX_NAMES, find_artifact, plan_name
-from .onnx_export import ALIGN
+from .constants import ALIGN
 
 Shape = Tuple[int, ...]
 DEFAULT_MAX_HW = (1088, 1920)  # 1080p rounded up to a multiple of 32

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, List, Optional, Tuple
+from typing import Any, Optional, Tuple
 
 import typer
 from rich.markup import escape
@@ -29,7 +29,7 @@ def register(app: typer.Typer) -> None:
 def _errors() -> Tuple[type, ...]:
     from b2v_edge.checkpoint import CheckpointError
     from b2v_edge.export.lint import LintError
-    from b2v_edge.export.onnx_export import ExportError
+    from b2v_edge.export.constants import ExportError
     from b2v_edge.export.trt_build import BuildError
     from b2v_edge.runtime.manifest import ManifestError
 
@@ -145,7 +145,8 @@ def build_engine_command(
     triton: Optional[Path] = typer.Option(None, "--triton", help="Also add the plan to this Triton repository."),
 ) -> None:
     """Build a raw TensorRT plan from a deploy dir on this device and record it in the manifest."""
-    from b2v_edge.export.api import BuildOptions, TensorRTUnavailable, build_engine
+    from b2v_edge.export.trt_build import BuildError, BuildOptions, TensorRTUnavailable, build_engine  # torch-free
+    from b2v_edge.runtime.manifest import ManifestError
 
     try:
         options = BuildOptions(
@@ -160,7 +161,7 @@ def build_engine_command(
             write_repository(deploy_dir, triton, precision)
     except TensorRTUnavailable as exc:
         _trt_missing(exc)
-    except _errors() as exc:
+    except (BuildError, ManifestError, ValueError, OSError) as exc:
         fail(escape(str(exc)))
     extra = art.extra
     console.print(f"wrote {escape(str(Path(deploy_dir) / art.path))}: TensorRT {extra['tensorrt_version']}, "

@@ -223,3 +223,15 @@ def test_real_plan_matches_onnxruntime(tmp_path, onnx_files, precision):
     with open_engine(deploy, backend="tensorrt", precision=precision) as trt_engine, \
             open_engine(deploy, backend="onnxruntime", precision="fp32") as ort_engine:
         assert psnr(ort_engine.infer(x), trt_engine.infer(x)) >= (60.0 if precision == "fp32" else 40.0)
+
+
+def test_build_module_and_command_do_not_import_torch():
+    """build-engine runs on devices without PyTorch (or onnx): its import chain must not need them."""
+    import subprocess
+    import sys
+
+    code = ("import sys; import b2v_edge.export.trt_build, b2v_edge.export.triton; "
+            "from b2v_edge.cli.export import build_engine_command; "
+            "bad = [m for m in ('torch', 'onnx') if m in sys.modules]; assert not bad, bad")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-1500:]
