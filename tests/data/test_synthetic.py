@@ -107,3 +107,17 @@ def test_stream_yields_bgr_uint8_with_timestamps() -> None:
     np.testing.assert_array_equal(out[0][0], out[2][0])  # cycles over `length` samples
     rgb = (SyntheticBlur(3, (32, 48), "test", length=2)[0].blurred * 255 + 0.5).astype(np.uint8)
     np.testing.assert_array_equal(out[0][0], rgb[:, :, ::-1])
+
+
+def test_blur_is_centred_on_the_middle_frame() -> None:
+    """Blurred-vs-target PSNR peaks at the middle frame and falls off symmetrically.
+
+    Regression: the middle target used to land exactly on the canvas grid (the only frame not
+    smoothed by bilinear resampling), so its baseline PSNR dipped below frames 3 and 5.
+    """
+    ds = SyntheticBlur(frames=7, size=(96, 96), split="test", length=24)
+    psnr = np.mean([[-10 * np.log10(np.mean((s.blurred - f) ** 2)) for f in s.frames]
+                    for s in ds], axis=0)
+    assert int(np.argmax(psnr)) == 3, psnr
+    assert psnr[3] > psnr[2] and psnr[3] > psnr[4]
+    assert np.all(np.diff(psnr[:4]) > 0) and np.all(np.diff(psnr[3:]) < 0), psnr
