@@ -23,7 +23,7 @@ Outputs: eval mode ``forward(x)`` -> frames ``[B, N, 3, H, W]`` clipped to [0, 1
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 import torch

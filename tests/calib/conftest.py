@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from dataclasses import replace
 from pathlib import Path
 from types import ModuleType
@@ -11,20 +9,10 @@ from types import ModuleType
 import pytest
 
 
-def _graphs() -> ModuleType:
-    name = "b2v_calib_test_graphs"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("calib_graphs.py"))
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
 @pytest.fixture(scope="session")
-def graphs() -> ModuleType:
+def graphs(calib_graphs) -> ModuleType:
     """The helper module ``calib_graphs`` (build_graph, make_deploy, SIZE, FRAMES)."""
-    return _graphs()
+    return calib_graphs
 
 
 @pytest.fixture(params=["native", "gather"])

@@ -64,18 +64,10 @@ def test_plan_finds_the_warp_geometry(real_onnx):
     assert {"encoder.1", "middle.dense.0", "others.dense.3", "others.up_feat"} <= set(plan.groups)
 
 
-def test_int8_graph_of_the_real_network(real_onnx, tmp_path):
-    import importlib.util
-    import sys
-
+def test_int8_graph_of_the_real_network(real_onnx, tmp_path, graphs):
     from b2v_edge.calib.api import run_calibration
     from b2v_edge.calib.options import CalibOptions
 
-    graphs = sys.modules.get("b2v_calib_test_graphs")
-    if graphs is None:
-        spec = importlib.util.spec_from_file_location("b2v_calib_test_graphs", Path(__file__).with_name("calib_graphs.py"))
-        graphs = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(graphs)
     warp = "gather" if "gather" in real_onnx.name else "native"
     deploy = graphs.make_deploy(tmp_path / "deploy", onnx.load(str(real_onnx)), warp, target="trt10")
     report = run_calibration(deploy, CalibOptions(samples=16, eval_samples=2, progress=False, cache_dir=tmp_path / "c"))

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,20 +12,9 @@ from b2v_edge.cli.main import app
 runner = CliRunner()
 
 
-def _graphs():
-    name = "b2v_calib_test_graphs"
-    if name not in sys.modules:
-        path = Path(__file__).resolve().parents[1] / "calib" / "calib_graphs.py"
-        spec = importlib.util.spec_from_file_location(name, path)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
 @pytest.fixture
-def deploy(tmp_path) -> Path:
-    graphs = _graphs()
+def deploy(tmp_path, calib_graphs) -> Path:
+    graphs = calib_graphs
     return graphs.make_deploy(tmp_path / "deploy", graphs.build_graph("native"), "native", target="trt8.6")
 
 

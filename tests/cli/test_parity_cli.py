@@ -5,10 +5,8 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import shutil
-import sys
 from pathlib import Path
 
 import pytest
@@ -17,19 +15,9 @@ from typer.testing import CliRunner
 from b2v_edge.cli.main import app
 
 
-def _helpers():
-    if "parity_helpers" not in sys.modules:
-        path = Path(__file__).resolve().parents[1] / "export" / "parity_helpers.py"
-        spec = importlib.util.spec_from_file_location("parity_helpers", path)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules["parity_helpers"] = module
-        spec.loader.exec_module(module)
-    return sys.modules["parity_helpers"]
-
-
 @pytest.fixture
-def deploy(tmp_path_factory, tmp_path) -> Path:
-    return Path(shutil.copytree(_helpers().shared_deploy(tmp_path_factory), tmp_path / "deploy"))
+def deploy(tmp_path_factory, tmp_path, parity_helpers) -> Path:
+    return Path(shutil.copytree(parity_helpers.shared_deploy(tmp_path_factory), tmp_path / "deploy"))
 
 
 def invoke(*args):
@@ -47,8 +35,8 @@ def test_parity_passes_writes_reports_and_manifest(deploy, tmp_path):
     assert parity["passed"] is True and "export" in parity
 
 
-def test_broken_artifact_exits_nonzero_naming_it_and_positions(deploy):
-    _helpers().break_artifact(deploy, "model.onnx")
+def test_broken_artifact_exits_nonzero_naming_it_and_positions(deploy, parity_helpers):
+    parity_helpers.break_artifact(deploy, "model.onnx")
     r = invoke("parity", deploy, "--samples", 2, "--threads", 1, "--no-ssim")
     assert r.exit_code == 1, r.output
     err = " ".join(r.stderr.split())

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 import types
 from pathlib import Path
@@ -14,20 +13,9 @@ from b2v_edge.cli import run as run_cli
 from b2v_edge.cli.main import app
 
 
-def _helpers():
-    name = "b2v_runtime_test_helpers"
-    if name not in sys.modules:
-        path = Path(__file__).resolve().parents[1] / "runtime" / "onnx_models.py"
-        spec = importlib.util.spec_from_file_location(name, path)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
 @pytest.fixture
-def models():
-    return _helpers()
+def models(runtime_models):
+    return runtime_models
 
 
 @pytest.fixture

@@ -9,8 +9,6 @@ export (what ``b2v-edge export`` uses) takes minutes; parity treats both graphs 
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 import warnings
 from pathlib import Path
 from typing import Sequence
@@ -114,14 +112,3 @@ def shared_deploy(tmp_path_factory: object) -> Path:
         base = Path(str(tmp_path_factory.mktemp("parity-shared")))  # type: ignore[attr-defined]
         _SHARED["deploy"] = make_deploy(base / "deploy")
     return _SHARED["deploy"]
-
-
-def load_helpers() -> object:
-    """This module as ``parity_helpers`` (the name tests/export imports it by), loaded by path if needed."""
-    name = "parity_helpers"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__))
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)  # type: ignore[union-attr]
-    return sys.modules[name]

@@ -76,8 +76,8 @@ def test_modified_artifact_without_rehash_is_an_artifact_error(deploy):
     assert any(line.startswith("model.fp16.onnx (fp16): ") for line in report.failures())
 
 
-def test_nan_output_fails_with_positions(deploy):
-    _runtime_helpers().make_onnx(deploy / "model.fp16.onnx", n=3, h=64, w=64, scales=[1.0, float("nan"), 1.0])
+def test_nan_output_fails_with_positions(deploy, runtime_models):
+    runtime_models.make_onnx(deploy / "model.fp16.onnx", n=3, h=64, w=64, scales=[1.0, float("nan"), 1.0])
     manifest = Manifest.load(deploy)
     manifest.get("onnx", "fp16").sha256 = sha256_file(deploy / "model.fp16.onnx")
     manifest.save()
@@ -86,20 +86,6 @@ def test_nan_output_fails_with_positions(deploy):
     assert not fp16.passed and 2 in fp16.failing_positions
     assert any("NaN/Inf output at frame positions 2" in f for f in fp16.failures)
     json.dumps(report.to_dict(), allow_nan=False)
-
-
-def _runtime_helpers():
-    import importlib.util
-    import sys
-
-    name = "b2v_runtime_test_helpers"
-    if name not in sys.modules:
-        path = Path(__file__).resolve().parents[1] / "runtime" / "onnx_models.py"
-        spec = importlib.util.spec_from_file_location(name, path)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
 
 
 def test_threshold_override_and_parse_levels(deploy):
@@ -156,8 +142,8 @@ def test_bad_options_and_inputs(deploy, tmp_path):
         run_parity(_opts(tmp_path))
 
 
-def test_backend_selection_and_missing_tensorrt(deploy):
-    _runtime_helpers().add_plan(deploy, "fp16")
+def test_backend_selection_and_missing_tensorrt(deploy, runtime_models):
+    runtime_models.add_plan(deploy, "fp16")
     report = run_parity(_opts(deploy, samples=1, ssim=False))
     plan = next(a for a in report.artifacts if a.kind == "tensorrt_plan")
     assert plan.status == "skipped" and "TensorRT is not installed" in plan.skipped

@@ -2,27 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import pytest
 
 
-def _helpers():
-    name = "b2v_runtime_test_helpers"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("onnx_models.py"))
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
 @pytest.fixture(scope="session")
-def models():
+def models(runtime_models):
     """The helper module (make_onnx, make_deploy, add_plan, write_video, expected_output)."""
-    return _helpers()
+    return runtime_models
 
 
 @pytest.fixture

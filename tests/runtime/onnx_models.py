@@ -2,13 +2,11 @@
 
 The model maps ``blurred [B,3,H,W]`` to ``frames [B,N,3,H,W]`` with ``frames[:, k] = blurred * s_k``
 (Unsqueeze → Tile → Mul by per-frame scales), so every backend's output is exactly predictable.
-Load from other test folders with :func:`load_helpers` (no package import needed).
+Other test folders get it through the ``runtime_models`` fixture (tests/conftest.py).
 """
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 from typing import Optional, Sequence
 
@@ -132,15 +130,3 @@ def write_video(path: Path, frames: int = 12, h: int = 48, w: int = 64, fps: flo
         writer.write(img)
     writer.release()
     return path
-
-
-def load_helpers() -> object:
-    """This module, loaded by path (for tests outside tests/runtime)."""
-    name = "b2v_runtime_test_helpers"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, Path(__file__))
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)  # type: ignore[union-attr]
-    return module

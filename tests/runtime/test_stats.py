@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 import threading
 
-import numpy as np
 import pytest
 
 from b2v_edge.runtime.stats import FpsMeter, RunSummary, StageTimer

@@ -5,7 +5,6 @@ Slow (downloads the base dependencies from PyPI): runs in CI (CI=true) or with B
 
 import os
 import subprocess
-import sys
 import venv
 from pathlib import Path
 
