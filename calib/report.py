@@ -148,9 +148,14 @@ def _render_accuracy(report: "CalibReport", console: "Console", per_frame: bool)
     if not per_frame:
         return
     frames = len(acc.vs_fp32[0]) if acc.vs_fp32 else 0
-    table = _table("per-frame PSNR dB (INT8 vs FP32" + (" | INT8 vs GT)" if acc.gt_int8 else ")"),
-                   ["input"] + [f"f{k}" for k in range(frames)])  # fmt: skip
-    for i, row in enumerate(acc.vs_fp32):
-        cells = [f"{v:.1f}" + (f" | {acc.gt_int8[i][k]:.1f}" if acc.gt_int8 else "") for k, v in enumerate(row)]
-        table.add_row(report.eval_ids[i][-28:], *cells)
+    table = _table(f"per-frame-position PSNR dB, mean over {len(acc.vs_fp32)} input(s)",
+                   ["row"] + [f"f{k}" for k in range(frames)])  # fmt: skip
+    rows = [("INT8 vs FP32", acc.vs_fp32)]
+    if acc.gt_fp32 is not None and acc.gt_int8 is not None:
+        rows += [("FP32 vs GT", acc.gt_fp32), ("INT8 vs GT", acc.gt_int8)]
+    for name, values in rows:
+        table.add_row(name, *(f"{v:.2f}" for v in np.mean(values, axis=0)))
+    if acc.gt_fp32 is not None and acc.gt_int8 is not None:
+        drop = np.mean(acc.gt_fp32, axis=0) - np.mean(acc.gt_int8, axis=0)
+        table.add_row("GT drop (FP32 - INT8)", *(f"{v:+.2f}" for v in drop))
     console.print(table)

@@ -40,7 +40,7 @@ def calibrate_command(
     seed: int = typer.Option(0, "--seed", help="Sampling / synthetic data seed."),
     trt_version: Optional[str] = typer.Option(None, "--trt-version", help="TensorRT version of the calibration cache header."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Recompute ranges even if cached."),
-    quiet: bool = typer.Option(False, "--quiet", help="No progress bars or per-frame table."),
+    quiet: bool = typer.Option(False, "--quiet", help="No progress bars."),
 ) -> None:
     """Quantize the deploy dir's model to INT8 (Q/DQ ONNX), calibrated on blur that looks like yours."""
     from b2v_edge.calib.api import run_calibration
@@ -60,4 +60,4 @@ def calibrate_command(
         report = run_calibration(deploy_dir, options)
     except (CalibError, ManifestError, OSError) as exc:
         fail(escape(str(exc)))
-    render(report, console, per_frame=not quiet)
+    render(report, console)

@@ -28,7 +28,8 @@ def test_calibrate_writes_int8_and_reports(deploy, tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     result = _invoke(str(deploy), "--samples", "8", "--eval-samples", "1", "--quiet")
     assert result.exit_code == 0, result.output
-    for text in ("kept in float", "INT8 vs FP32", "model.int8.onnx", "calibration.cache", "blur_px"):
+    for text in ("kept in float", "INT8 vs FP32", "model.int8.onnx", "calibration.cache", "blur_px",
+                 "per-frame-position PSNR dB, mean over 1 input(s)", "FP32 vs GT", "INT8 vs GT", "GT drop"):
         assert text in result.text
     assert (deploy / "calibration.cache").read_text().startswith("TRT-8602-EntropyCalibration2")
     again = _invoke(str(deploy), "--samples", "8", "--eval-samples", "1", "--quiet")
