@@ -23,6 +23,7 @@ from typing import Any, Dict, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from .manifest import MANIFEST_NAME, Artifact, Manifest, ManifestError
+from .selection import check_plan_compat, precision_order, select_artifact
 
 __all__ = [
     "BACKENDS",
@@ -187,30 +188,6 @@ def _fmt(shape: Sequence[Dim]) -> str:
     return "[" + ",".join("?" if d is None else str(d) for d in shape) + "]"
 
 
-# ---- artifact selection ---------------------------------------------------------------------
-def precision_order(backend: str, gpu: bool) -> Tuple[str, ...]:
-    """Preference order of precisions ("best available") for a backend.
-
-    TensorRT and GPU execution providers prefer fp16 (fast, accurate for this model), then int8,
-    then fp32. ONNX Runtime on CPU prefers fp32: on these CPUs fp16 graphs are emulated and thin
-    int8 Q/DQ graphs ran slower than fp32 (see shared/FACTS.md).
-    """
-    if backend == "tensorrt" or gpu:
-        return ("fp16", "int8", "fp32")
-    return ("fp32", "int8", "fp16")
-
-
-def select_artifact(manifest: Manifest, kind: str, precision: Optional[str], order: Sequence[str]) -> Artifact:
-    """The artifact of ``kind`` for ``precision`` (or the first available in ``order``)."""
-    if precision is not None:
-        return manifest.get(kind, precision)
-    for p in order:
-        found = manifest.find(kind, p)
-        if found:
-            return found[-1]
-    return manifest.get(kind, order[0])  # raises with the list of what exists and how to make it
-
-
 def _tensorrt_importable() -> bool:
     return importlib.util.find_spec("tensorrt") is not None
 
@@ -220,53 +197,6 @@ def _ort_has_gpu() -> bool:
 
     gpu = {"TensorrtExecutionProvider", "CUDAExecutionProvider"}
     return bool(gpu & set(ort.get_available_providers()))
-
-
-def check_plan_compat(artifact: Artifact, deploy_dir: Path, trt_version: str, compute_capability: str,
-                      gpu_name: str = "") -> Optional[str]:
-    """Refuse a plan built for another TensorRT version or GPU.
-
-    Args:
-        artifact: the plan's manifest entry (``extra`` holds ``tensorrt_version``,
-            ``compute_capability``, ``gpu`` and optionally ``build_options``).
-        deploy_dir: shown in the rebuild command.
-        trt_version: this machine's ``tensorrt.__version__``.
-        compute_capability: this GPU's ``"major.minor"``.
-        gpu_name: this GPU's name (a different name with the same compute capability only warns).
-
-    Returns:
-        A one-line warning to show, or None.
-
-    Raises:
-        ManifestError: version or compute capability mismatch, with the rebuild command.
-    """
-    extra = artifact.extra or {}
-    opts = extra.get("build_options") or {}
-    rebuild = f"b2v-edge build-engine {deploy_dir} --precision {artifact.precision}"
-    built_trt = str(extra.get("tensorrt_version") or "")
-    if not built_trt:
-        return f"{artifact.path} does not record its TensorRT version; if loading fails run `{rebuild}`"
-    if not opts.get("version_compatible") and _vkey(built_trt) != _vkey(trt_version):
-        raise ManifestError(
-            f"{artifact.path} was built with TensorRT {built_trt}, this device has {trt_version}: "
-            f"plans are not portable across TensorRT versions; run `{rebuild}`"
-        )
-    built_cc = str(extra.get("compute_capability") or "")
-    hw_compat = str(opts.get("hardware_compatibility") or "none").lower() not in ("", "none")
-    if built_cc and not hw_compat and built_cc != compute_capability:
-        raise ManifestError(
-            f"{artifact.path} was built for GPU {extra.get('gpu', '?')} (sm {built_cc}), this device is "
-            f"{gpu_name or '?'} (sm {compute_capability}); run `{rebuild}`"
-        )
-    built_gpu = str(extra.get("gpu") or "")
-    if built_gpu and gpu_name and built_gpu != gpu_name:
-        return f"{artifact.path} was built on {built_gpu}, running on {gpu_name} (same sm): may be slower"
-    return None
-
-
-def _vkey(version: str) -> Tuple[str, ...]:
-    """major.minor.patch of a TensorRT version (the build number after it does not matter)."""
-    return tuple(version.split(".")[:3])
 
 
 def _resolve(path: Union[str, Path]) -> Tuple[Optional[Manifest], Optional[Path]]:
@@ -316,8 +246,8 @@ def open_engine(
     if backend == "tensorrt":
         art = select_artifact(manifest, "tensorrt_plan", precision, precision_order("tensorrt", True))
     else:
-        order = precision_order("onnxruntime", _ort_has_gpu() and not providers)
-        art = select_artifact(manifest, "onnx", precision, order)
+        gpu = _ort_has_gpu() and not providers
+        art = select_artifact(manifest, "onnx", precision, precision_order("onnxruntime", gpu), cpu=not gpu)
     return _open_artifact(manifest, art, backend, threads, providers)
 
 

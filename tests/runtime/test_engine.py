@@ -6,13 +6,15 @@ import json
 
 import numpy as np
 import pytest
-
 from b2v_edge.runtime import engine as engine_mod
 from b2v_edge.runtime.engine import (
-    Engine, EngineError, EngineSpec, NonFiniteOutputError, check_plan_compat, open_engine,
-    precision_order, select_artifact,
+    Engine,
+    EngineError,
+    EngineSpec,
+    NonFiniteOutputError,
+    open_engine,
 )  # fmt: skip
-from b2v_edge.runtime.manifest import Artifact, Manifest, ManifestError
+from b2v_edge.runtime.manifest import Manifest, ManifestError
 
 
 def _x(b=1, h=16, w=24, seed=0):
@@ -113,37 +115,6 @@ def test_auto_uses_onnx_when_tensorrt_not_importable(deploy, models, monkeypatch
     models.add_plan(deploy)
     monkeypatch.setattr(engine_mod, "_tensorrt_importable", lambda: False)
     assert open_engine(deploy).spec.backend == "onnxruntime"
-
-
-# ---- selection helpers --------------------------------------------------------------------
-def test_precision_order_and_select_artifact(deploy):
-    assert precision_order("onnxruntime", gpu=False)[0] == "fp32"
-    assert precision_order("onnxruntime", gpu=True)[0] == "fp16"
-    assert precision_order("tensorrt", gpu=True) == ("fp16", "int8", "fp32")
-    m = Manifest.load(deploy)
-    assert select_artifact(m, "onnx", None, ("int8", "fp16", "fp32")).precision == "fp16"
-    assert select_artifact(m, "onnx", "fp32", ("fp16",)).precision == "fp32"
-    with pytest.raises(ManifestError, match="int8"):
-        select_artifact(m, "onnx", "int8", ())
-
-
-def _plan_art(**extra):
-    base = {"tensorrt_version": "10.3.0", "compute_capability": "8.7", "gpu": "Orin"}
-    base.update(extra)
-    return Artifact(path="model.fp16.plan", kind="tensorrt_plan", precision="fp16", sha256="0", extra=base)
-
-
-def test_check_plan_compat_refuses_other_trt_and_gpu(tmp_path):
-    assert check_plan_compat(_plan_art(), tmp_path, "10.3.0.26", "8.7", "Orin") is None
-    with pytest.raises(ManifestError, match=r"TensorRT 10.3.0, this device has 8.6.2.*build-engine .* --precision fp16"):
-        check_plan_compat(_plan_art(), tmp_path, "8.6.2", "8.7", "Orin")
-    with pytest.raises(ManifestError, match=r"sm 8.7.*sm 7.2.*build-engine"):
-        check_plan_compat(_plan_art(), tmp_path, "10.3.0", "7.2", "Xavier")
-    warn = check_plan_compat(_plan_art(), tmp_path, "10.3.0", "8.7", "Orin NX")
-    assert warn and "may be slower" in warn
-    relaxed = _plan_art(build_options={"version_compatible": True, "hardware_compatibility": "ampere_plus"})
-    assert check_plan_compat(relaxed, tmp_path, "10.4.0", "8.6", "RTX 3090") is not None  # name differs: warns only
-    assert "does not record" in check_plan_compat(_plan_art(tensorrt_version=""), tmp_path, "10.3.0", "8.7")
 
 
 # ---- checks in the base class -------------------------------------------------------------
