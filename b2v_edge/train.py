@@ -62,6 +62,8 @@ class TrainOptions:
                 raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
         if not (0 < self.lr < 1):
             raise ValueError(f"--lr must be in (0, 1), got {self.lr}")
+        if not self.loss.middle_weight > 0:
+            raise ValueError(f"--middle-weight must be > 0, got {self.loss.middle_weight}")
 
     @property
     def total_steps(self) -> int:

@@ -53,3 +53,14 @@ def test_total_loss_order_invariant_and_weighted():
     assert t["pt"] < 0 and abs(t["loss"] - (t["photo"] + t["pt"])) < 1e-5
     with pytest.raises(ValueError, match="differ"):
         total_loss(_out(gt), gt[:, :, :, :32], LossConfig())
+
+
+def test_middle_weight_scales_the_middle_frame_error():
+    gt = torch.rand(1, 3, 3, 64, 64)
+    pred = gt.clone()
+    pred[:, 1] += 0.1  # only the middle frame is wrong
+    cfg = dict(lambda_pt=0.0, lambda_tcl=0.0, order_invariant=False, scale_weights=(0, 0, 0, 0, 0, 1.0))
+    _, equal = total_loss(_out(pred), gt, LossConfig(**cfg))
+    _, heavy = total_loss(_out(pred), gt, LossConfig(middle_weight=3.0, **cfg))
+    assert equal["photo"] == pytest.approx(0.1 / 3, rel=1e-3)  # weights normalised: 1/3 each
+    assert heavy["photo"] == pytest.approx(0.1 * 3 / 5, rel=1e-3)  # middle 3/5

@@ -27,6 +27,7 @@ def train_cmd(
     threads: int = typer.Option(0, help="torch CPU threads (0 = torch default)"),
     lambda_tcl: float = typer.Option(0.01, help="weight of the transformation consistency loss"),
     lambda_pt: float = typer.Option(0.02, help="weight of the penalty term"),
+    middle_weight: float = typer.Option(1.0, help="weight of the middle frame in the photometric loss (others: 1)"),
     stop_after_epochs: Optional[int] = typer.Option(None, help="stop after this many epochs in this run (then --resume)"),
 ) -> None:
     """Train the blur-to-video network; checkpoints every epoch, atomically. Works under torchrun."""
@@ -37,7 +38,7 @@ def train_cmd(
 
     opts = TrainOptions(data=data, frames=frames, preset=preset, crop=crop, batch=batch, epochs=epochs,
                         epoch_steps=epoch_steps, lr=lr, seed=seed, out=out, resume=resume, init=init, threads=threads,
-                        loss=LossConfig(lambda_tcl=lambda_tcl, lambda_pt=lambda_pt), stop_after_epochs=stop_after_epochs)
+                        loss=LossConfig(lambda_tcl=lambda_tcl, lambda_pt=lambda_pt, middle_weight=middle_weight), stop_after_epochs=stop_after_epochs)
     columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                TimeElapsedColumn(), TimeRemainingColumn())
     try:

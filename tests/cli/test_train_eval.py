@@ -17,6 +17,12 @@ def test_train_rejects_bad_crop_with_one_line_error(tmp_path):
     assert "multiple of 32" in res.output and len(res.output.strip().splitlines()) == 1
 
 
+def test_train_rejects_bad_middle_weight(tmp_path):
+    res = runner.invoke(app, ["train", "--middle-weight", "0", "--out", str(tmp_path / "r")])
+    assert res.exit_code == 2
+    assert "--middle-weight must be > 0" in res.output and len(res.output.strip().splitlines()) == 1
+
+
 def test_train_rejects_unknown_data(tmp_path):
     res = runner.invoke(app, ["train", "--data", "imagenet", "--out", str(tmp_path / "r"), "--epochs", "1",
                               "--epoch-steps", "1", "--crop", "32", "--batch", "1"])
