@@ -16,15 +16,13 @@ from __future__ import annotations
 
 import abc
 import collections
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Counter, Iterator, List, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
-
-from b2v_edge.runtime.sources import IMAGE_EXTS, SourceError, open_source
+from b2v_edge.runtime.sources import IMAGE_EXTS, SourceError, list_images, open_source
 
 from .options import CalibError, CalibOptions, parse_data_spec
 from .progress import Advance
@@ -160,9 +158,9 @@ class _ImageFolderReader(Reader):
         folder = Path(target).expanduser()
         if not folder.is_dir():
             raise CalibError(f"images:{target}: no such folder")
-        files = [p for p in folder.iterdir() if p.is_file()]
-        self.paths = sorted((p for p in files if p.suffix.lower() in IMAGE_EXTS), key=_natural_key)
+        self.paths = list_images(folder)
         if not self.paths:
+            files = [p for p in folder.iterdir() if p.is_file()]
             other = f" (found only {', '.join(sorted({p.suffix or p.name for p in files})[:5])})" if files else ""
             raise CalibError(f"images:{target}: no images ({' '.join(IMAGE_EXTS)}) in the folder{other}")
 
@@ -183,10 +181,6 @@ class _ImageFolderReader(Reader):
     def read(self, candidates: Sequence[Candidate]) -> Iterator[Tuple[Candidate, np.ndarray]]:
         for c in candidates:
             yield c, self._imread(c.handle)
-
-
-def _natural_key(path: Path) -> List[Any]:
-    return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", path.name)]
 
 
 class _VideoReader(Reader):
