@@ -102,7 +102,7 @@ def _table(title: str, columns: List[str]) -> Any:
     return table
 
 
-def render(report: "CalibReport", console: "Console", per_frame: bool = True) -> None:
+def render(report: "CalibReport", console: "Console") -> None:
     """Print coverage, precision plan, accuracy (per frame), sensitivity and speed."""
     cov = report.calib.coverage
     table = _table(f"calibration samples by blur ({cov.metric}, higher = blurrier)", ["stratum", "available", "used"])
@@ -117,7 +117,7 @@ def render(report: "CalibReport", console: "Console", per_frame: bool = True) ->
         plan.add_row(text.get(str(row["reason"]), str(row["reason"])), str(row["nodes"]))
     console.print(plan)
     _render_sensitivity(report, console)
-    _render_accuracy(report, console, per_frame)
+    _render_accuracy(report, console)
     if report.speed:
         s = report.speed
         console.print(f"ONNX Runtime CPU latency: FP32 {s['fp32_ms']:.1f} ms, INT8 {s['int8_ms']:.1f} ms "
@@ -137,25 +137,23 @@ def _render_sensitivity(report: "CalibReport", console: "Console") -> None:
         console.print(f"  target-psnr: {'start' if group is None else 'float ' + group}: {value:.2f} dB")
 
 
-def _render_accuracy(report: "CalibReport", console: "Console", per_frame: bool) -> None:
+def _render_accuracy(report: "CalibReport", console: "Console") -> None:
     acc = report.accuracy
     line = f"INT8 vs FP32 on {len(report.eval_ids)} held-out input(s) ({report.eval_source}): " \
            f"mean {acc.mean_vs_fp32:.2f} dB, min {acc.min_vs_fp32:.2f} dB"  # fmt: skip
-    if acc.gt_drop is not None and acc.gt_fp32 is not None and acc.gt_int8 is not None:
+    has_gt = acc.gt_fp32 is not None and acc.gt_int8 is not None
+    if has_gt:
         line += f"; vs ground truth FP32 {np.mean(acc.gt_fp32):.2f} dB, INT8 {np.mean(acc.gt_int8):.2f} dB " \
                 f"(drop {acc.gt_drop:+.2f} dB)"  # fmt: skip
     console.print(line)
-    if not per_frame:
-        return
     frames = len(acc.vs_fp32[0]) if acc.vs_fp32 else 0
     table = _table(f"per-frame-position PSNR dB, mean over {len(acc.vs_fp32)} input(s)",
                    ["row"] + [f"f{k}" for k in range(frames)])  # fmt: skip
-    rows = [("INT8 vs FP32", acc.vs_fp32)]
-    if acc.gt_fp32 is not None and acc.gt_int8 is not None:
-        rows += [("FP32 vs GT", acc.gt_fp32), ("INT8 vs GT", acc.gt_int8)]
-    for name, values in rows:
-        table.add_row(name, *(f"{v:.2f}" for v in np.mean(values, axis=0)))
-    if acc.gt_fp32 is not None and acc.gt_int8 is not None:
-        drop = np.mean(acc.gt_fp32, axis=0) - np.mean(acc.gt_int8, axis=0)
-        table.add_row("GT drop (FP32 - INT8)", *(f"{v:+.2f}" for v in drop))
+    means = {"INT8 vs FP32": np.mean(acc.vs_fp32, axis=0)}
+    if has_gt:
+        means.update({"FP32 vs GT": np.mean(acc.gt_fp32, axis=0), "INT8 vs GT": np.mean(acc.gt_int8, axis=0)})
+    for name, values in means.items():
+        table.add_row(name, *(f"{v:.2f}" for v in values))
+    if has_gt:
+        table.add_row("GT drop (FP32 - INT8)", *(f"{v:+.2f}" for v in means["FP32 vs GT"] - means["INT8 vs GT"]))
     console.print(table)

@@ -14,8 +14,8 @@ onnxruntime   native or gather         fp32, fp16, int8 (fp16/int8 are graphs OR
 ============  =======================  =========================================================
 
 ``warp="auto"`` picks ``gather`` for trt8.0/trt8.2 (the only option) and for ``onnxruntime``
-(ORT's CPU GridSample with border padding is slow; measured on the lite model the gather graph
-ran at 0.8-1.1x the native graph's latency), ``native`` (one GridSample node) for TensorRT >= 8.5.
+(ORT's CPU GridSample with border padding is slow; on the demo model the gather graph runs at
+0.65-0.69x the native graph's latency, bench/results.md), ``native`` (one GridSample node) for TensorRT >= 8.5.
 ``target="auto"`` is the TensorRT installed on this machine, else ``onnxruntime``.
 """
 

@@ -33,14 +33,11 @@ def select_artifact(manifest: Manifest, kind: str, precision: Optional[str], ord
     (``model.int8.cpu.onnx``, U8S8, manifest target ``onnxruntime``). ``cpu`` picks the CPU one when
     both exist, otherwise the device one; with a single candidate it is used either way.
     """
-    if precision is not None:
-        manifest.get(kind, precision)  # raises with the list of what exists and how to make it
-        return _prefer(manifest.find(kind, precision), cpu)
-    for p in order:
+    for p in [precision] if precision is not None else order:
         found = manifest.find(kind, p)
         if found:
             return _prefer(found, cpu)
-    return manifest.get(kind, order[0])
+    return manifest.get(kind, precision or order[0])  # raises with what exists and how to make it
 
 
 def _prefer(found: Sequence[Artifact], cpu: bool) -> Artifact:
