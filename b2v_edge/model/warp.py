@@ -26,7 +26,8 @@ weights must stay in fp32/int64 in every precision (the fp16 export keeps this s
 
 from __future__ import annotations
 
-from typing import Literal
+import contextlib
+from typing import Callable, Dict, Iterator, Literal, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -46,8 +47,37 @@ def _check(x: torch.Tensor, mode: str, padding: str) -> None:
         raise ValueError(f"padding must be one of {PADDINGS}, got {padding!r}")
 
 
+_GridKey = Tuple[str, str, str, str]
+_base_grids: Optional[Dict[_GridKey, torch.Tensor]] = None
+
+
+@contextlib.contextmanager
+def shared_base_grids() -> Iterator[None]:
+    """Inside the block, warps of the same size reuse one :func:`base_grid` tensor (then forget them).
+
+    For the ONNX exporter: the N=7 model has 96 warps over 6 sizes, and every base grid built under
+    symbolic shapes costs the tracer seconds (and the dynamic graph a few Range/Div nodes).
+    Sizes are keyed by their text, so symbolic sizes (``4*s39``) match within one trace.
+    """
+    global _base_grids
+    previous, _base_grids = _base_grids, {}
+    try:
+        yield
+    finally:
+        _base_grids = previous
+
+
 def base_grid(h: int, w: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
     """Homogeneous normalised pixel-centre coordinates ``[H*W, 3]`` (x, y, 1), align_corners=False."""
+    if _base_grids is None:
+        return _make_base_grid(h, w, device, dtype)
+    key = (str(h), str(w), str(device), str(dtype))
+    if key not in _base_grids:
+        _base_grids[key] = _make_base_grid(h, w, device, dtype)
+    return _base_grids[key]
+
+
+def _make_base_grid(h: int, w: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
     xs = (torch.arange(w, device=device, dtype=dtype) * 2 + 1) / w - 1
     ys = (torch.arange(h, device=device, dtype=dtype) * 2 + 1) / h - 1
     gy, gx = torch.meshgrid(ys, xs, indexing="ij")
@@ -107,13 +137,36 @@ def _gather_sample(x: torch.Tensor, grid: torch.Tensor, padding: str) -> torch.T
     return out.reshape(b, c, ho, wo)
 
 
+def _torch_grid_sample(x: torch.Tensor, grid: torch.Tensor, padding: str) -> torch.Tensor:
+    return F.grid_sample(x, grid, mode="bilinear", padding_mode=padding, align_corners=False)
+
+
+NativeSampler = Callable[[torch.Tensor, torch.Tensor, str], torch.Tensor]
+_native_sampler: NativeSampler = _torch_grid_sample
+
+
+@contextlib.contextmanager
+def native_sampler(fn: NativeSampler) -> Iterator[None]:
+    """Route ``native`` sampling through ``fn(x, grid, padding)`` inside the block (then restore).
+
+    For the ONNX exporter only: it swaps in an opaque op with the same numerics that exports to the
+    same ``GridSample`` node but is not decomposed while tracing (see ``b2v_edge.export.trace_ops``).
+    """
+    global _native_sampler
+    previous, _native_sampler = _native_sampler, fn
+    try:
+        yield
+    finally:
+        _native_sampler = previous
+
+
 def grid_sample(x: torch.Tensor, grid: torch.Tensor, mode: str = "native", padding: str = "zeros") -> torch.Tensor:
     """Bilinear sampling of ``x [B,C,H,W]`` at ``grid [B,Ho,Wo,2]`` (normalised, align_corners=False)."""
     _check(x, mode, padding)
     if grid.dim() != 4 or grid.shape[-1] != 2 or grid.shape[0] != x.shape[0]:
         raise ValueError(f"expected grid of shape [{x.shape[0]},Ho,Wo,2], got {tuple(grid.shape)}")
     if mode == "native":
-        return F.grid_sample(x, grid, mode="bilinear", padding_mode=padding, align_corners=False)
+        return _native_sampler(x, grid, padding)
     return _gather_sample(x, grid, padding)
 
 

@@ -88,7 +88,7 @@ def test_lint_command(exported):
     assert ok.exit_code == 0 and "passes the trt10 lint" in ok.output
     bad = runner.invoke(app, ["lint", str(exported / "model.onnx"), "--target", "trt8.2"])
     assert bad.exit_code == 1
-    assert "node_grid_sampler" in bad.output and "use --warp gather" in bad.output and "(and 31 more GridSample nodes)" in bad.output
+    assert "node_grid_sample" in bad.output and "use --warp gather" in bad.output and "(and 31 more GridSample nodes)" in bad.output
     as_json = runner.invoke(app, ["lint", str(exported / "model.onnx"), "--target", "trt8.2", "--json"])
     assert '"passed": false' in as_json.output
 

@@ -31,7 +31,7 @@ def test_native_graph_rejected_for_trt82_gather_accepted(onnx_files):
     report = lint_model(onnx_files["native"], "trt8.2")
     assert not report
     grid = [f for f in report.errors if f.op == "GridSample"]
-    assert len(grid) == 2 and grid[0].node.startswith("node_grid_sampler") and "--warp gather" in grid[0].fix
+    assert len(grid) == 2 and grid[0].node.startswith("node_grid_sample") and "--warp gather" in grid[0].fix
     assert lint_model(onnx_files["gather13"], "trt8.2")
     assert lint_model(onnx_files["gather13"], "trt8.0")
 
@@ -140,7 +140,7 @@ def test_ensure_lint_message_has_node_reason_fix(onnx_files):
     with pytest.raises(LintError) as info:
         ensure_lint(onnx_files["native"], "trt8.0", "model.onnx")
     msg = str(info.value)
-    assert "model.onnx fails the trt8.0 lint" in msg and "node_grid_sampler" in msg and "fix: use --warp gather" in msg
+    assert "model.onnx fails the trt8.0 lint" in msg and "node_grid_sample" in msg and "fix: use --warp gather" in msg
     assert len(info.value.report.grouped()) == 2  # GridSample x2 merged, opset
 
 

@@ -43,8 +43,9 @@ def test_native_graph_contract(onnx_files, warp_net):
     assert {e.version for e in model.opset_import if e.domain in ("", "ai.onnx")} == {18}
     ops = _ops(path)
     assert ops["GridSample"] == 2 and "AffineGrid" not in ops and "ReduceSum" not in ops
-    modes = {a.s.decode() for n in model.graph.node if n.op_type == "GridSample" for a in n.attribute if a.name == "mode"}
-    assert modes == {"bilinear"}
+    attrs = [{a.name: onnx.helper.get_attribute_value(a) for a in n.attribute} for n in model.graph.node if n.op_type == "GridSample"]
+    assert {a["mode"] for a in attrs} == {b"bilinear"} and {a["align_corners"] for a in attrs} == {0}
+    assert sorted(a["padding_mode"] for a in attrs) == [b"border", b"zeros"]  # TinyWarpNet: affine border, flow zeros
 
 
 @pytest.mark.parametrize("kind,mode", [("native", "native"), ("gather", "gather"), ("gather13", "gather")])
@@ -152,3 +153,22 @@ def test_export_is_atomic_on_failure(tmp_path):
     with pytest.raises(ExportError, match="torch.onnx.export failed"):
         export_onnx(perturb(Broken()), tmp_path / "x.onnx", 64, 64)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_export_leaves_the_model_as_it_was(tmp_path):
+    from b2v_edge.model import warp
+
+    from export_helpers import tiny_blur2video
+
+    net = tiny_blur2video(3)
+    inplace = [m for m in net.modules() if getattr(m, "inplace", False)]
+    assert inplace, "the tiny model has in-place activations (traced out of place)"
+    x = torch.rand(1, 3, 64, 64)
+    with torch.no_grad():
+        before = net(x)
+    path = export_onnx(net, tmp_path / "m.onnx", 64, 64, warp="native")
+    assert all(m.inplace for m in inplace)
+    assert warp._native_sampler is warp._torch_grid_sample
+    with torch.no_grad():
+        assert torch.equal(net(x), before)
+    np.testing.assert_allclose(_run(path, x.numpy()), before.numpy(), atol=2e-5)

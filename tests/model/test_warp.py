@@ -66,3 +66,28 @@ def test_gather_float32_equal_to_native():
 def test_bad_input_messages(call, msg):
     with pytest.raises(ValueError, match=msg.replace("[", r"\[").replace("]", r"\]")):
         call()
+
+
+def test_shared_base_grids_reuses_per_size_and_forgets():
+    from b2v_edge.model import warp
+
+    fresh = warp.base_grid(4, 6, torch.device("cpu"), torch.float32)
+    with warp.shared_base_grids():
+        a = warp.base_grid(4, 6, torch.device("cpu"), torch.float32)
+        assert warp.base_grid(4, 6, torch.device("cpu"), torch.float32) is a
+        assert warp.base_grid(6, 4, torch.device("cpu"), torch.float32) is not a
+        assert warp.base_grid(4, 6, torch.device("cpu"), torch.float64) is not a
+        assert torch.equal(a, fresh)
+    assert warp._base_grids is None
+    assert warp.base_grid(4, 6, torch.device("cpu"), torch.float32) is not a
+
+
+def test_native_sampler_restored_after_an_error():
+    from b2v_edge.model import warp
+
+    def broken(x, grid, padding):
+        raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError, match="boom"), warp.native_sampler(broken):
+        warp.grid_sample(torch.rand(1, 1, 4, 4), torch.zeros(1, 2, 2, 2), "native")
+    assert warp._native_sampler is warp._torch_grid_sample
