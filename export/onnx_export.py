@@ -13,7 +13,8 @@ ourselves (:func:`_light_optimize`: inline, constant folding, dead-node removal,
 activations (``LeakyReLU(inplace=True)``) are switched off while tracing: under symbolic shapes the
 exporter decomposes every in-place op into a functional op + copy (~35 s of a dynamic export). And the
 native warps trace as one opaque op (:mod:`.trace_ops`) that exports to the same ``GridSample`` node.
-Measured dynamic ``b2v-edge export`` (fp32 + fp16, verification included): 221 s before, see README now.
+Measured dynamic ``b2v-edge export`` (fp32 + fp16, verification included, idle 2 cores): 221 s before
+these changes, 70 s (native warp) / 87 s (gather warp) after.
 """
 
 from __future__ import annotations
