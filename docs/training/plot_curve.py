@@ -4,7 +4,7 @@ Run from the repository root: ``python docs/training/plot_curve.py`` (needs the 
 Reads the three runs' ``history.json`` (copied here from their run dirs) and writes
 ``docs/training/learning_curve.png``. ``exp-mw3`` (middle frame weighted x3) started from step 3 750
 of ``lite-n7`` and ran 10 000 steps; ``exp-mid10`` (middle weighted x10) started from its end and ran
-2 000 steps. Each run's evaluations use its own seed's held-out split (16 samples at 128x128, so
+2 000 steps; ``exp-crop160`` (160 px crops, batch 4, not shipped) ran 2 500 steps from there. Each run's evaluations use its own seed's held-out split (16 samples at 128x128, so
 single points are noisy and the runs' levels differ); the markers are ``b2v-edge eval --samples 64``
 on the common seed-0 test set (``eval64/*.json``), the numbers quoted in README.
 """
@@ -20,7 +20,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
-RUNS = (("lite-n7", 0, "-"), ("exp-mw3", 3750, "--"), ("exp-mid10", 13750, "-."))
+RUNS = (("lite-n7", 0, "-"), ("exp-mw3", 3750, "--"), ("exp-mid10", 13750, "-."), ("exp-crop160", 15750, ":"))
 FRAMES = ((0, "first frame"), (3, "middle frame"), (6, "last frame"))
 
 
@@ -41,7 +41,7 @@ def main() -> None:
     ax.axhline(1.0, color="grey", lw=0.8, ls=":", label="bar: first/last +1 dB")
     ax.axvline(3250, color="black", lw=0.6, ls=":")
     ax.text(3300, -0.15, "synthetic jitter fix", fontsize=7)
-    ax.set_xlabel("optimisation step (batch 8, 96x96 crops)")
+    ax.set_xlabel("optimisation step (batch 8 at 96x96; exp-crop160: batch 4 at 160x160)")
     ax.set_ylabel("PSNR gain over blurred input repeated (dB)")
     ax.set_title("demo model (lite, N=7): held-out gain per frame position")
     ax.grid(alpha=0.3)
