@@ -22,6 +22,7 @@ from typing import Any, Callable, Counter, Iterator, List, Optional, Sequence, T
 
 import cv2
 import numpy as np
+
 from b2v_edge.runtime.sources import IMAGE_EXTS, SourceError, list_images, open_source
 
 from .options import CalibError, CalibOptions, parse_data_spec

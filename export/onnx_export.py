@@ -86,11 +86,11 @@ def _light_optimize(program: Any) -> None:
     minutes on a dynamic graph, and onnxsim (run next by the pipeline) covers what it would change.
     """
     import onnx_ir.passes.common as common
-    from onnx_ir.passes import PassManager, Sequential
+    from onnx_ir.passes import PassManager
     from onnxscript.optimizer import fold_constants, remove_unused_nodes
 
     model = program.model
-    Sequential(common.InlinePass())(model)
+    common.InlinePass()(model)
     for _ in range(2):
         if not fold_constants(model, onnx_shape_inference=True).modified:
             break

@@ -3,12 +3,12 @@
 ``F.grid_sample`` has no cheap shape function under torch.export's symbolic shapes: the fake-tensor
 pass runs its full Python decomposition (index arithmetic, clamps, four gathers) on every one of the
 96 warps of the N=7 model, once when tracing and again in ``run_decompositions`` — measured ~40 s of a
-~105 s dynamic-shape export (lite demo, 1 thread). :func:`opaque_grid_sample` swaps the model's
+~105 s dynamic-shape export (lite demo, 1 thread). :func:`tracing_warps` swaps the model's
 ``native`` sampler for the custom op ``b2v_edge::grid_sample``: same kernel in eager mode, a one-line
 fake (output ``[B, C, Ho, Wo]``), and a translation to the very ``GridSample`` node the stock exporter
 writes (``mode='bilinear'``, ``align_corners=0``, opset 18). The ONNX graph is unchanged; the export
-is faster (dynamic: 66 s instead of ~105 s for the trace). :func:`tracing_warps` also shares one base
-grid per warp size across the 96 warps (``b2v_edge.model.warp.shared_base_grids``).
+is faster (dynamic: 66 s instead of ~105 s for the trace). It also shares one base grid per warp size
+across the 96 warps (``b2v_edge.model.warp.shared_base_grids``).
 """
 
 from __future__ import annotations
@@ -17,18 +17,17 @@ import contextlib
 from typing import Any, Dict, Iterator
 
 import torch
-import torch.nn.functional as F
 from onnxscript import opset18
 
-from b2v_edge.model.warp import native_sampler, shared_base_grids
+from b2v_edge.model.warp import native_sampler, shared_base_grids, torch_grid_sample
 
-__all__ = ["TRANSLATIONS", "grid_sample_op", "opaque_grid_sample", "tracing_warps"]
+__all__ = ["TRANSLATIONS", "grid_sample_op", "tracing_warps"]
 
 
 @torch.library.custom_op("b2v_edge::grid_sample", mutates_args=())
 def grid_sample_op(x: torch.Tensor, grid: torch.Tensor, padding: str) -> torch.Tensor:
     """Bilinear ``F.grid_sample`` (align_corners=False) as one opaque op."""
-    return F.grid_sample(x, grid, mode="bilinear", padding_mode=padding, align_corners=False)
+    return torch_grid_sample(x, grid, padding)
 
 
 @grid_sample_op.register_fake
@@ -45,15 +44,8 @@ TRANSLATIONS: Dict[Any, Any] = {torch.ops.b2v_edge.grid_sample.default: _grid_sa
 
 
 @contextlib.contextmanager
-def opaque_grid_sample() -> Iterator[Dict[Any, Any]]:
-    """Inside the block the model's ``native`` warps call :func:`grid_sample_op`; yields the
-    ``custom_translation_table`` to pass to ``torch.onnx.export``."""
-    with native_sampler(grid_sample_op):
-        yield TRANSLATIONS
-
-
-@contextlib.contextmanager
 def tracing_warps() -> Iterator[Dict[Any, Any]]:
-    """:func:`opaque_grid_sample` plus one shared base grid per warp size (``shared_base_grids``)."""
-    with opaque_grid_sample() as table, shared_base_grids():
-        yield table
+    """Inside the block the model's ``native`` warps call :func:`grid_sample_op` and share one base grid
+    per size; yields the ``custom_translation_table`` to pass to ``torch.onnx.export``."""
+    with native_sampler(grid_sample_op), shared_base_grids():
+        yield TRANSLATIONS

@@ -27,7 +27,7 @@ weights must stay in fp32/int64 in every precision (the fp16 export keeps this s
 from __future__ import annotations
 
 import contextlib
-from typing import Callable, Dict, Iterator, Literal, Optional, Tuple
+from typing import Any, Callable, Dict, Iterator, Literal, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -52,19 +52,24 @@ _base_grids: Optional[Dict[_GridKey, torch.Tensor]] = None
 
 
 @contextlib.contextmanager
-def shared_base_grids() -> Iterator[None]:
+def _override(name: str, value: Any) -> Iterator[None]:
+    """Set the module-level ``name`` to ``value`` inside the block, restore it after (also on error)."""
+    state = globals()
+    previous, state[name] = state[name], value
+    try:
+        yield
+    finally:
+        state[name] = previous
+
+
+def shared_base_grids() -> "contextlib.AbstractContextManager[None]":
     """Inside the block, warps of the same size reuse one :func:`base_grid` tensor (then forget them).
 
     For the ONNX exporter: the N=7 model has 96 warps over 6 sizes, and every base grid built under
     symbolic shapes costs the tracer seconds (and the dynamic graph a few Range/Div nodes).
     Sizes are keyed by their text, so symbolic sizes (``4*s39``) match within one trace.
     """
-    global _base_grids
-    previous, _base_grids = _base_grids, {}
-    try:
-        yield
-    finally:
-        _base_grids = previous
+    return _override("_base_grids", {})
 
 
 def base_grid(h: int, w: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
@@ -137,27 +142,22 @@ def _gather_sample(x: torch.Tensor, grid: torch.Tensor, padding: str) -> torch.T
     return out.reshape(b, c, ho, wo)
 
 
-def _torch_grid_sample(x: torch.Tensor, grid: torch.Tensor, padding: str) -> torch.Tensor:
+def torch_grid_sample(x: torch.Tensor, grid: torch.Tensor, padding: str) -> torch.Tensor:
+    """The default ``native`` sampler: bilinear ``F.grid_sample``, align_corners=False."""
     return F.grid_sample(x, grid, mode="bilinear", padding_mode=padding, align_corners=False)
 
 
 NativeSampler = Callable[[torch.Tensor, torch.Tensor, str], torch.Tensor]
-_native_sampler: NativeSampler = _torch_grid_sample
+_native_sampler: NativeSampler = torch_grid_sample
 
 
-@contextlib.contextmanager
-def native_sampler(fn: NativeSampler) -> Iterator[None]:
+def native_sampler(fn: NativeSampler) -> "contextlib.AbstractContextManager[None]":
     """Route ``native`` sampling through ``fn(x, grid, padding)`` inside the block (then restore).
 
     For the ONNX exporter only: it swaps in an opaque op with the same numerics that exports to the
     same ``GridSample`` node but is not decomposed while tracing (see ``b2v_edge.export.trace_ops``).
     """
-    global _native_sampler
-    previous, _native_sampler = _native_sampler, fn
-    try:
-        yield
-    finally:
-        _native_sampler = previous
+    return _override("_native_sampler", fn)
 
 
 def grid_sample(x: torch.Tensor, grid: torch.Tensor, mode: str = "native", padding: str = "zeros") -> torch.Tensor:

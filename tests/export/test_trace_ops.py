@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from b2v_edge.export.trace_ops import TRANSLATIONS, grid_sample_op, opaque_grid_sample, tracing_warps
+from b2v_edge.export.trace_ops import TRANSLATIONS, grid_sample_op, tracing_warps
 from b2v_edge.model import warp
 
 
@@ -31,17 +31,17 @@ def test_context_routes_native_warps_and_restores():
     calls = []
     x, theta = torch.rand(1, 2, 8, 8), torch.tensor([[[0.9, 0.1, 0.05], [-0.1, 1.0, 0.0]]])
     reference = warp.affine_warp(x, theta, "native", "border")
-    with opaque_grid_sample() as table:
+    with tracing_warps() as table:
         assert table is TRANSLATIONS and torch.ops.b2v_edge.grid_sample.default in table
         with warp.native_sampler(lambda *a: calls.append(a) or grid_sample_op(*a)):
             inside = warp.affine_warp(x, theta, "native", "border")
     assert len(calls) == 1 and calls[0][2] == "border"
     assert torch.equal(inside, reference)
-    assert warp._native_sampler is warp._torch_grid_sample  # restored after both blocks
+    assert warp._native_sampler is warp.torch_grid_sample  # restored after both blocks
 
 
 def test_tracing_warps_enables_both_and_restores():
     with tracing_warps() as table:
         assert table is TRANSLATIONS
         assert warp._native_sampler is grid_sample_op and warp._base_grids == {}
-    assert warp._native_sampler is warp._torch_grid_sample and warp._base_grids is None
+    assert warp._native_sampler is warp.torch_grid_sample and warp._base_grids is None

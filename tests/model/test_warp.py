@@ -90,4 +90,4 @@ def test_native_sampler_restored_after_an_error():
 
     with pytest.raises(RuntimeError, match="boom"), warp.native_sampler(broken):
         warp.grid_sample(torch.rand(1, 1, 4, 4), torch.zeros(1, 2, 2, 2), "native")
-    assert warp._native_sampler is warp._torch_grid_sample
+    assert warp._native_sampler is warp.torch_grid_sample
