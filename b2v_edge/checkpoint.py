@@ -82,11 +82,22 @@ def _read(path: Path) -> Dict[str, Any]:
         raise CheckpointError(f"checkpoint {path} is a directory; pass the .pt file")
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
-    except (RuntimeError, pickle.UnpicklingError, zipfile.BadZipFile, EOFError, OSError, IndexError, KeyError, ValueError) as exc:
+    except (
+        RuntimeError,
+        pickle.UnpicklingError,
+        zipfile.BadZipFile,
+        EOFError,
+        OSError,
+        IndexError,
+        KeyError,
+        ValueError,
+    ) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise CheckpointError(f"checkpoint {path} is corrupt or not a b2v-edge checkpoint ({first[:120]})") from exc
     if not isinstance(payload, dict) or "format_version" not in payload:
-        raise CheckpointError(f"{path} is not a b2v-edge checkpoint (no format_version); was it saved by `b2v-edge train`?")
+        raise CheckpointError(
+            f"{path} is not a b2v-edge checkpoint (no format_version); was it saved by `b2v-edge train`?"
+        )
     if payload["format_version"] != FORMAT_VERSION:
         raise CheckpointError(
             f"{path} has checkpoint format {payload['format_version']}, this b2v-edge reads {FORMAT_VERSION}; upgrade b2v-edge"

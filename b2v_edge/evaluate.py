@@ -94,7 +94,12 @@ def evaluate(
     model.train(was_training)
     mean = {k: (v / total).tolist() for k, v in acc.items()}
     return EvalResult(
-        frames=n, count=total, psnr=mean["psnr"], ssim=mean["ssim"] if with_ssim else [],
-        baseline_psnr=mean["bpsnr"], baseline_ssim=mean["bssim"] if with_ssim else [],
-        reversed_fraction=n_rev / total, meta={"source": getattr(source, "name", "?")},
+        frames=n,
+        count=total,
+        psnr=mean["psnr"],
+        ssim=mean["ssim"] if with_ssim else [],
+        baseline_psnr=mean["bpsnr"],
+        baseline_ssim=mean["bssim"] if with_ssim else [],
+        reversed_fraction=n_rev / total,
+        meta={"source": getattr(source, "name", "?")},
     )

@@ -134,5 +134,10 @@ def total_loss(out: ModelOutput, gt: torch.Tensor, cfg: LossConfig) -> Tuple[tor
     tcl = consistency_loss(out.theta_ftn, out.theta_itn).mean()
     pen = penalty_term(full, gt).mean()
     loss = photo + cfg.lambda_tcl * tcl + cfg.lambda_pt * pen
-    terms = {"loss": float(loss.detach()), "photo": float(photo.detach()), "tcl": float(tcl.detach()), "pt": float(pen.detach())}
+    terms = {
+        "loss": float(loss.detach()),
+        "photo": float(photo.detach()),
+        "tcl": float(tcl.detach()),
+        "pt": float(pen.detach()),
+    }
     return loss, terms

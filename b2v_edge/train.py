@@ -109,7 +109,9 @@ def _make_sources(opts: TrainOptions) -> Tuple[Any, Any]:
     from .data.torch_dataset import make_source
 
     train = make_source(opts.data, frames=opts.frames, split="train", size=(opts.crop, opts.crop), seed=opts.seed)
-    test = make_source(opts.data, frames=opts.frames, split="test", size=(opts.eval_size, opts.eval_size), seed=opts.seed)
+    test = make_source(
+        opts.data, frames=opts.frames, split="test", size=(opts.eval_size, opts.eval_size), seed=opts.seed
+    )
     return train, test
 
 
@@ -229,9 +231,18 @@ def train(opts: TrainOptions, on_step: Optional[Callable[[int, Dict[str, float]]
             if rank == 0:
                 res = evaluate(model, test_src, opts.eval_samples, with_ssim=False)
                 score = float(np.mean(res.psnr))
-                history.append({"step": step, "epoch": step // opts.epoch_steps, "score": score, **terms,
-                                "psnr": res.psnr, "baseline_psnr": res.baseline_psnr, "lr": opt.param_groups[0]["lr"],
-                                "elapsed_s": round(time.time() - t0, 1)})
+                history.append(
+                    {
+                        "step": step,
+                        "epoch": step // opts.epoch_steps,
+                        "score": score,
+                        **terms,
+                        "psnr": res.psnr,
+                        "baseline_psnr": res.baseline_psnr,
+                        "lr": opt.param_groups[0]["lr"],
+                        "elapsed_s": round(time.time() - t0, 1),
+                    }
+                )
                 _save(out, LAST, model, opts, step, history, opt, sched)
                 if score > best_score:
                     best_score = score

@@ -51,8 +51,18 @@ def main(argv: Optional[List[str]] = None) -> int:
 
     args = parse_args(argv)
     try:
-        options = BenchOptions(args.deploy_dir, parse_sizes(args.sizes), args.runs, args.warmup, args.samples, args.data,
-                               args.stream_frames, not args.no_warp_compare, not args.no_isolate, args.threads)  # fmt: skip
+        options = BenchOptions(
+            args.deploy_dir,
+            parse_sizes(args.sizes),
+            args.runs,
+            args.warmup,
+            args.samples,
+            args.data,
+            args.stream_frames,
+            not args.no_warp_compare,
+            not args.no_isolate,
+            args.threads,
+        )
         report = run_bench(options, progress=lambda msg: print(msg, file=sys.stderr, flush=True))
     except (ValueError, ManifestError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -42,10 +42,18 @@ from .readers import Reader, make_reader
 
 __all__ = ["CalibReport", "quantize_deploy", "run_calibration"]
 
-OUTPUT_NAMES = {"tensorrt": ("model.int8.onnx", "calibration.json", "calibration.cache"),
-                "onnxruntime": ("model.int8.cpu.onnx", "calibration.cpu.json", None)}  # fmt: skip
-TRT_VERSIONS = {"trt8.0": "8.0.1", "trt8.2": "8.2.1", "trt8.5": "8.5.2", "trt8.6": "8.6.2", "trt10": "10.3.0",
-                "trt11": "11.0.0"}  # JetPack's TensorRT per target line (the cache header must match exactly)
+OUTPUT_NAMES = {
+    "tensorrt": ("model.int8.onnx", "calibration.json", "calibration.cache"),
+    "onnxruntime": ("model.int8.cpu.onnx", "calibration.cpu.json", None),
+}
+TRT_VERSIONS = {
+    "trt8.0": "8.0.1",
+    "trt8.2": "8.2.1",
+    "trt8.5": "8.5.2",
+    "trt8.6": "8.6.2",
+    "trt10": "10.3.0",
+    "trt11": "11.0.0",
+}  # JetPack's TensorRT per target line (the cache header must match exactly)
 NEVER_INT8 = ("warp", "coordinates")
 
 
@@ -91,8 +99,10 @@ def _fp32_model(manifest: Manifest) -> FP32Model:
     dims = [d.dim_value if d.HasField("dim_value") else 0 for d in proto.graph.input[0].type.tensor_type.shape.dim]
     out = [d.dim_value if d.HasField("dim_value") else 0 for d in proto.graph.output[0].type.tensor_type.shape.dim]
     if len(dims) != 4 or not dims[2] or not dims[3]:
-        raise CalibError(f"{art.path} has a dynamic input size {dims}: calibrate a static-shape export "
-                         "(b2v-edge export without --dynamic)")  # fmt: skip
+        raise CalibError(
+            f"{art.path} has a dynamic input size {dims}: calibrate a static-shape export "
+            "(b2v-edge export without --dynamic)"
+        )
     frames = int(out[1]) if len(out) == 5 and out[1] else int(manifest.model.get("frames", 0) or 0)
     if frames < 1:
         raise CalibError(f"{art.path}: cannot tell the number of output frames from {out}")
@@ -112,8 +122,9 @@ def _ranges(model: FP32Model, reader: Reader, opts: CalibOptions, key: Optional[
     calib = collect(reader, opts, model.size)
     inputs = stream_inputs(reader, calib, model.size, opts.fit)
     with progress_task("calibrating activation ranges", opts.samples, opts.progress) as advance:
-        ranges = compute_ranges(model.path, model.proto.graph.input[0].name, inputs, opts.method, opts.percentile,
-                                opts.target, advance)  # fmt: skip
+        ranges = compute_ranges(
+            model.path, model.proto.graph.input[0].name, inputs, opts.method, opts.percentile, opts.target, advance
+        )
     if key:
         save_ranges(ranges, cache_mod.ranges_path(cache_dir, key))
         cache_mod.write_entry(cache_dir, key, calib.to_cache())
@@ -124,8 +135,9 @@ def _quantizable(nodes: List[str], ops: List[str], op_of: Dict[str, str]) -> boo
     return any(op_of.get(n) in ops for n in nodes)
 
 
-def _refine_plan(model: FP32Model, ranges: Any, plan: PrecisionPlan, opts: CalibOptions, data: EvalSet,
-                 ref: List[np.ndarray]) -> Tuple[PrecisionPlan, List[GroupScore], List[Tuple[Optional[str], float]]]:  # fmt: skip
+def _refine_plan(
+    model: FP32Model, ranges: Any, plan: PrecisionPlan, opts: CalibOptions, data: EvalSet, ref: List[np.ndarray]
+) -> Tuple[PrecisionPlan, List[GroupScore], List[Tuple[Optional[str], float]]]:
     """``--sensitivity`` ranking and ``--target-psnr`` greedy exclusion (plan unchanged without them)."""
     if not opts.sensitivity:
         return plan, [], []
@@ -133,8 +145,9 @@ def _refine_plan(model: FP32Model, ranges: Any, plan: PrecisionPlan, opts: Calib
     full = quantize_ort(model.proto, ranges, never, opts.target)
     ops, op_of = op_types_for(opts.target), {n.name: n.op_type for n in model.proto.graph.node}
     candidates = {g: "int8" for g, nodes in plan.groups.items() if _quantizable(nodes, ops, op_of)}
-    candidates.update({r: r for r, nodes in plan.excluded.items()
-                       if r not in NEVER_INT8 and _quantizable(nodes, ops, op_of)})  # fmt: skip
+    candidates.update(
+        {r: r for r, nodes in plan.excluded.items() if r not in NEVER_INT8 and _quantizable(nodes, ops, op_of)}
+    )
     with progress_task("sensitivity per node group", len(candidates), opts.progress) as advance:
         ranking = sensitivity(full, model.proto, plan, candidates, ref, data, advance)
     if opts.target_psnr is None:
@@ -144,8 +157,9 @@ def _refine_plan(model: FP32Model, ranges: Any, plan: PrecisionPlan, opts: Calib
     return plan, ranking, steps
 
 
-def _quantize(model: FP32Model, reader: Reader, calib: CalibSet, ranges: Any, plan: PrecisionPlan,
-              opts: CalibOptions) -> onnx.ModelProto:  # fmt: skip
+def _quantize(
+    model: FP32Model, reader: Reader, calib: CalibSet, ranges: Any, plan: PrecisionPlan, opts: CalibOptions
+) -> onnx.ModelProto:
     if opts.backend != "modelopt":
         return quantize_ort(model.proto, ranges, plan.float_nodes(), opts.target)
     inputs = np.concatenate(list(stream_inputs(reader, calib, model.size, opts.fit)), axis=0)
@@ -172,12 +186,19 @@ def _speed(model: FP32Model, qdq: onnx.ModelProto, acc: Accuracy, x: np.ndarray,
     accurate = drop <= 0.5 if drop is not None else acc.mean_vs_fp32 >= 30.0
     faster = speedup >= 1.05
     recommended = "int8" if faster and accurate else "fp32"
-    why = (f"INT8 runs at {speedup:.2f}x the speed of FP32"
-           + (f" at {drop:+.2f} dB vs ground truth" if drop is not None else f" at {acc.mean_vs_fp32:.1f} dB vs FP32"))  # fmt: skip
+    why = f"INT8 runs at {speedup:.2f}x the speed of FP32" + (
+        f" at {drop:+.2f} dB vs ground truth" if drop is not None else f" at {acc.mean_vs_fp32:.1f} dB vs FP32"
+    )
     if recommended == "fp32":
         why += "; keep FP32 as the CPU default" + ("" if faster else " (INT8 is not faster on this CPU)")
-    return {"fp32_ms": round(fp32_ms, 2), "int8_ms": round(int8_ms, 2), "speedup": round(speedup, 3),
-            "recommended": recommended, "reason": why, "runs": runs}  # fmt: skip
+    return {
+        "fp32_ms": round(fp32_ms, 2),
+        "int8_ms": round(int8_ms, 2),
+        "speedup": round(speedup, 3),
+        "recommended": recommended,
+        "reason": why,
+        "runs": runs,
+    }
 
 
 def run_calibration(deploy_dir: Union[str, Path], options: CalibOptions) -> CalibReport:
@@ -194,7 +215,9 @@ def run_calibration(deploy_dir: Union[str, Path], options: CalibOptions) -> Cali
     model = _fp32_model(manifest)
     reader = make_reader(opts, model.size, model.frames)
     fingerprint = cache_mod.data_fingerprint(opts) if opts.backend == "onnxruntime" else None
-    key = cache_mod.cache_key(model.artifact.sha256, fingerprint, opts, model.size, model.frames) if fingerprint else None
+    key = (
+        cache_mod.cache_key(model.artifact.sha256, fingerprint, opts, model.size, model.frames) if fingerprint else None
+    )
     if opts.backend == "modelopt":
         ranges, calib, hit = None, collect(reader, opts, model.size), False
     else:
@@ -207,8 +230,21 @@ def run_calibration(deploy_dir: Union[str, Path], options: CalibOptions) -> Cali
     acc = accuracy(ref, predict(session(qdq), data.inputs), data)
     speed = _speed(model, qdq, acc, data.inputs[0], opts.speed_runs) if opts.target == "onnxruntime" else None
     trt_version = opts.trt_version or TRT_VERSIONS.get(str(model.artifact.target), "8.5.2")
-    report = CalibReport(model.artifact, opts, calib, plan, acc, data.ids, source, hit, 0.0, ranking=ranking,
-                         steps=steps, speed=speed, trt_version=trt_version if opts.target == "tensorrt" else None)  # fmt: skip
+    report = CalibReport(
+        model.artifact,
+        opts,
+        calib,
+        plan,
+        acc,
+        data.ids,
+        source,
+        hit,
+        0.0,
+        ranking=ranking,
+        steps=steps,
+        speed=speed,
+        trt_version=trt_version if opts.target == "tensorrt" else None,
+    )
     report.artifact = write_records(manifest, model.artifact, qdq, ranges, report, OUTPUT_NAMES[opts.target])
     report.seconds = time.perf_counter() - start
     return report

@@ -19,8 +19,15 @@ from b2v_edge.runtime.atomic import atomic_write_text
 
 from .options import CalibOptions, parse_data_spec
 
-__all__ = ["CACHE_FORMAT", "cache_key", "data_fingerprint", "default_cache_dir", "ranges_path", "read_entry",
-           "write_entry"]
+__all__ = [
+    "CACHE_FORMAT",
+    "cache_key",
+    "data_fingerprint",
+    "default_cache_dir",
+    "ranges_path",
+    "read_entry",
+    "write_entry",
+]
 
 CACHE_FORMAT = 1
 
@@ -36,7 +43,9 @@ def _listing(root: Path) -> str:
     files = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file())
     for path in files:
         st = path.stat()
-        digest.update(f"{path.relative_to(root) if path != root else path.name}|{st.st_size}|{st.st_mtime_ns}\n".encode())
+        digest.update(
+            f"{path.relative_to(root) if path != root else path.name}|{st.st_size}|{st.st_mtime_ns}\n".encode()
+        )
     return digest.hexdigest()
 
 
@@ -61,13 +70,24 @@ def cache_key(model_sha256: str, fingerprint: str, options: CalibOptions, size: 
     import onnxruntime
 
     settings = {
-        "format": CACHE_FORMAT, "model": model_sha256, "data": options.data, "fingerprint": fingerprint,
-        "samples": options.samples, "eval_samples": options.eval_samples, "oversample": options.oversample,
-        "bins": options.bins, "seed": options.seed, "fit": options.fit, "method": options.method,
-        "percentile": options.percentile if options.method == "percentile" else None, "target": options.target,
-        "camera_frames": options.camera_frames, "size": list(size), "frames": frames,
+        "format": CACHE_FORMAT,
+        "model": model_sha256,
+        "data": options.data,
+        "fingerprint": fingerprint,
+        "samples": options.samples,
+        "eval_samples": options.eval_samples,
+        "oversample": options.oversample,
+        "bins": options.bins,
+        "seed": options.seed,
+        "fit": options.fit,
+        "method": options.method,
+        "percentile": options.percentile if options.method == "percentile" else None,
+        "target": options.target,
+        "camera_frames": options.camera_frames,
+        "size": list(size),
+        "frames": frames,
         "onnxruntime": onnxruntime.__version__,
-    }  # fmt: skip
+    }
     return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:32]
 
 

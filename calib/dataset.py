@@ -47,26 +47,40 @@ class CalibSet:
 
     def to_cache(self) -> Dict[str, Any]:
         """JSON-able description (candidate handles kept when they are paths or frame indices)."""
+
         def dump(c: Candidate) -> Dict[str, Any]:
             handle = c.handle if isinstance(c.handle, (int, str)) else None
             return {"id": c.id, "blur": c.blur, "size": list(c.size), "handle": handle}
 
-        return {"selected": [dump(c) for c in self.selected], "leftovers": [dump(c) for c in self.leftovers],
-                "sample_hash": self.sample_hash, "coverage": self.coverage.to_dict(), "warnings": self.warnings}  # fmt: skip
+        return {
+            "selected": [dump(c) for c in self.selected],
+            "leftovers": [dump(c) for c in self.leftovers],
+            "sample_hash": self.sample_hash,
+            "coverage": self.coverage.to_dict(),
+            "warnings": self.warnings,
+        }
 
     @classmethod
     def from_cache(cls, data: Dict[str, Any]) -> "CalibSet":
         def load(d: Dict[str, Any]) -> Candidate:
             return Candidate(d["id"], d["blur"], (int(d["size"][0]), int(d["size"][1])), d["handle"])
 
-        return cls([load(d) for d in data["selected"]], [load(d) for d in data["leftovers"] if d["handle"] is not None],
-                   Coverage.from_dict(data["coverage"]), list(data["warnings"]), data["sample_hash"])  # fmt: skip
+        return cls(
+            [load(d) for d in data["selected"]],
+            [load(d) for d in data["leftovers"] if d["handle"] is not None],
+            Coverage.from_dict(data["coverage"]),
+            list(data["warnings"]),
+            data["sample_hash"],
+        )
 
 
 def _size_warnings(reader: Reader, size: Tuple[int, int], fit: str) -> List[str]:
     h, w = size
-    return [f"{n} frame(s) of {sw}x{sh} are not the model's {w}x{h}: fitted ({fit}) as at run time"
-            for (sh, sw), n in sorted(reader.sizes.items()) if (sh, sw) != (h, w)]  # fmt: skip
+    return [
+        f"{n} frame(s) of {sw}x{sh} are not the model's {w}x{h}: fitted ({fit}) as at run time"
+        for (sh, sw), n in sorted(reader.sizes.items())
+        if (sh, sw) != (h, w)
+    ]
 
 
 def collect(reader: Reader, options: CalibOptions, size: Tuple[int, int]) -> CalibSet:
@@ -82,8 +96,9 @@ def collect(reader: Reader, options: CalibOptions, size: Tuple[int, int]) -> Cal
             f"{options.data} gave {len(pool)} frame(s), fewer than --samples {options.samples}: "
             f"add data or pass --samples {max(1, len(pool))}"
         )
-    chosen, coverage = stratified_sample([c.blur for c in pool], options.samples, options.bins, options.seed,
-                                         reader.metric)  # fmt: skip
+    chosen, coverage = stratified_sample(
+        [c.blur for c in pool], options.samples, options.bins, options.seed, reader.metric
+    )
     picked = set(chosen)
     leftovers = [c for i, c in enumerate(pool) if i not in picked]
     step = max(1, len(leftovers) // max(1, options.eval_samples))
@@ -107,7 +122,9 @@ def _gt(frames: Optional[Sequence[np.ndarray]], size: Tuple[int, int], fit: str)
     return np.concatenate([preprocess(f, size, fit)[0] for f in frames], axis=0)
 
 
-def build_eval_set(reader: Reader, calib: CalibSet, options: CalibOptions, size: Tuple[int, int]) -> Tuple[EvalSet, str]:
+def build_eval_set(
+    reader: Reader, calib: CalibSet, options: CalibOptions, size: Tuple[int, int]
+) -> Tuple[EvalSet, str]:
     """Held-out inputs (test split with ground truth, else unused frames, else calibration frames).
 
     Returns:

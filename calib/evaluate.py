@@ -23,8 +23,17 @@ from .plan import PrecisionPlan
 from .progress import Advance
 from .qdq import float_inputs, prune
 
-__all__ = ["EvalSet", "Accuracy", "GroupScore", "accuracy", "greedy_exclusion", "latency_ms", "predict",
-           "sensitivity", "session"]  # fmt: skip
+__all__ = [
+    "EvalSet",
+    "Accuracy",
+    "GroupScore",
+    "accuracy",
+    "greedy_exclusion",
+    "latency_ms",
+    "predict",
+    "sensitivity",
+    "session",
+]
 
 Box = Tuple[int, int, int, int]
 
@@ -67,13 +76,16 @@ class Accuracy:
         return float(np.mean(self.gt_fp32) - np.mean(self.gt_int8))
 
     def to_dict(self) -> Dict[str, Any]:
-        out: Dict[str, Any] = {"psnr_int8_vs_fp32_db": {"mean": round(self.mean_vs_fp32, 3),
-                                                         "min": round(self.min_vs_fp32, 3)},
-                               "per_frame_int8_vs_fp32": _round(self.vs_fp32)}  # fmt: skip
+        out: Dict[str, Any] = {
+            "psnr_int8_vs_fp32_db": {"mean": round(self.mean_vs_fp32, 3), "min": round(self.min_vs_fp32, 3)},
+            "per_frame_int8_vs_fp32": _round(self.vs_fp32),
+        }
         if self.gt_fp32 is not None and self.gt_int8 is not None:
-            out["psnr_vs_gt_db"] = {"fp32": round(float(np.mean(self.gt_fp32)), 3),
-                                    "int8": round(float(np.mean(self.gt_int8)), 3),
-                                    "drop": round(float(self.gt_drop or 0.0), 3)}  # fmt: skip
+            out["psnr_vs_gt_db"] = {
+                "fp32": round(float(np.mean(self.gt_fp32)), 3),
+                "int8": round(float(np.mean(self.gt_int8)), 3),
+                "drop": round(float(self.gt_drop or 0.0), 3),
+            }
             out["per_frame_gt_fp32"] = _round(self.gt_fp32)
             out["per_frame_gt_int8"] = _round(self.gt_int8)
         return out
@@ -106,14 +118,15 @@ def _crop(frames: np.ndarray, box: Box) -> np.ndarray:
 
 
 def _gt_table(outputs: Sequence[np.ndarray], data: EvalSet) -> List[List[float]]:
-    return [sequence_scores(_crop(o, b), _crop(g, b), with_ssim=False).psnr
-            for o, b, g in zip(outputs, data.boxes, data.gts)]  # fmt: skip
+    return [
+        sequence_scores(_crop(o, b), _crop(g, b), with_ssim=False).psnr
+        for o, b, g in zip(outputs, data.boxes, data.gts)
+    ]
 
 
 def accuracy(ref: Sequence[np.ndarray], test: Sequence[np.ndarray], data: EvalSet) -> Accuracy:
     """INT8 (``test``) vs FP32 (``ref``) per frame, and both vs ground truth when ``data`` has it."""
-    vs = [[psnr(_crop(r, b)[k], _crop(t, b)[k]) for k in range(r.shape[0])]
-          for r, t, b in zip(ref, test, data.boxes)]  # fmt: skip
+    vs = [[psnr(_crop(r, b)[k], _crop(t, b)[k]) for k in range(r.shape[0])] for r, t, b in zip(ref, test, data.boxes)]
     if not data.has_gt:
         return Accuracy(vs)
     return Accuracy(vs, _gt_table(ref, data), _gt_table(test, data))
@@ -156,8 +169,15 @@ def _mean_psnr(model: onnx.ModelProto, ref: Sequence[np.ndarray], data: EvalSet)
     return accuracy(ref, predict(session(model), data.inputs), data).mean_vs_fp32
 
 
-def sensitivity(full: onnx.ModelProto, fp32: onnx.ModelProto, plan: PrecisionPlan, candidates: Dict[str, str],
-                ref: Sequence[np.ndarray], data: EvalSet, advance: Advance) -> List[GroupScore]:  # fmt: skip
+def sensitivity(
+    full: onnx.ModelProto,
+    fp32: onnx.ModelProto,
+    plan: PrecisionPlan,
+    candidates: Dict[str, str],
+    ref: Sequence[np.ndarray],
+    data: EvalSet,
+    advance: Advance,
+) -> List[GroupScore]:
     """Score each group quantized alone, most sensitive first.
 
     Args:
@@ -178,9 +198,16 @@ def sensitivity(full: onnx.ModelProto, fp32: onnx.ModelProto, plan: PrecisionPla
     return sorted(scores, key=lambda s: s.psnr_db)
 
 
-def greedy_exclusion(full: onnx.ModelProto, fp32: onnx.ModelProto, plan: PrecisionPlan, ranking: Sequence[GroupScore],
-                     target: float, ref: Sequence[np.ndarray], data: EvalSet,
-                     advance: Advance) -> Tuple[PrecisionPlan, List[Tuple[Optional[str], float]]]:  # fmt: skip
+def greedy_exclusion(
+    full: onnx.ModelProto,
+    fp32: onnx.ModelProto,
+    plan: PrecisionPlan,
+    ranking: Sequence[GroupScore],
+    target: float,
+    ref: Sequence[np.ndarray],
+    data: EvalSet,
+    advance: Advance,
+) -> Tuple[PrecisionPlan, List[Tuple[Optional[str], float]]]:
     """Keep the most sensitive quantized groups in float until INT8-vs-FP32 PSNR >= ``target``.
 
     Returns:

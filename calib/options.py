@@ -20,9 +20,15 @@ from pathlib import Path
 from typing import Optional, Tuple
 
 __all__ = [
-    "BACKENDS", "CalibError", "CalibOptions", "DATA_KINDS", "DATA_FORMS", "METHODS", "TARGETS",
+    "BACKENDS",
+    "CalibError",
+    "CalibOptions",
+    "DATA_KINDS",
+    "DATA_FORMS",
+    "METHODS",
+    "TARGETS",
     "parse_data_spec",
-]  # fmt: skip
+]
 
 METHODS = ("minmax", "entropy", "percentile")
 BACKENDS = ("onnxruntime", "modelopt")
@@ -124,24 +130,32 @@ class CalibOptions:
             (self.backend in BACKENDS, f"backend must be one of {BACKENDS}, got {self.backend!r}"),
             (self.target in TARGETS, f"target must be one of {TARGETS}, got {self.target!r}"),
             (self.camera_frames >= 1, f"camera_frames must be >= 1, got {self.camera_frames}"),
-            (math.isfinite(self.oversample) and self.oversample >= 1.0,
-             f"oversample must be >= 1, got {self.oversample}"),
+            (
+                math.isfinite(self.oversample) and self.oversample >= 1.0,
+                f"oversample must be >= 1, got {self.oversample}",
+            ),
             (1 <= self.bins <= 64, f"bins must be in 1..64, got {self.bins}"),
             (self.fit in FITS, f"fit must be one of {FITS}, got {self.fit!r}"),
             (self.eval_samples >= 1, f"eval_samples must be >= 1, got {self.eval_samples}"),
-            (self.target_psnr is None or (math.isfinite(self.target_psnr) and 0 < self.target_psnr <= 100),
-             f"target_psnr must be in (0, 100] dB, got {self.target_psnr}"),
-            (self.trt_version is None or _trt_version_ok(self.trt_version),
-             f"trt_version must look like 8.2.1 or 10.3.0, got {self.trt_version!r}"),
+            (
+                self.target_psnr is None or (math.isfinite(self.target_psnr) and 0 < self.target_psnr <= 100),
+                f"target_psnr must be in (0, 100] dB, got {self.target_psnr}",
+            ),
+            (
+                self.trt_version is None or _trt_version_ok(self.trt_version),
+                f"trt_version must look like 8.2.1 or 10.3.0, got {self.trt_version!r}",
+            ),
             (self.speed_runs >= 1, f"speed_runs must be >= 1, got {self.speed_runs}"),
-        ]  # fmt: skip
+        ]
         for ok, message in checks:
             if not ok:
                 raise CalibError(message)
         if self.backend == "modelopt" and self.method == "percentile":
             raise CalibError("the modelopt backend supports --method minmax or entropy, not percentile")
         if self.backend == "modelopt" and (self.sensitivity or self.target_psnr is not None):
-            raise CalibError("--sensitivity / --target-psnr use the onnxruntime backend's ranges; drop --backend modelopt")
+            raise CalibError(
+                "--sensitivity / --target-psnr use the onnxruntime backend's ranges; drop --backend modelopt"
+            )
         if self.backend == "modelopt" and self.target == "onnxruntime":
             raise CalibError("--target onnxruntime uses the onnxruntime backend (ModelOpt builds TensorRT graphs)")
         cache = Path(self.cache_dir).expanduser() if self.cache_dir is not None else None

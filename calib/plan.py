@@ -45,10 +45,35 @@ EXTRA_REASONS = {"user": "kept in float by --exclude", "target_psnr": "kept in f
 SAMPLERS = ("GridSample", "GatherElements")
 _WEIGHTED = ("Conv", "ConvTranspose", "Gemm")
 _FORWARD_OPS = {
-    "Add", "Sub", "Mul", "Div", "Neg", "Floor", "Ceil", "Clip", "Min", "Max", "Cast", "Reshape", "Expand",
-    "Unsqueeze", "Squeeze", "Where", "Equal", "Less", "Greater", "LessOrEqual", "GreaterOrEqual", "And",
-    "Or", "Not", "Gather", "Slice", "Transpose", "ReduceSum",
-}  # fmt: skip
+    "Add",
+    "Sub",
+    "Mul",
+    "Div",
+    "Neg",
+    "Floor",
+    "Ceil",
+    "Clip",
+    "Min",
+    "Max",
+    "Cast",
+    "Reshape",
+    "Expand",
+    "Unsqueeze",
+    "Squeeze",
+    "Where",
+    "Equal",
+    "Less",
+    "Greater",
+    "LessOrEqual",
+    "GreaterOrEqual",
+    "And",
+    "Or",
+    "Not",
+    "Gather",
+    "Slice",
+    "Transpose",
+    "ReduceSum",
+}
 _ROLE_KEY = "b2v_edge.role"
 _IMAGE_SCOPE = re.compile(r"(^|\.)(heads\.\d+|start_head|up_img\.\d+|refine\.head)(\.|$)")
 
@@ -137,8 +162,10 @@ class _Graph:
         for n in self.nodes:
             for name in n.input:
                 self.consumers.setdefault(name, []).append(n)
-        self.shapes = {v.name: [d.dim_value if d.HasField("dim_value") else None for d in v.type.tensor_type.shape.dim]
-                       for v in list(g.value_info) + list(g.input) + list(g.output)}  # fmt: skip
+        self.shapes = {
+            v.name: [d.dim_value if d.HasField("dim_value") else None for d in v.type.tensor_type.shape.dim]
+            for v in list(g.value_info) + list(g.input) + list(g.output)
+        }
         self.const = {t.name for t in g.initializer} | {""}
         for n in self.nodes:  # Constant nodes and anything computed from constants only
             if all(i in self.const for i in n.input):
@@ -168,7 +195,7 @@ def _samplers_and_coordinates(g: _Graph) -> Dict[str, Set[str]]:
             continue
         coords.add(node.name)
         if node.op_type not in ("Shape", "Size"):  # constant subgraphs (base grids) are coordinates too;
-            todo.extend(node.input)                 # a shape is not a dependency on pixel values
+            todo.extend(node.input)  # a shape is not a dependency on pixel values
     derived = {o for n in g.nodes if n.name in coords for o in n.output}
     gathered = {n.output[0] for n in g.nodes if n.op_type == "GatherElements"}
     for n in g.nodes:  # graph order is topological: one forward pass

@@ -38,8 +38,16 @@ from .options import CalibError
 from .progress import Advance
 from .qdq import float_inputs, prune
 
-__all__ = ["METHOD_NAMES", "TRT_OP_TYPES", "compute_ranges", "load_ranges", "op_types_for", "quantize_modelopt",
-           "quantize_ort", "save_ranges"]  # fmt: skip
+__all__ = [
+    "METHOD_NAMES",
+    "TRT_OP_TYPES",
+    "compute_ranges",
+    "load_ranges",
+    "op_types_for",
+    "quantize_modelopt",
+    "quantize_ort",
+    "save_ranges",
+]
 
 METHOD_NAMES = {"minmax": "MinMax", "entropy": "Entropy", "percentile": "Percentile"}
 TRT_OP_TYPES = ("Conv", "ConvTranspose", "Gemm", "MatMul", "AveragePool", "MaxPool", "GlobalAveragePool")
@@ -69,8 +77,10 @@ def _quant() -> Any:
 def _check_ort() -> Any:
     q = _quant()
     if "calibration_cache_path" not in inspect.signature(q.quantize_static).parameters:
-        raise CalibError("this onnxruntime is too old: b2v-edge calibrate needs quantize_static("
-                         "calibration_cache_path=...) (tested with 1.32); pip install -U onnxruntime")  # fmt: skip
+        raise CalibError(
+            "this onnxruntime is too old: b2v-edge calibrate needs quantize_static("
+            "calibration_cache_path=...) (tested with 1.32); pip install -U onnxruntime"
+        )
     return q
 
 
@@ -113,7 +123,9 @@ def _calibrator(model_path: Path, method: str, percentile: float, target: str, a
     only those are calibrated: half the tensors of onnxruntime's default input+output selection.
     """
     cal = _quant().calibrate
-    base = {"minmax": cal.MinMaxCalibrater, "entropy": cal.EntropyCalibrater, "percentile": cal.PercentileCalibrater}[method]
+    base = {"minmax": cal.MinMaxCalibrater, "entropy": cal.EntropyCalibrater, "percentile": cal.PercentileCalibrater}[
+        method
+    ]
     inputs_only = target == "tensorrt"
 
     class Selected(base):  # type: ignore[misc, valid-type]
@@ -134,8 +146,15 @@ def _calibrator(model_path: Path, method: str, percentile: float, target: str, a
     return calibrator
 
 
-def compute_ranges(model_path: Path, input_name: str, inputs: Iterator[np.ndarray], method: str,
-                   percentile: float, target: str, advance: Advance) -> Any:  # fmt: skip
+def compute_ranges(
+    model_path: Path,
+    input_name: str,
+    inputs: Iterator[np.ndarray],
+    method: str,
+    percentile: float,
+    target: str,
+    advance: Advance,
+) -> Any:
     """Calibrate the tensors quantized for ``target`` on ``inputs``; returns ``TensorsData``.
 
     Args:
@@ -182,9 +201,15 @@ def load_ranges(path: Path) -> Any:
 
 def _extra_options(target: str) -> Dict[str, Any]:
     if target == "tensorrt":
-        return {"ActivationSymmetric": True, "WeightSymmetric": True, "AddQDQPairToWeight": True,
-                "QuantizeBias": False, "DedicatedQDQPair": False, "MinimumRealRange": 1e-4,
-                "OpTypesToExcludeOutputQuantization": list(TRT_OP_TYPES)}  # fmt: skip
+        return {
+            "ActivationSymmetric": True,
+            "WeightSymmetric": True,
+            "AddQDQPairToWeight": True,
+            "QuantizeBias": False,
+            "DedicatedQDQPair": False,
+            "MinimumRealRange": 1e-4,
+            "OpTypesToExcludeOutputQuantization": list(TRT_OP_TYPES),
+        }
     return {"ActivationSymmetric": False, "WeightSymmetric": True, "MinimumRealRange": 1e-4}
 
 
@@ -206,19 +231,28 @@ def quantize_ort(fp32: onnx.ModelProto, ranges: Any, float_nodes: Sequence[str],
         save_ranges(ranges, cache)
         with _quiet():
             q.quantize_static(
-                str(src), str(dst), None, quant_format=q.QuantFormat.QDQ, op_types_to_quantize=ops,
-                per_channel=True, activation_type=int8 if target == "tensorrt" else uint8, weight_type=int8,
-                nodes_to_exclude=list(float_nodes), calibrate_method=ranges.calibration_method,
-                calibration_cache_path=str(cache), extra_options=_extra_options(target),
-            )  # fmt: skip
+                str(src),
+                str(dst),
+                None,
+                quant_format=q.QuantFormat.QDQ,
+                op_types_to_quantize=ops,
+                per_channel=True,
+                activation_type=int8 if target == "tensorrt" else uint8,
+                weight_type=int8,
+                nodes_to_exclude=list(float_nodes),
+                calibrate_method=ranges.calibration_method,
+                calibration_cache_path=str(cache),
+                extra_options=_extra_options(target),
+            )
         model = onnx.load(str(dst))
     float_inputs(model, fp32, float_nodes)
     prune(model)
     return model
 
 
-def quantize_modelopt(fp32_path: Path, out_path: Path, inputs: np.ndarray, method: str,
-                      float_nodes: Sequence[str]) -> onnx.ModelProto:
+def quantize_modelopt(
+    fp32_path: Path, out_path: Path, inputs: np.ndarray, method: str, float_nodes: Sequence[str]
+) -> onnx.ModelProto:
     """NVIDIA ModelOpt ONNX PTQ (int8, TensorRT rules) keeping ``float_nodes`` in float.
 
     Raises:
@@ -234,11 +268,16 @@ def quantize_modelopt(fp32_path: Path, out_path: Path, inputs: np.ndarray, metho
     import re
 
     mo_quantize(
-        onnx_path=str(fp32_path), quantize_mode="int8", calibration_data=inputs,
-        calibration_method={"minmax": "max", "entropy": "entropy"}[method], calibration_eps=["cpu"],
-        nodes_to_exclude=[f"^{re.escape(n)}$" for n in float_nodes], op_types_to_exclude=["GridSample"],
-        output_path=str(out_path), high_precision_dtype="fp32",
-    )  # fmt: skip
+        onnx_path=str(fp32_path),
+        quantize_mode="int8",
+        calibration_data=inputs,
+        calibration_method={"minmax": "max", "entropy": "entropy"}[method],
+        calibration_eps=["cpu"],
+        nodes_to_exclude=[f"^{re.escape(n)}$" for n in float_nodes],
+        op_types_to_exclude=["GridSample"],
+        output_path=str(out_path),
+        high_precision_dtype="fp32",
+    )
     model = onnx.load(str(out_path))
     float_inputs(model, onnx.load(str(fp32_path)), float_nodes)
     prune(model)

@@ -114,8 +114,9 @@ class _DatasetReader(Reader):
 
     has_gt = True
 
-    def __init__(self, target: str, options: CalibOptions, size: Tuple[int, int], frames: int,
-                 factory: Callable[[str, int], Any]) -> None:  # fmt: skip
+    def __init__(
+        self, target: str, options: CalibOptions, size: Tuple[int, int], frames: int, factory: Callable[[str, int], Any]
+    ) -> None:
         super().__init__(target, options, size, frames)
         self.factory = factory
         self._train: Any = None
@@ -149,7 +150,9 @@ class _DatasetReader(Reader):
         items = []
         for i in _spread(len(test), count):
             bgr, sample = self._sample(test, i)
-            items.append(EvalItem(f"{test.name}:{self.options.seed}:{i}", bgr, [rgb_to_bgr_uint8(f) for f in sample.frames]))
+            items.append(
+                EvalItem(f"{test.name}:{self.options.seed}:{i}", bgr, [rgb_to_bgr_uint8(f) for f in sample.frames])
+            )
         return items
 
 
@@ -260,8 +263,9 @@ class _CameraReader(Reader):
             yield c, c.handle
 
 
-def _dataset_factory(kind: str, target: str, options: CalibOptions, size: Tuple[int, int],
-                     frames: int) -> Callable[[str, int], Any]:  # fmt: skip
+def _dataset_factory(
+    kind: str, target: str, options: CalibOptions, size: Tuple[int, int], frames: int
+) -> Callable[[str, int], Any]:
     """``factory(split, length)`` for the training-core sources (numpy/OpenCV only, no torch)."""
 
     def make(split: str, length: int) -> Any:

@@ -42,26 +42,44 @@ def calibration_record(report: "CalibReport", qdq: onnx.ModelProto, ranges: Any)
     o = report.options
     scales = activation_scales(qdq)
     return {
-        "version": RECORD_VERSION, "backend": o.backend, "target": o.target, "method": o.method,
-        "percentile": o.percentile if o.method == "percentile" else None, "data": o.data, "fit": o.fit,
+        "version": RECORD_VERSION,
+        "backend": o.backend,
+        "target": o.target,
+        "method": o.method,
+        "percentile": o.percentile if o.method == "percentile" else None,
+        "data": o.data,
+        "fit": o.fit,
         "activations": "int8 symmetric (zero-point 0)" if o.target == "tensorrt" else "uint8 asymmetric",
         "weights": "int8 symmetric, per output channel",
-        "samples": {"count": len(report.calib.ids), "sample_list_hash": report.calib.sample_hash,
-                    "ids": report.calib.ids, "cache_hit": report.cache_hit},
-        "coverage": report.calib.coverage.to_dict(), "warnings": report.calib.warnings,
+        "samples": {
+            "count": len(report.calib.ids),
+            "sample_list_hash": report.calib.sample_hash,
+            "ids": report.calib.ids,
+            "cache_hit": report.cache_hit,
+        },
+        "coverage": report.calib.coverage.to_dict(),
+        "warnings": report.calib.warnings,
         "evaluation": {"source": report.eval_source, "ids": report.eval_ids, **report.accuracy.to_dict()},
         "precision_plan": {"summary": report.plan.summary(), **report.plan.to_dict()},
         "sensitivity": [vars(s) for s in report.ranking],
         "target_psnr": {"target_db": o.target_psnr, "steps": [{"group": g, "psnr_db": p} for g, p in report.steps]},
-        "speed": report.speed, "tensorrt_cache_version": report.trt_version,
+        "speed": report.speed,
+        "tensorrt_cache_version": report.trt_version,
         "quantized_activations": {k: {"scale": s, "zero_point": z} for k, (s, z) in scales.items()},
-        "ranges": _ranges_dict(ranges), "onnxruntime_version": onnxruntime.__version__,
+        "ranges": _ranges_dict(ranges),
+        "onnxruntime_version": onnxruntime.__version__,
         "model_sha256": report.artifact.sha256,
-    }  # fmt: skip
+    }
 
 
-def write_records(manifest: Manifest, fp32: Artifact, qdq: onnx.ModelProto, ranges: Any, report: "CalibReport",
-                  names: Tuple[str, str, Optional[str]]) -> Artifact:  # fmt: skip
+def write_records(
+    manifest: Manifest,
+    fp32: Artifact,
+    qdq: onnx.ModelProto,
+    ranges: Any,
+    report: "CalibReport",
+    names: Tuple[str, str, Optional[str]],
+) -> Artifact:
     """Write the Q/DQ graph, ``calibration*.json``, the TensorRT cache; update and save the manifest."""
     model_name, record_name, cache_name = names
     root = manifest.root
@@ -76,16 +94,36 @@ def write_records(manifest: Manifest, fp32: Artifact, qdq: onnx.ModelProto, rang
     o = report.options
     summary = {
         "files": {k: {"path": v, "sha256": sha256_file(root / v)} for k, v in files.items()},
-        "backend": o.backend, "method": o.method, "data": o.data, "samples": len(report.calib.ids),
-        "sample_list_hash": report.calib.sample_hash, "coverage": report.calib.coverage.to_dict(),
-        "precision_plan": report.plan.summary(), "evaluation": {"source": report.eval_source,
-        **{k: v for k, v in report.accuracy.to_dict().items() if not k.startswith("per_frame")}},
-        "tensorrt_cache_version": report.trt_version, "speed": report.speed,
-    }  # fmt: skip
-    art = Artifact(path=model_name, kind="onnx", precision="int8", sha256=summary["files"]["model"]["sha256"],
-                   warp=fp32.warp, opset=fp32.opset, target=fp32.target if o.target == "tensorrt" else "onnxruntime",
-                   extra={"source": fp32.path, "calibration": {k: v["path"] for k, v in summary["files"].items()},
-                          "quant_target": o.target, "backend": o.backend, "method": o.method})  # fmt: skip
+        "backend": o.backend,
+        "method": o.method,
+        "data": o.data,
+        "samples": len(report.calib.ids),
+        "sample_list_hash": report.calib.sample_hash,
+        "coverage": report.calib.coverage.to_dict(),
+        "precision_plan": report.plan.summary(),
+        "evaluation": {
+            "source": report.eval_source,
+            **{k: v for k, v in report.accuracy.to_dict().items() if not k.startswith("per_frame")},
+        },
+        "tensorrt_cache_version": report.trt_version,
+        "speed": report.speed,
+    }
+    art = Artifact(
+        path=model_name,
+        kind="onnx",
+        precision="int8",
+        sha256=summary["files"]["model"]["sha256"],
+        warp=fp32.warp,
+        opset=fp32.opset,
+        target=fp32.target if o.target == "tensorrt" else "onnxruntime",
+        extra={
+            "source": fp32.path,
+            "calibration": {k: v["path"] for k, v in summary["files"].items()},
+            "quant_target": o.target,
+            "backend": o.backend,
+            "method": o.method,
+        },
+    )
     manifest.upsert(art)
     manifest.calibration[o.target] = summary
     manifest.save()
@@ -120,8 +158,10 @@ def render(report: "CalibReport", console: "Console") -> None:
     _render_accuracy(report, console)
     if report.speed:
         s = report.speed
-        console.print(f"ONNX Runtime CPU latency: FP32 {s['fp32_ms']:.1f} ms, INT8 {s['int8_ms']:.1f} ms "
-                      f"({s['speedup']:.2f}x) -> recommended: [bold]{s['recommended']}[/] ({s['reason']})")  # fmt: skip
+        console.print(
+            f"ONNX Runtime CPU latency: FP32 {s['fp32_ms']:.1f} ms, INT8 {s['int8_ms']:.1f} ms "
+            f"({s['speedup']:.2f}x) -> recommended: [bold]{s['recommended']}[/] ({s['reason']})"
+        )
     hit = " (cached ranges)" if report.cache_hit else ""
     console.print(f"wrote {', '.join(report.files.values())} in {report.seconds:.1f} s{hit}")
 
@@ -129,7 +169,9 @@ def render(report: "CalibReport", console: "Console") -> None:
 def _render_sensitivity(report: "CalibReport", console: "Console") -> None:
     if not report.ranking:
         return
-    table = _table("sensitivity: INT8-vs-FP32 PSNR with only this group quantized", ["group", "nodes", "PSNR dB", "default"])
+    table = _table(
+        "sensitivity: INT8-vs-FP32 PSNR with only this group quantized", ["group", "nodes", "PSNR dB", "default"]
+    )
     for s in report.ranking:
         table.add_row(s.group, str(s.nodes), f"{s.psnr_db:.2f}", s.default)
     console.print(table)
@@ -139,16 +181,21 @@ def _render_sensitivity(report: "CalibReport", console: "Console") -> None:
 
 def _render_accuracy(report: "CalibReport", console: "Console") -> None:
     acc = report.accuracy
-    line = f"INT8 vs FP32 on {len(report.eval_ids)} held-out input(s) ({report.eval_source}): " \
-           f"mean {acc.mean_vs_fp32:.2f} dB, min {acc.min_vs_fp32:.2f} dB"  # fmt: skip
+    line = (
+        f"INT8 vs FP32 on {len(report.eval_ids)} held-out input(s) ({report.eval_source}): "
+        f"mean {acc.mean_vs_fp32:.2f} dB, min {acc.min_vs_fp32:.2f} dB"
+    )
     has_gt = acc.gt_fp32 is not None and acc.gt_int8 is not None
     if has_gt:
-        line += f"; vs ground truth FP32 {np.mean(acc.gt_fp32):.2f} dB, INT8 {np.mean(acc.gt_int8):.2f} dB " \
-                f"(drop {acc.gt_drop:+.2f} dB)"  # fmt: skip
+        line += (
+            f"; vs ground truth FP32 {np.mean(acc.gt_fp32):.2f} dB, INT8 {np.mean(acc.gt_int8):.2f} dB "
+            f"(drop {acc.gt_drop:+.2f} dB)"
+        )
     console.print(line)
     frames = len(acc.vs_fp32[0]) if acc.vs_fp32 else 0
-    table = _table(f"per-frame-position PSNR dB, mean over {len(acc.vs_fp32)} input(s)",
-                   ["row"] + [f"f{k}" for k in range(frames)])  # fmt: skip
+    table = _table(
+        f"per-frame-position PSNR dB, mean over {len(acc.vs_fp32)} input(s)", ["row"] + [f"f{k}" for k in range(frames)]
+    )
     means = {"INT8 vs FP32": np.mean(acc.vs_fp32, axis=0)}
     if has_gt:
         means.update({"FP32 vs GT": np.mean(acc.gt_fp32, axis=0), "INT8 vs GT": np.mean(acc.gt_int8, axis=0)})

@@ -48,8 +48,12 @@ class Coverage:
         return sum(1 for s in self.strata if s.available and not s.selected)
 
     def to_dict(self) -> Dict[str, Any]:
-        return {"metric": self.metric, "candidates": self.candidates, "selected": self.selected,
-                "strata": [asdict(s) for s in self.strata]}  # fmt: skip
+        return {
+            "metric": self.metric,
+            "candidates": self.candidates,
+            "selected": self.selected,
+            "strata": [asdict(s) for s in self.strata],
+        }
 
     @classmethod
     def from_dict(cls, data: Dict[str, Any]) -> "Coverage":
@@ -74,8 +78,9 @@ def _quotas(available: Sequence[int], total: int) -> List[int]:
     return quota
 
 
-def stratified_sample(scores: Sequence[float], count: int, bins: int, seed: int,
-                      metric: str) -> Tuple[List[int], Coverage]:  # fmt: skip
+def stratified_sample(
+    scores: Sequence[float], count: int, bins: int, seed: int, metric: str
+) -> Tuple[List[int], Coverage]:
     """Pick ``count`` indices of ``scores`` spread over ``bins`` blur strata.
 
     Args:

@@ -26,8 +26,17 @@ from .options import ExportOptions
 from .pipeline import ExportResult, run_export
 from .trt_build import BuildOptions, TensorRTUnavailable, build_engine
 
-__all__ = ["DEFAULT_PORTABLE", "BuildOptions", "ExportOptions", "ExportResult", "TensorRTUnavailable",
-           "build_engine", "export", "export_default", "lint_file"]
+__all__ = [
+    "DEFAULT_PORTABLE",
+    "BuildOptions",
+    "ExportOptions",
+    "ExportResult",
+    "TensorRTUnavailable",
+    "build_engine",
+    "export",
+    "export_default",
+    "lint_file",
+]
 
 Log = Callable[[str], None]
 

@@ -32,8 +32,19 @@ from b2v_edge.runtime.metrics import psnr, sequence_scores
 from .bench_measure import IsolationError, Job, TorchEngine, measure_gemm, model_gflops, run_job
 from .parity_data import ParitySample, environment_info, load_reference, load_samples
 
-__all__ = ["BenchError", "BenchOptions", "BenchReport", "BenchRow", "IsolationError", "Ratio", "TorchEngine", "measure_gemm",
-           "model_gflops", "parse_sizes", "run_bench"]  # fmt: skip
+__all__ = [
+    "BenchError",
+    "BenchOptions",
+    "BenchReport",
+    "BenchRow",
+    "IsolationError",
+    "Ratio",
+    "TorchEngine",
+    "measure_gemm",
+    "model_gflops",
+    "parse_sizes",
+    "run_bench",
+]
 
 SCHEMA_VERSION = 1
 STREAM_SIZE = (480, 640)  # (h, w) of the stream test video: a VGA camera
@@ -161,9 +172,17 @@ class BenchReport:
     schema_version: int = SCHEMA_VERSION
 
     def to_dict(self) -> Dict[str, Any]:
-        return {"schema_version": self.schema_version, "rows": [r.to_dict() for r in self.rows], "gflops": self.gflops,
-                "gemm_gflops": self.gemm_gflops, "gemm_size": self.gemm_size, "ratios": [asdict(r) for r in self.ratios],
-                "environment": self.environment, "notes": self.notes, "options": self.options}  # fmt: skip
+        return {
+            "schema_version": self.schema_version,
+            "rows": [r.to_dict() for r in self.rows],
+            "gflops": self.gflops,
+            "gemm_gflops": self.gemm_gflops,
+            "gemm_size": self.gemm_size,
+            "ratios": [asdict(r) for r in self.ratios],
+            "environment": self.environment,
+            "notes": self.notes,
+            "options": self.options,
+        }
 
 
 # ---- rows ---------------------------------------------------------------------------------------
@@ -208,8 +227,15 @@ def _warp_variant(manifest: Manifest, ckpt_path: str, size: Tuple[int, int], tmp
     art = manifest.find("onnx", "fp32")[-1]
     other = "native" if art.warp == "gather" else "gather"
     row = BenchRow(f"ORT fp32 ({other} warp)", "onnx", "fp32", other, size)
-    common = dict(out_dir=tmp / f"{other}-{size[0]}x{size[1]}", checkpoint=ckpt_path, precision="fp32",
-                  height=size[0], width=size[1], warp=other, verify_inputs=1)  # fmt: skip
+    common = dict(
+        out_dir=tmp / f"{other}-{size[0]}x{size[1]}",
+        checkpoint=ckpt_path,
+        precision="fp32",
+        height=size[0],
+        width=size[1],
+        warp=other,
+        verify_inputs=1,
+    )
     try:
         try:
             opts = ExportOptions(target=art.target or "onnxruntime", **common)
@@ -222,8 +248,10 @@ def _warp_variant(manifest: Manifest, ckpt_path: str, size: Tuple[int, int], tmp
     made = result.manifest.get("onnx", "fp32")
     row.path, row.file_mb = str(result.manifest.path_of(made)), _mb(result.manifest.path_of(made))
     if (made.opset, made.target) != (art.opset, art.target):
-        notes.append(f"warp comparison: {art.path} is {art.warp}/opset {art.opset} ({art.target}); the {other} variant "
-                     f"was exported for {made.target} at opset {made.opset}")  # fmt: skip
+        notes.append(
+            f"warp comparison: {art.path} is {art.warp}/opset {art.opset} ({art.target}); the {other} variant "
+            f"was exported for {made.target} at opset {made.opset}"
+        )
     return row, row.path
 
 
@@ -242,11 +270,15 @@ def _stream_video(samples: Sequence[ParitySample], frames: int, folder: Path) ->
     return str(path)
 
 
-def _accuracy(outputs: Sequence[np.ndarray], samples: Sequence[ParitySample],
-              ref: Optional[Sequence[np.ndarray]]) -> Tuple[Optional[float], Optional[float]]:
+def _accuracy(
+    outputs: Sequence[np.ndarray], samples: Sequence[ParitySample], ref: Optional[Sequence[np.ndarray]]
+) -> Tuple[Optional[float], Optional[float]]:
     """(mean PSNR vs GT, order-aware; mean PSNR vs the PyTorch outputs); outputs are ``[N,3,H,W]``."""
-    gt = [float(np.mean(sequence_scores(o.transpose(0, 2, 3, 1), s.frames, with_ssim=False).psnr))
-          for o, s in zip(outputs, samples) if s.frames is not None]  # fmt: skip
+    gt = [
+        float(np.mean(sequence_scores(o.transpose(0, 2, 3, 1), s.frames, with_ssim=False).psnr))
+        for o, s in zip(outputs, samples)
+        if s.frames is not None
+    ]
     vs_ref = [psnr(o[k], r[k]) for o, r in zip(outputs, ref or []) for k in range(len(o))]
     return (float(np.mean(gt)) if gt else None), (float(np.mean(vs_ref)) if vs_ref else None)
 
@@ -259,8 +291,16 @@ def _fill(row: BenchRow, res: Dict[str, Any], gflops: float, gemm: float) -> Non
         row.ceiling_fraction = row.gflops_per_s / gemm if gemm > 0 else None
 
 
-def _bench_size(manifest: Manifest, ckpt: Any, size: Tuple[int, int], options: BenchOptions, tmp: Path,
-                gemm: float, say: Progress, notes: List[str]) -> Tuple[List[BenchRow], float]:  # fmt: skip
+def _bench_size(
+    manifest: Manifest,
+    ckpt: Any,
+    size: Tuple[int, int],
+    options: BenchOptions,
+    tmp: Path,
+    gemm: float,
+    say: Progress,
+    notes: List[str],
+) -> Tuple[List[BenchRow], float]:
     gflops = model_gflops(ckpt.model, size, options.threads)
     samples, _ = load_samples(options.data, ckpt.config.frames, size, options.samples)
     inputs = np.stack([s.blurred.transpose(2, 0, 1) for s in samples]).astype(np.float32)
@@ -274,8 +314,17 @@ def _bench_size(manifest: Manifest, ckpt: Any, size: Tuple[int, int], options: B
         if path is None:
             continue
         say(f"{row.label} at {size[0]}x{size[1]}: {options.warmup} warm-up + {options.runs} runs")
-        job = Job(row.kind, path, size, inputs, options.runs, options.warmup, options.threads,
-                  video if stream else None, options.stream_frames)  # fmt: skip
+        job = Job(
+            row.kind,
+            path,
+            size,
+            inputs,
+            options.runs,
+            options.warmup,
+            options.threads,
+            video if stream else None,
+            options.stream_frames,
+        )
         try:
             res = run_job(job, options.isolate)
         except IsolationError:
@@ -314,7 +363,10 @@ def _busy_note() -> str:
     """A note when other work competes for the cores (load average above the core count)."""
     if not hasattr(os, "getloadavg"):
         return ""
-    load, cores = os.getloadavg()[0], len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    load, cores = (
+        os.getloadavg()[0],
+        len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+    )
     if cores and load > cores:
         return f"the machine was busy (load average {load:.1f} on {cores} cores): latencies are pessimistic"
     return ""
@@ -338,14 +390,21 @@ def run_bench(options: BenchOptions, progress: Optional[Progress] = None) -> Ben
     tmp = Path(tempfile.mkdtemp(prefix="b2v-bench-"))
     try:
         for size in sizes:
-            size_rows, gflops[f"{size[0]}x{size[1]}"] = _bench_size(manifest, ckpt, size, options, tmp, gemm, say, notes)
+            size_rows, gflops[f"{size[0]}x{size[1]}"] = _bench_size(
+                manifest, ckpt, size, options, tmp, gemm, say, notes
+            )
             rows += size_rows
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     if not options.isolate:
         notes.append("rows ran in one process: peak RSS includes earlier rows and the parent")
     notes += [n for n in (busy, _busy_note()) if n][:1]
-    providers = {("pytorch" if r.kind == "torch" else "tensorrt" if r.kind == "tensorrt_plan" else "onnxruntime"): r.provider
-                 for r in rows if r.provider}  # fmt: skip
+    providers = {
+        ("pytorch" if r.kind == "torch" else "tensorrt" if r.kind == "tensorrt_plan" else "onnxruntime"): r.provider
+        for r in rows
+        if r.provider
+    }
     opts = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(options).items()}
-    return BenchReport(rows, gflops, gemm, options.gemm_size, _ratios(rows, sizes[0]), environment_info(providers), notes, opts)
+    return BenchReport(
+        rows, gflops, gemm, options.gemm_size, _ratios(rows, sizes[0]), environment_info(providers), notes, opts
+    )

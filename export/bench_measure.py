@@ -34,8 +34,11 @@ class TorchEngine(Engine):
             torch.set_num_threads(threads)
         ckpt = load_checkpoint(checkpoint)
         self.model, n, (h, w) = ckpt.model.eval(), ckpt.config.frames, size
-        super().__init__(EngineSpec("blurred", (1, 3, h, w), "frames", (1, n, 3, h, w), "fp32", n, "pytorch", "eager",
-                                    Path(str(ckpt.path))))  # fmt: skip
+        super().__init__(
+            EngineSpec(
+                "blurred", (1, 3, h, w), "frames", (1, n, 3, h, w), "fp32", n, "pytorch", "eager", Path(str(ckpt.path))
+            )
+        )
 
     def _infer_impl(self, blurred: np.ndarray) -> np.ndarray:
         import torch
@@ -111,12 +114,18 @@ def measure_row(job: Job) -> Dict[str, Any]:
             times.append(1000.0 * (time.perf_counter() - t0))
         peak = _peak_mb()
         stream = _stream_fps(engine, job) if job.video and job.stream_frames else None
-    return {"outputs": outputs, "latencies_ms": times, "peak_mb": peak, "provider": engine.spec.provider, "stream_fps": stream}
+    return {
+        "outputs": outputs,
+        "latencies_ms": times,
+        "peak_mb": peak,
+        "provider": engine.spec.provider,
+        "stream_fps": stream,
+    }
 
 
 def _stream_fps(engine: Engine, job: Job) -> float:
-    from b2v_edge.runtime.pipeline import run
     from b2v_edge.runtime.options import RunOptions
+    from b2v_edge.runtime.pipeline import run
 
     options = RunOptions(model=job.path, source=str(job.video), headless=True, max_frames=job.stream_frames)
     return float(run(options, engine=engine).stream_fps)

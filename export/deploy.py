@@ -56,7 +56,9 @@ def out_dir_guard(out_dir: Path) -> Iterator[Path]:
         with tempfile.NamedTemporaryFile(dir=out, prefix=".write-test-"):
             pass
     except OSError as exc:
-        raise ExportError(f"output directory {out} is not writable ({exc.strerror or exc}); choose another --out") from exc
+        raise ExportError(
+            f"output directory {out} is not writable ({exc.strerror or exc}); choose another --out"
+        ) from exc
     try:
         yield out
     except BaseException:
@@ -138,15 +140,23 @@ def drop_stale(manifest: Manifest, new_identity: Dict[str, Any], keep_paths: Seq
     return messages
 
 
-def io_sections(io: Tuple[Dict[str, Any], Dict[str, Any]], dynamic: bool, align: int,
-                opt_shape: Sequence[int]) -> Tuple[Dict[str, Any], Dict[str, Any]]:
+def io_sections(
+    io: Tuple[Dict[str, Any], Dict[str, Any]], dynamic: bool, align: int, opt_shape: Sequence[int]
+) -> Tuple[Dict[str, Any], Dict[str, Any]]:
     """Manifest ``input``/``output`` sections: I/O spec plus the preprocessing contract."""
     inp, out = dict(io[0]), dict(io[1])
     inp.update(
-        layout="NCHW", color="RGB", range=[0, 1], dynamic=dynamic, opt_shape=list(opt_shape),
+        layout="NCHW",
+        color="RGB",
+        range=[0, 1],
+        dynamic=dynamic,
+        opt_shape=list(opt_shape),
         pad_multiple=align if dynamic else 1,
-        note=("H and W must be multiples of pad_multiple (edge-pad, crop the output back)" if dynamic
-              else "fixed size: letterbox or resize frames to H x W"),
+        note=(
+            "H and W must be multiples of pad_multiple (edge-pad, crop the output back)"
+            if dynamic
+            else "fixed size: letterbox or resize frames to H x W"
+        ),
     )
     out.update(layout="NTCHW", range=[0, 1])
     return inp, out
@@ -154,8 +164,16 @@ def io_sections(io: Tuple[Dict[str, Any], Dict[str, Any]], dynamic: bool, align:
 
 def onnx_artifact(path: Path, precision: str, warp: str, opset: int, target: str, extra: Dict[str, Any]) -> Artifact:
     """Manifest entry of an ONNX file already published in the deploy dir."""
-    return Artifact(path=path.name, kind="onnx", precision=precision, sha256=sha256_file(path),
-                    warp=warp, opset=opset, target=target, extra=extra)
+    return Artifact(
+        path=path.name,
+        kind="onnx",
+        precision=precision,
+        sha256=sha256_file(path),
+        warp=warp,
+        opset=opset,
+        target=target,
+        extra=extra,
+    )
 
 
 def find_artifact(manifest: Manifest, path: str) -> Optional[Artifact]:

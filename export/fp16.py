@@ -85,7 +85,11 @@ def _with_onnxconverter(model: onnx.ModelProto, keep: List[str]) -> onnx.ModelPr
     with warnings.catch_warnings(), _linear_topological_sort(float16):
         warnings.simplefilter("ignore")  # one warning per tiny weight truncated to fp16's 1e-7 floor
         return float16.convert_float_to_float16(
-            model, keep_io_types=True, op_block_list=blocked, node_block_list=keep, max_finite_val=65504.0,
+            model,
+            keep_io_types=True,
+            op_block_list=blocked,
+            node_block_list=keep,
+            max_finite_val=65504.0,
             disable_shape_infer=True,  # value_info was inferred above and trimmed to the fp32/fp16 boundaries
         )
 
@@ -152,14 +156,19 @@ def _with_modelopt(model: onnx.ModelProto, keep: List[str]) -> onnx.ModelProto:
     try:
         from modelopt.onnx.autocast import convert_to_mixed_precision
     except ImportError as exc:
-        raise RuntimeError("ModelOpt is not installed: pip install 'b2v-edge[modelopt]' or use fp16_tool='onnxconverter'") from exc
+        raise RuntimeError(
+            "ModelOpt is not installed: pip install 'b2v-edge[modelopt]' or use fp16_tool='onnxconverter'"
+        ) from exc
     patterns = [f"^{re.escape(name)}$" for name in keep]
     with tempfile.TemporaryDirectory() as tmp:
         src = os.path.join(tmp, "model.onnx")
         onnx.save(model, src)
         return convert_to_mixed_precision(
-            onnx_path=src, low_precision_type="fp16", nodes_to_exclude=patterns,
-            op_types_to_exclude=list(ORT_FP32_OPS), keep_io_types=True,
+            onnx_path=src,
+            low_precision_type="fp16",
+            nodes_to_exclude=patterns,
+            op_types_to_exclude=list(ORT_FP32_OPS),
+            keep_io_types=True,
         )
 
 

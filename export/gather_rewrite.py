@@ -113,8 +113,11 @@ def _emit(node: onnx.NodeProto, padding: str) -> _Builder:
     w = b.op("Gather", [shape_x, b.const(3, np.int64)], axis=0)
     b_only = b.op("Slice", [shape_x, b.const([0], np.int64), b.const([1], np.int64)])
     c_only = b.op("Slice", [shape_x, b.const([1], np.int64), b.const([2], np.int64)])
-    coords = b.op("Transpose", [b.op("Reshape", [grid, b.op("Concat", [b_only, b.const([-1, 2], np.int64)], axis=0)])],
-                  perm=[0, 2, 1])  # [B, 2, N]
+    coords = b.op(
+        "Transpose",
+        [b.op("Reshape", [grid, b.op("Concat", [b_only, b.const([-1, 2], np.int64)], axis=0)])],
+        perm=[0, 2, 1],
+    )  # [B, 2, N]
     xi, wx = _axis(b, coords, 0, w, padding)
     yi, wy = _axis(b, coords, 1, h, padding)
     rows, cols = b.const([0, 0, 1, 1], np.int64), b.const([0, 1, 0, 1], np.int64)  # corners (y, x)

@@ -49,7 +49,13 @@ def simplify(model: onnx.ModelProto, test_shape: Optional[List[int]] = None) -> 
     try:
         import onnxsim
     except ImportError:
-        return SimplifyResult(model, False, "onnxsim is not installed (pip install 'b2v-edge[export]'): kept the unsimplified graph", before, before)
+        return SimplifyResult(
+            model,
+            False,
+            "onnxsim is not installed (pip install 'b2v-edge[export]'): kept the unsimplified graph",
+            before,
+            before,
+        )
     try:
         shapes = {model.graph.input[0].name: list(test_shape)} if test_shape else None
         with contextlib.redirect_stdout(io.StringIO()):  # onnxsim prints "Checking 0/1..."
@@ -77,6 +83,7 @@ def _dims(value: onnx.ValueInfoProto) -> List[Dim]:
 
 def io_spec(model: onnx.ModelProto) -> Tuple[Dict[str, Any], Dict[str, Any]]:
     """(input, output) descriptions: name, shape (ints, or names for dynamic axes), dtype."""
+
     def describe(value: onnx.ValueInfoProto) -> Dict[str, Any]:
         dtype = onnx.helper.tensor_dtype_to_np_dtype(value.type.tensor_type.elem_type).name
         return {"name": value.name, "shape": _dims(value), "dtype": dtype}

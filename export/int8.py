@@ -16,9 +16,9 @@ import numpy as np
 
 from b2v_edge.runtime.manifest import Artifact, Manifest
 
+from .constants import ExportError
 from .deploy import ONNX_NAMES, find_artifact
 from .lint import lint_model
-from .constants import ExportError
 from .options import ExportOptions
 from .verify import Verification, compare, ort_outputs
 
@@ -66,8 +66,13 @@ def _discard(manifest: Manifest, art: Artifact) -> None:
     manifest.save()
 
 
-def export_int8(manifest: Manifest, options: ExportOptions, reference: List[np.ndarray], inputs: List[np.ndarray],
-                log: Callable[[str], None]) -> Tuple[Artifact, Verification]:
+def export_int8(
+    manifest: Manifest,
+    options: ExportOptions,
+    reference: List[np.ndarray],
+    inputs: List[np.ndarray],
+    log: Callable[[str], None],
+) -> Tuple[Artifact, Verification]:
     """Run calibration on the published deploy dir, then lint and verify ``model.int8.onnx``.
 
     Raises:
@@ -79,7 +84,9 @@ def export_int8(manifest: Manifest, options: ExportOptions, reference: List[np.n
     try:
         result = quantize(manifest.root, default_calib_options(options))
     except (ValueError, RuntimeError, OSError) as exc:
-        raise ExportError(f"INT8 calibration failed: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from exc
+        raise ExportError(
+            f"INT8 calibration failed: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
+        ) from exc
     manifest = Manifest.load(manifest.root)
     art = _artifact_from(result, manifest)
     path = manifest.path_of(art)
@@ -91,7 +98,9 @@ def export_int8(manifest: Manifest, options: ExportOptions, reference: List[np.n
     log(f"{art.path}: ORT vs PyTorch max |err| {verification.max_abs_err:.2e}, PSNR {verification.psnr_db:.1f} dB")
     if not verification:
         _discard(manifest, art)
-        raise ExportError(f"{art.path} PSNR vs PyTorch {verification.psnr_db:.1f} dB < {verification.min_psnr_db:.0f} dB")
+        raise ExportError(
+            f"{art.path} PSNR vs PyTorch {verification.psnr_db:.1f} dB < {verification.min_psnr_db:.0f} dB"
+        )
     art.target = art.target or options.target
     art.warp = options.warp
     art.extra = {**art.extra, "lint": report.to_dict(), "verification": verification.to_dict()}

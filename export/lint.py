@@ -62,7 +62,12 @@ class LintReport:
         return [(items[0], len(items)) for items in groups.values()]
 
     def to_dict(self) -> Dict[str, Any]:
-        return {"target": self.target, "tensorrt": self.tensorrt, "passed": bool(self), "findings": [asdict(f) for f in self.findings]}
+        return {
+            "target": self.target,
+            "tensorrt": self.tensorrt,
+            "passed": bool(self),
+            "findings": [asdict(f) for f in self.findings],
+        }
 
 
 class LintError(ValueError):
@@ -100,24 +105,48 @@ def _check_opset(model: onnx.ModelProto, trt: str, target: str) -> Iterator[Find
     low, high = opset_range(trt)
     if opset is None or not low <= opset <= high:
         want = target_info(target)["opset"]
-        yield Finding("<model>", "opset", f"ai.onnx opset {opset} is outside TensorRT {trt}'s parser range {low}..{high}",
-                      f"re-export with `b2v-edge export --target {target}` (opset {want})")
+        yield Finding(
+            "<model>",
+            "opset",
+            f"ai.onnx opset {opset} is outside TensorRT {trt}'s parser range {low}..{high}",
+            f"re-export with `b2v-edge export --target {target}` (opset {want})",
+        )
 
 
-def _check_gridsample(node: onnx.NodeProto, trt: str, opset: int, ranks: Dict[str, int], exact: bool) -> Iterator[Finding]:
+def _check_gridsample(
+    node: onnx.NodeProto, trt: str, opset: int, ranks: Dict[str, int], exact: bool
+) -> Iterator[Finding]:
     rule = load_table()["op_rules"]["GridSample"]
     mode = _attr(node, "mode", "linear" if opset >= 20 else "bilinear")
     if mode not in rule["modes"]:
-        yield Finding(node.name, node.op_type, f"mode {mode!r} (opset {opset} spelling) is not matched by TensorRT's parser, "
-                      "which silently falls back to nearest (NVIDIA/TensorRT#4646)", "export at opset 18 (b2v-edge export does) or use --warp gather")
+        yield Finding(
+            node.name,
+            node.op_type,
+            f"mode {mode!r} (opset {opset} spelling) is not matched by TensorRT's parser, "
+            "which silently falls back to nearest (NVIDIA/TensorRT#4646)",
+            "export at opset 18 (b2v-edge export does) or use --warp gather",
+        )
     padding = _attr(node, "padding_mode", "zeros")
     if padding not in rule["padding_modes"]:
-        yield Finding(node.name, node.op_type, f"padding_mode {padding!r} unsupported", f"use one of {rule['padding_modes']}")
+        yield Finding(
+            node.name, node.op_type, f"padding_mode {padding!r} unsupported", f"use one of {rule['padding_modes']}"
+        )
     rank = ranks.get(node.input[0])
     if rank is not None and rank > rule["max_rank"] and version_key(trt) < version_key(rule["rank5_since"]):
-        yield Finding(node.name, node.op_type, f"{rank}-D GridSample needs TensorRT >= {rule['rank5_since']}", "use 4-D inputs or --warp gather")
+        yield Finding(
+            node.name,
+            node.op_type,
+            f"{rank}-D GridSample needs TensorRT >= {rule['rank5_since']}",
+            "use 4-D inputs or --warp gather",
+        )
     if exact and _minor(trt) in rule["slow_versions"]:
-        yield Finding(node.name, node.op_type, f"TensorRT {trt} runs GridSample ~4x slower than 10.3+", "use TensorRT >= 10.3 or --warp gather", "warning")
+        yield Finding(
+            node.name,
+            node.op_type,
+            f"TensorRT {trt} runs GridSample ~4x slower than 10.3+",
+            "use TensorRT >= 10.3 or --warp gather",
+            "warning",
+        )
 
 
 def _minor(version: str) -> str:
@@ -129,8 +158,12 @@ def _zero_point_findings(model: onnx.ModelProto, inits: Dict[str, onnx.TensorPro
         if node.op_type in _QDQ and len(node.input) > 2 and node.input[2]:
             zp = inits.get(node.input[2])
             if zp is None or np.any(numpy_helper.to_array(zp) != 0):
-                yield Finding(node.name, node.op_type, "TensorRT requires zero-point 0 (symmetric quantization)",
-                              "re-quantize with ActivationSymmetric/WeightSymmetric (b2v-edge export --precision int8 does)")
+                yield Finding(
+                    node.name,
+                    node.op_type,
+                    "TensorRT requires zero-point 0 (symmetric quantization)",
+                    "re-quantize with ActivationSymmetric/WeightSymmetric (b2v-edge export --precision int8 does)",
+                )
 
 
 def _int8_gridsample(model: onnx.ModelProto) -> Iterator[Finding]:
@@ -145,8 +178,12 @@ def _int8_gridsample(model: onnx.ModelProto) -> Iterator[Finding]:
         fed = node.input[0] in producer and producer[node.input[0]].op_type == "DequantizeLinear"
         requant = any(c.op_type == "QuantizeLinear" for c in consumers.get(node.output[0], []))
         if fed and requant:
-            yield Finding(node.name, node.op_type, "GridSample sits between Q/DQ pairs but never runs in INT8 on TensorRT",
-                          "exclude GridSample and its neighbours from quantization (keep the warp fp32/fp16)")
+            yield Finding(
+                node.name,
+                node.op_type,
+                "GridSample sits between Q/DQ pairs but never runs in INT8 on TensorRT",
+                "exclude GridSample and its neighbours from quantization (keep the warp fp32/fp16)",
+            )
 
 
 def _node_findings(model: onnx.ModelProto, trt: str, exact: bool) -> Iterator[Finding]:
@@ -160,21 +197,42 @@ def _node_findings(model: onnx.ModelProto, trt: str, exact: bool) -> Iterator[Fi
     grid_since = rules["GridSample"]["since"]
     for node in model.graph.node:
         if node.domain not in ("", "ai.onnx"):
-            yield Finding(node.name, f"{node.domain}::{node.op_type}", "custom-domain op: the parser needs a plugin", "re-export without custom ops")
+            yield Finding(
+                node.name,
+                f"{node.domain}::{node.op_type}",
+                "custom-domain op: the parser needs a plugin",
+                "re-export without custom ops",
+            )
         elif node.op_type in unsupported:
-            yield Finding(node.name, node.op_type, unsupported[node.op_type]["reason"], unsupported[node.op_type]["fix"])
+            yield Finding(
+                node.name, node.op_type, unsupported[node.op_type]["reason"], unsupported[node.op_type]["fix"]
+            )
         elif node.op_type == "GridSample" and version_key(trt) < version_key(grid_since):
-            yield Finding(node.name, node.op_type, f"TensorRT {trt} has no GridSample (added in {grid_since})", rules["GridSample"]["fix_before"])
+            yield Finding(
+                node.name,
+                node.op_type,
+                f"TensorRT {trt} has no GridSample (added in {grid_since})",
+                rules["GridSample"]["fix_before"],
+            )
         elif node.op_type not in ops:
-            yield Finding(node.name, node.op_type, f"not supported by TensorRT {trt}'s ONNX parser", "re-export for a newer --target or avoid this op")
+            yield Finding(
+                node.name,
+                node.op_type,
+                f"not supported by TensorRT {trt}'s ONNX parser",
+                "re-export for a newer --target or avoid this op",
+            )
         elif node.op_type == "GridSample":
             yield from _check_gridsample(node, trt, opset, ranks, exact)
         elif node.op_type == "Resize":
             yield from _check_resize(node, rules["Resize"])
         axes = _axes_input(node, rules["axes_initializer"])
         if axes and axes not in inits and axes not in constants:
-            yield Finding(node.name, node.op_type, "`axes` is computed at run time; the parser needs an initializer",
-                          "simplify the graph (onnxsim) or export with static shapes")
+            yield Finding(
+                node.name,
+                node.op_type,
+                "`axes` is computed at run time; the parser needs an initializer",
+                "simplify the graph (onnxsim) or export with static shapes",
+            )
 
 
 def _axes_input(node: onnx.NodeProto, ops: List[str]) -> Optional[str]:
@@ -191,7 +249,12 @@ def _check_resize(node: onnx.NodeProto, rule: Dict[str, Any]) -> Iterator[Findin
     if mode not in rule["modes"]:
         yield Finding(node.name, node.op_type, f"Resize mode {mode!r} unsupported", f"use one of {rule['modes']}")
     if ctm not in rule["coordinate_transformation_modes"]:
-        yield Finding(node.name, node.op_type, f"coordinate_transformation_mode {ctm!r} unsupported", "use half_pixel / align_corners")
+        yield Finding(
+            node.name,
+            node.op_type,
+            f"coordinate_transformation_mode {ctm!r} unsupported",
+            "use half_pixel / align_corners",
+        )
     if _attr(node, "antialias", 0):
         yield Finding(node.name, node.op_type, "antialiased Resize unsupported", "disable antialias")
 
@@ -215,7 +278,9 @@ def lint_model(model: Union[onnx.ModelProto, str, Path], target: str, trt_versio
     if trt is None:  # ONNX Runtime implements the whole ai.onnx domain; only the opset matters
         opset = onnx_opset(model)
         if opset is None or opset > onnx.defs.onnx_opset_version():
-            report.findings.append(Finding("<model>", "opset", f"opset {opset} unknown to this onnx/onnxruntime", "re-export at opset 18"))
+            report.findings.append(
+                Finding("<model>", "opset", f"opset {opset} unknown to this onnx/onnxruntime", "re-export at opset 18")
+            )
         return report
     report.findings.extend(_node_findings(model, trt, trt_version is not None))
     report.findings.extend(_check_opset(model, trt, target))
@@ -225,8 +290,9 @@ def lint_model(model: Union[onnx.ModelProto, str, Path], target: str, trt_versio
     return report
 
 
-def ensure_lint(model: Union[onnx.ModelProto, str, Path], target: str, label: str = "graph",
-                trt_version: Optional[str] = None) -> LintReport:
+def ensure_lint(
+    model: Union[onnx.ModelProto, str, Path], target: str, label: str = "graph", trt_version: Optional[str] = None
+) -> LintReport:
     """:func:`lint_model`, raising :class:`LintError` when there is any error finding."""
     report = lint_model(model, target, trt_version)
     if not report:

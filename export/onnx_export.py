@@ -39,8 +39,19 @@ from .trace_ops import tracing_warps
 _TWO_GB = 2**31
 
 log = logging.getLogger(__name__)
-__all__ = ["ALIGN", "DEFAULT_OPSET", "INPUT_NAME", "MAX_BATCH", "MAX_SIDE", "OUTPUT_NAME", "ExportError",
-           "dynamic_shapes_spec", "export_onnx", "load_onnx", "save_onnx"]
+__all__ = [
+    "ALIGN",
+    "DEFAULT_OPSET",
+    "INPUT_NAME",
+    "MAX_BATCH",
+    "MAX_SIDE",
+    "OUTPUT_NAME",
+    "ExportError",
+    "dynamic_shapes_spec",
+    "export_onnx",
+    "load_onnx",
+    "save_onnx",
+]
 
 
 def _check_size(height: int, width: int, batch: int, dynamic: bool) -> None:
@@ -95,19 +106,26 @@ def _light_optimize(program: Any) -> None:
         if not fold_constants(model, onnx_shape_inference=True).modified:
             break
     remove_unused_nodes(model)
-    PassManager([
-        common.LiftConstantsToInitializersPass(lift_all_constants=True, size_limit=0),
-        common.DeduplicateInitializersPass(),
-        common.CommonSubexpressionEliminationPass(),
-    ])(model)
+    PassManager(
+        [
+            common.LiftConstantsToInitializersPass(lift_all_constants=True, size_limit=0),
+            common.DeduplicateInitializersPass(),
+            common.CommonSubexpressionEliminationPass(),
+        ]
+    )(model)
 
 
 def _to_proto(model: torch.nn.Module, example: torch.Tensor, dynamic: bool) -> onnx.ModelProto:
     kwargs: Dict[str, Any] = {}
     if dynamic:
         kwargs["dynamic_shapes"] = dynamic_shapes_spec()
-    with warnings.catch_warnings(), torch.inference_mode(False), torch.no_grad(), _out_of_place(model), \
-            tracing_warps() as translations:
+    with (
+        warnings.catch_warnings(),
+        torch.inference_mode(False),
+        torch.no_grad(),
+        _out_of_place(model),
+        tracing_warps() as translations,
+    ):
         warnings.simplefilter("ignore")
         logging.getLogger("torch.onnx").setLevel(logging.ERROR)
         program = torch.onnx.export(

@@ -25,9 +25,16 @@ import onnx
 from onnx import helper, numpy_helper
 
 REDUCE_AXES_INPUT_FROM_18 = {
-    "ReduceMean", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceL1", "ReduceL2",
-    "ReduceLogSum", "ReduceLogSumExp", "ReduceSumSquare",
-}  # fmt: skip
+    "ReduceMean",
+    "ReduceMax",
+    "ReduceMin",
+    "ReduceProd",
+    "ReduceL1",
+    "ReduceL2",
+    "ReduceLogSum",
+    "ReduceLogSumExp",
+    "ReduceSumSquare",
+}
 MIN_OPSET = 13
 
 
@@ -51,7 +58,9 @@ def _drop_attr(node: onnx.NodeProto, name: str, default: object) -> None:
             value = helper.get_attribute_value(attr)
             value = value.decode() if isinstance(value, bytes) else value
             if value != default and not (isinstance(value, list) and not value and default is None):
-                raise OpsetError(f"node {node.name!r} ({node.op_type}) uses {name}={value!r}, which the target opset lacks")
+                raise OpsetError(
+                    f"node {node.name!r} ({node.op_type}) uses {name}={value!r}, which the target opset lacks"
+                )
             del node.attribute[i]
             return
 
@@ -70,7 +79,11 @@ def _reshape(model: onnx.ModelProto, node: onnx.NodeProto) -> None:
     """Drop ``allowzero``: it only changes a 0 in the target shape, which a constant shape must not
     contain and a run-time shape (from Shape of a non-empty tensor) cannot."""
     shape = _constant(model, node.input[1])
-    if shape is not None and np.any(np.asarray(shape) == 0) and any(a.name == "allowzero" and a.i for a in node.attribute):
+    if (
+        shape is not None
+        and np.any(np.asarray(shape) == 0)
+        and any(a.name == "allowzero" and a.i for a in node.attribute)
+    ):
         raise OpsetError(f"node {node.name!r} (Reshape) has a 0 in its shape with allowzero=1 (opset 14)")
     keep = [a for a in node.attribute if a.name != "allowzero"]
     del node.attribute[:]
@@ -90,8 +103,11 @@ def _split_shape_slices(model: onnx.ModelProto) -> None:
         for key, value in consts.items():
             model.graph.initializer.append(numpy_helper.from_array(np.array([value], np.int64), f"{name}__{key}"))
         nodes.append(helper.make_node("Shape", [node.input[0]], [full], name=f"{name}__shape"))
-        nodes.append(helper.make_node("Slice", [full, f"{name}__starts", f"{name}__ends", f"{name}__axes"],
-                                      list(node.output), name=name))
+        nodes.append(
+            helper.make_node(
+                "Slice", [full, f"{name}__starts", f"{name}__ends", f"{name}__axes"], list(node.output), name=name
+            )
+        )
     del model.graph.node[:]
     model.graph.node.extend(nodes)
 

@@ -64,7 +64,9 @@ def capability_table() -> List[Dict[str, Any]]:
         for warp in ("native", "gather"):
             for precision in PRECISIONS:
                 reason = capability(precision, target, warp)
-                rows.append({"target": target, "warp": warp, "precision": precision, "ok": reason is None, "reason": reason})
+                rows.append(
+                    {"target": target, "warp": warp, "precision": precision, "ok": reason is None, "reason": reason}
+                )
     return rows
 
 
@@ -141,7 +143,9 @@ class ExportOptions:
         opset = self.opset if self.opset is not None else int(target_info(target)["opset"])
         self._check_opset(opset, target, warp)
         if self.engine and target == "onnxruntime":
-            raise OptionsError("--engine builds a TensorRT plan: choose a TensorRT --target (e.g. trt10), not onnxruntime")
+            raise OptionsError(
+                "--engine builds a TensorRT plan: choose a TensorRT --target (e.g. trt10), not onnxruntime"
+            )
         object.__setattr__(self, "target", target)
         object.__setattr__(self, "warp", warp)
         object.__setattr__(self, "opset", opset)
@@ -160,13 +164,21 @@ class ExportOptions:
                 raise OptionsError(f"unknown {name} {value!r}; choose one of {', '.join(choices)}")
 
     def _check_sizes(self) -> None:
-        for name, value, top in (("height", self.height, MAX_SIDE), ("width", self.width, MAX_SIDE), ("batch", self.batch, MAX_BATCH)):
+        for name, value, top in (
+            ("height", self.height, MAX_SIDE),
+            ("width", self.width, MAX_SIDE),
+            ("batch", self.batch, MAX_BATCH),
+        ):
             if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= top:
                 raise OptionsError(f"--{name} must be an integer in 1..{top}, got {value!r}")
         if min(self.height, self.width) < ALIGN:
-            raise OptionsError(f"--height/--width must be at least {ALIGN} (the model downsamples 32x), got {self.height}x{self.width}")
+            raise OptionsError(
+                f"--height/--width must be at least {ALIGN} (the model downsamples 32x), got {self.height}x{self.width}"
+            )
         if self.dynamic and (self.height % ALIGN or self.width % ALIGN):
-            raise OptionsError(f"--dynamic needs --height/--width multiples of {ALIGN} (they are the optimal shape), got {self.height}x{self.width}")
+            raise OptionsError(
+                f"--dynamic needs --height/--width multiples of {ALIGN} (they are the optimal shape), got {self.height}x{self.width}"
+            )
         if self.verify_inputs < 1:
             raise OptionsError(f"verify_inputs must be >= 1, got {self.verify_inputs}")
 
@@ -174,7 +186,9 @@ class ExportOptions:
     def _check_opset(opset: int, target: str, warp: str) -> None:
         info = target_info(target)
         if not 13 <= opset <= DEFAULT_OPSET:
-            raise OptionsError(f"--opset must be in 13..{DEFAULT_OPSET} (opset 20 renames GridSample modes, see FACTS.md), got {opset}")
+            raise OptionsError(
+                f"--opset must be in 13..{DEFAULT_OPSET} (opset 20 renames GridSample modes, see FACTS.md), got {opset}"
+            )
         if info["tensorrt"] is not None and opset > int(info["opset"]):
             raise OptionsError(f"{target}'s ONNX parser reads opsets up to {info['opset']}, got --opset {opset}")
         if warp == "native" and opset < 16:

@@ -29,15 +29,37 @@ from b2v_edge.runtime.manifest import Artifact, Manifest, ManifestError
 from b2v_edge.runtime.metrics import psnr, sequence_scores, ssim
 
 from .parity_data import (
-    DEFAULT_MAX_GT_DROP, DEFAULT_MIN_PSNR, DEFAULT_SAMPLES, ParityError, ParityOptions, ParitySample, Thresholds,
-    environment_info, load_reference, load_samples, parse_levels, torch_outputs,
-)  # fmt: skip
+    DEFAULT_MAX_GT_DROP,
+    DEFAULT_MIN_PSNR,
+    DEFAULT_SAMPLES,
+    ParityError,
+    ParityOptions,
+    ParitySample,
+    Thresholds,
+    environment_info,
+    load_reference,
+    load_samples,
+    parse_levels,
+    torch_outputs,
+)
 
 __all__ = [
-    "DEFAULT_MAX_GT_DROP", "DEFAULT_MIN_PSNR", "DEFAULT_SAMPLES", "SCHEMA_VERSION", "ArtifactParity",
-    "ParityError", "ParityOptions", "ParityReport", "ReferenceScores", "Thresholds", "WorstCase",
-    "compare_artifact", "parse_levels", "record_in_manifest", "run_parity",
-]  # fmt: skip
+    "DEFAULT_MAX_GT_DROP",
+    "DEFAULT_MIN_PSNR",
+    "DEFAULT_SAMPLES",
+    "SCHEMA_VERSION",
+    "ArtifactParity",
+    "ParityError",
+    "ParityOptions",
+    "ParityReport",
+    "ReferenceScores",
+    "Thresholds",
+    "WorstCase",
+    "compare_artifact",
+    "parse_levels",
+    "record_in_manifest",
+    "run_parity",
+]
 
 SCHEMA_VERSION = 1
 Progress = Callable[[str, int, int], None]
@@ -165,23 +187,44 @@ class ParityReport:
     def to_dict(self) -> Dict[str, Any]:
         """JSON-ready dict (schema ``SCHEMA_VERSION``; frame positions in messages are 1-based)."""
         return {
-            "schema_version": self.schema_version, "created": self.created, "passed": self.passed,
-            "deploy_dir": self.deploy_dir, "data": self.data, "samples": self.count,
-            "size": list(self.size), "frames": self.frames, "has_ground_truth": self.has_gt,
-            "thresholds": asdict(self.thresholds), "reference": self.reference.to_dict(),
-            "artifacts": [a.to_dict() for a in self.artifacts], "failures": [] if self.passed else self.failures(),
-            "environment": self.environment, "notes": self.notes,
-        }  # fmt: skip
+            "schema_version": self.schema_version,
+            "created": self.created,
+            "passed": self.passed,
+            "deploy_dir": self.deploy_dir,
+            "data": self.data,
+            "samples": self.count,
+            "size": list(self.size),
+            "frames": self.frames,
+            "has_ground_truth": self.has_gt,
+            "thresholds": asdict(self.thresholds),
+            "reference": self.reference.to_dict(),
+            "artifacts": [a.to_dict() for a in self.artifacts],
+            "failures": [] if self.passed else self.failures(),
+            "environment": self.environment,
+            "notes": self.notes,
+        }
 
     def manifest_summary(self) -> Dict[str, Any]:
         """Compact summary written back to ``manifest.json`` (``parity``)."""
         arts = {}
         for a in self.artifacts:
-            arts[a.path] = {"status": a.status, "precision": a.precision,
-                            "psnr_vs_torch_db": _mean(a.psnr_vs_torch), "psnr_vs_torch_min_db": _min(a.psnr_vs_torch_min),
-                            "gt_drop_db": max(a.gt_drop) if a.gt_drop else None, "failing_positions": a.failing_positions}  # fmt: skip
-        return {"schema_version": SCHEMA_VERSION, "created": self.created, "passed": self.passed, "data": self.data,
-                "samples": self.count, "reference": self.reference.checkpoint, "artifacts": arts}  # fmt: skip
+            arts[a.path] = {
+                "status": a.status,
+                "precision": a.precision,
+                "psnr_vs_torch_db": _mean(a.psnr_vs_torch),
+                "psnr_vs_torch_min_db": _min(a.psnr_vs_torch_min),
+                "gt_drop_db": max(a.gt_drop) if a.gt_drop else None,
+                "failing_positions": a.failing_positions,
+            }
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "created": self.created,
+            "passed": self.passed,
+            "data": self.data,
+            "samples": self.count,
+            "reference": self.reference.checkpoint,
+            "artifacts": arts,
+        }
 
 
 def _mean(values: Sequence[float]) -> Optional[float]:
@@ -201,7 +244,9 @@ class _Accumulator:
         self.nonfinite = np.zeros(n, bool)
         self.keep, self.worst, self.worst_mse = keep, [], []  # type: int, List[WorstCase], List[float]
 
-    def add(self, i: int, eng: np.ndarray, ref: np.ndarray, sample: ParitySample, reversed_: bool, with_ssim: bool) -> None:
+    def add(
+        self, i: int, eng: np.ndarray, ref: np.ndarray, sample: ParitySample, reversed_: bool, with_ssim: bool
+    ) -> None:
         finite = np.isfinite(eng).reshape(len(eng), -1).all(axis=1)
         self.nonfinite |= ~finite
         eng = np.where(np.isfinite(eng), eng, 0.0).astype(np.float32)
@@ -219,8 +264,9 @@ class _Accumulator:
         mse = np.where(finite, ((eng.astype(np.float64) - ref) ** 2).reshape(len(eng), -1).mean(axis=1), np.inf)
         self._keep_worst(i, p, mse, eng, ref, sample, reversed_)
 
-    def _keep_worst(self, i: int, p: np.ndarray, mse: np.ndarray, eng: np.ndarray, ref: np.ndarray,
-                    sample: ParitySample, rev: bool) -> None:  # fmt: skip
+    def _keep_worst(
+        self, i: int, p: np.ndarray, mse: np.ndarray, eng: np.ndarray, ref: np.ndarray, sample: ParitySample, rev: bool
+    ) -> None:
         """Keep the ``keep`` samples with the largest error (ranked by MSE: PSNR is capped at 100 dB)."""
         if self.keep <= 0:
             return
@@ -230,8 +276,10 @@ class _Accumulator:
         images = {"input": sample.blurred, "pytorch": ref[k], "engine": eng[k].copy()}
         if sample.frames is not None:
             images["gt"] = (sample.frames[::-1] if rev else sample.frames)[k]
-        ranked = sorted(zip(self.worst_mse + [float(mse[k])], self.worst + [WorstCase(i, k, float(p[k]), images)]),
-                        key=lambda t: -t[0])[: self.keep]  # fmt: skip
+        ranked = sorted(
+            zip(self.worst_mse + [float(mse[k])], self.worst + [WorstCase(i, k, float(p[k]), images)]),
+            key=lambda t: -t[0],
+        )[: self.keep]
         self.worst_mse, self.worst = [m for m, _ in ranked], [w for _, w in ranked]
 
     def mean(self, key: str) -> List[float]:
@@ -249,14 +297,18 @@ def _check(result: ArtifactParity, ref: ReferenceScores, nonfinite: np.ndarray) 
     if low:
         bad.update(low)
         vals = ", ".join(f"{result.psnr_vs_torch[k]:.1f}" for k in low)
-        result.failures.append(f"PSNR vs PyTorch below {result.min_psnr:g} dB at frame positions {_fmt_pos(low)} ({vals} dB)")
+        result.failures.append(
+            f"PSNR vs PyTorch below {result.min_psnr:g} dB at frame positions {_fmt_pos(low)} ({vals} dB)"
+        )
     if result.psnr_gt and ref.psnr_gt:
         result.gt_drop = [r - e for r, e in zip(ref.psnr_gt, result.psnr_gt)]
         drop = [k for k, d in enumerate(result.gt_drop) if d > result.max_gt_drop]
         if drop:
             bad.update(drop)
             vals = ", ".join(f"{result.gt_drop[k]:.2f}" for k in drop)
-            result.failures.append(f"PSNR vs GT dropped more than {result.max_gt_drop:g} dB at frame positions {_fmt_pos(drop)} ({vals} dB)")
+            result.failures.append(
+                f"PSNR vs GT dropped more than {result.max_gt_drop:g} dB at frame positions {_fmt_pos(drop)} ({vals} dB)"
+            )
     result.failing_positions = sorted(k + 1 for k in bad)
 
 
@@ -264,8 +316,15 @@ def _fmt_pos(positions: Sequence[int]) -> str:
     return ", ".join(str(k + 1) for k in positions)
 
 
-def compare_artifact(engine: Any, art: Artifact, samples: Sequence[ParitySample], refs: Sequence[np.ndarray],
-                     ref_scores: ReferenceScores, options: ParityOptions, progress: Optional[Progress] = None) -> ArtifactParity:
+def compare_artifact(
+    engine: Any,
+    art: Artifact,
+    samples: Sequence[ParitySample],
+    refs: Sequence[np.ndarray],
+    ref_scores: ReferenceScores,
+    options: ParityOptions,
+    progress: Optional[Progress] = None,
+) -> ArtifactParity:
     """Run ``samples`` through an open engine and score them against the PyTorch outputs ``refs``.
 
     Args:
@@ -279,8 +338,16 @@ def compare_artifact(engine: Any, art: Artifact, samples: Sequence[ParitySample]
     """
     t0 = time.perf_counter()
     min_psnr, max_drop = options.thresholds.for_precision(art.precision)
-    result = ArtifactParity(art.path, art.kind, art.precision, art.warp, engine.spec.backend, engine.spec.provider,
-                            min_psnr=min_psnr, max_gt_drop=max_drop)  # fmt: skip
+    result = ArtifactParity(
+        art.path,
+        art.kind,
+        art.precision,
+        art.warp,
+        engine.spec.backend,
+        engine.spec.provider,
+        min_psnr=min_psnr,
+        max_gt_drop=max_drop,
+    )
     acc = _Accumulator(len(refs[0]), options.worst)
     for i, (sample, ref) in enumerate(zip(samples, refs)):
         x = np.ascontiguousarray(sample.blurred.transpose(2, 0, 1)[None], np.float32)
@@ -316,8 +383,15 @@ def _engine_backend(art: Artifact, backend: str) -> Tuple[str, str]:
     return "onnxruntime", ""
 
 
-def _check_one(manifest: Manifest, art: Artifact, samples: Sequence[ParitySample], refs: Sequence[np.ndarray],
-               ref_scores: ReferenceScores, options: ParityOptions, progress: Optional[Progress]) -> ArtifactParity:
+def _check_one(
+    manifest: Manifest,
+    art: Artifact,
+    samples: Sequence[ParitySample],
+    refs: Sequence[np.ndarray],
+    ref_scores: ReferenceScores,
+    options: ParityOptions,
+    progress: Optional[Progress],
+) -> ArtifactParity:
     from b2v_edge.runtime.engine import EngineError, open_engine
 
     backend, reason = _engine_backend(art, options.backend)
@@ -358,17 +432,31 @@ def run_parity(options: ParityOptions, progress: Optional[Progress] = None) -> P
     refs = torch_outputs(ckpt.model, samples, progress, options.threads or 1)  # see ParityOptions.threads
     scores = [sequence_scores(r, s.frames, options.ssim) for r, s in zip(refs, samples) if s.frames is not None]
     reference = ReferenceScores(
-        str(ckpt.path), sha, np.mean([s.psnr for s in scores], axis=0).tolist() if scores else [],
+        str(ckpt.path),
+        sha,
+        np.mean([s.psnr for s in scores], axis=0).tolist() if scores else [],
         np.mean([s.ssim for s in scores], axis=0).tolist() if scores and options.ssim else [],
-        [s.reversed for s in scores], time.perf_counter() - t0,
-    )  # fmt: skip
+        [s.reversed for s in scores],
+        time.perf_counter() - t0,
+    )
     results = [_check_one(manifest, a, samples, refs, reference, options, progress) for a in manifest.artifacts]
     has_gt = bool(scores)
     if not has_gt:
         notes.append(f"{options.data} has no ground truth: engine-vs-PyTorch only (no PSNR vs GT, no GT drop check)")
     env = environment_info({r.backend: r.provider for r in results if r.backend})
-    return ParityReport(str(manifest.root), options.data, len(samples), size, ckpt.config.frames, has_gt, reference,
-                        results, options.thresholds, env, notes)  # fmt: skip
+    return ParityReport(
+        str(manifest.root),
+        options.data,
+        len(samples),
+        size,
+        ckpt.config.frames,
+        has_gt,
+        reference,
+        results,
+        options.thresholds,
+        env,
+        notes,
+    )
 
 
 def record_in_manifest(report: ParityReport) -> Path:

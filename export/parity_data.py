@@ -27,10 +27,22 @@ import numpy as np
 from b2v_edge.runtime.manifest import Manifest, sha256_file
 
 __all__ = [
-    "DEFAULT_MAX_GT_DROP", "DEFAULT_MIN_PSNR", "DEFAULT_SAMPLES", "IMAGE_SUFFIXES", "ParityError", "ParityOptions",
-    "ParitySample", "Thresholds", "environment_info", "load_reference", "load_samples", "parse_levels",
-    "read_images", "torch_outputs", "torch_threads",
-]  # fmt: skip
+    "DEFAULT_MAX_GT_DROP",
+    "DEFAULT_MIN_PSNR",
+    "DEFAULT_SAMPLES",
+    "IMAGE_SUFFIXES",
+    "ParityError",
+    "ParityOptions",
+    "ParitySample",
+    "Thresholds",
+    "environment_info",
+    "load_reference",
+    "load_samples",
+    "parse_levels",
+    "read_images",
+    "torch_outputs",
+    "torch_threads",
+]
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 DATA_FORMS = "synthetic | gopro:PATH | panorama:PATH | images:DIR"
@@ -178,7 +190,9 @@ def read_images(folder: Path, size: Tuple[int, int], count: int) -> List[ParityS
     return samples
 
 
-def load_samples(spec: str, frames: int, size: Tuple[int, int], count: int, seed: int = 0) -> Tuple[List[ParitySample], List[str]]:
+def load_samples(
+    spec: str, frames: int, size: Tuple[int, int], count: int, seed: int = 0
+) -> Tuple[List[ParitySample], List[str]]:
     """The first ``count`` test samples of ``spec``, fitted to ``size``; returns ``(samples, notes)``.
 
     Raises:
@@ -285,8 +299,12 @@ def torch_threads(threads: Optional[int]) -> Iterator[None]:
         torch.set_num_threads(before)
 
 
-def torch_outputs(model: Any, samples: Sequence[ParitySample], progress: Optional[Callable[[str, int, int], None]] = None,
-                  threads: Optional[int] = None) -> List[np.ndarray]:
+def torch_outputs(
+    model: Any,
+    samples: Sequence[ParitySample],
+    progress: Optional[Callable[[str, int, int], None]] = None,
+    threads: Optional[int] = None,
+) -> List[np.ndarray]:
     """PyTorch eval outputs, ``float32 [N, H, W, 3]`` per sample (batch 1, like the engines)."""
     import torch
 
@@ -334,8 +352,17 @@ def environment_info(providers: Optional[Dict[str, str]] = None) -> Dict[str, An
     """Versions, CPU and GPU of this machine; ``providers`` maps backend -> provider that ran."""
     import onnxruntime as ort
 
-    dists = ("b2v-edge", "numpy", "onnxruntime", "onnxruntime-gpu", "onnx", "torch", "opencv-python-headless",
-             "opencv-python", "tensorrt")  # fmt: skip
+    dists = (
+        "b2v-edge",
+        "numpy",
+        "onnxruntime",
+        "onnxruntime-gpu",
+        "onnx",
+        "torch",
+        "opencv-python-headless",
+        "opencv-python",
+        "tensorrt",
+    )
     versions = {d: v for d in dists if (v := _version(d))}
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     return {

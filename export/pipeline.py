@@ -96,8 +96,19 @@ def _check(model: onnx.ModelProto, label: str) -> onnx.ModelProto:
 def build_fp32(ctx: _Context) -> GraphBuild:
     """Export, tag, check, simplify, lint, save and verify ``model.onnx``."""
     opts = ctx.options
-    ctx.log(f"exporting ONNX (dynamo, opset {opts.opset}, warp {opts.warp}, {'dynamic' if opts.dynamic else 'static'} shape)")
-    raw_path = export_onnx(ctx.model, ctx.staging / "raw.onnx", opts.height, opts.width, _trace_batch(opts), opts.dynamic, opts.opset, opts.warp)
+    ctx.log(
+        f"exporting ONNX (dynamo, opset {opts.opset}, warp {opts.warp}, {'dynamic' if opts.dynamic else 'static'} shape)"
+    )
+    raw_path = export_onnx(
+        ctx.model,
+        ctx.staging / "raw.onnx",
+        opts.height,
+        opts.width,
+        _trace_batch(opts),
+        opts.dynamic,
+        opts.opset,
+        opts.warp,
+    )
     model = load_onnx(raw_path)
     raw_path.unlink()
     tag_roles(model)
@@ -126,8 +137,13 @@ def _finish(ctx: _Context, model: onnx.ModelProto, precision: str, extra: Dict[s
         ctx.messages.append(f"lint warning: {finding}")
     path = save_onnx(model, ctx.staging / name)
     verification = _verify(ctx, path, precision)
-    extra.update(nodes=len(model.graph.node), ops=op_counts(model), lint=report.to_dict(),
-                 verification=verification.to_dict(), tools=deploy.tool_versions())
+    extra.update(
+        nodes=len(model.graph.node),
+        ops=op_counts(model),
+        lint=report.to_dict(),
+        verification=verification.to_dict(),
+        tools=deploy.tool_versions(),
+    )
     return GraphBuild(precision, path, model, report, verification, extra)
 
 
@@ -148,10 +164,13 @@ def _model_section(ckpt: Any, options: ExportOptions) -> Dict[str, Any]:
 
     cfg = ckpt.config
     return {
-        "name": f"b2v-{cfg.preset}-n{cfg.frames}", "preset": cfg.preset, "frames": cfg.frames,
+        "name": f"b2v-{cfg.preset}-n{cfg.frames}",
+        "preset": cfg.preset,
+        "frames": cfg.frames,
         "checkpoint": str(options.checkpoint or "demo"),
         "checkpoint_sha256": sha256_file(ckpt.path) if ckpt.path else None,
-        "config": cfg.to_dict(), "align": ALIGN,
+        "config": cfg.to_dict(),
+        "align": ALIGN,
     }
 
 
@@ -160,9 +179,16 @@ def publish(ctx: _Context, ckpt: Any, builds: List[GraphBuild]) -> Manifest:
     opts = ctx.options
     manifest = deploy.load_or_new(opts.out_dir)
     model_section = _model_section(ckpt, opts)
-    inp, out = deploy.io_sections(io_spec(builds[0].model), opts.dynamic, ALIGN, [opts.batch, 3, opts.height, opts.width])
-    new_identity = {"checkpoint_sha256": model_section["checkpoint_sha256"], "shape": inp["shape"],
-                    "warp": opts.warp, "opset": opts.opset, "target": opts.target}
+    inp, out = deploy.io_sections(
+        io_spec(builds[0].model), opts.dynamic, ALIGN, [opts.batch, 3, opts.height, opts.width]
+    )
+    new_identity = {
+        "checkpoint_sha256": model_section["checkpoint_sha256"],
+        "shape": inp["shape"],
+        "warp": opts.warp,
+        "opset": opts.opset,
+        "target": opts.target,
+    }
     ctx.messages += deploy.drop_stale(manifest, new_identity, [b.path.name for b in builds])
     deploy.publish([b.path for b in builds], opts.out_dir)
     manifest.model, manifest.input, manifest.output = model_section, inp, out
@@ -188,7 +214,9 @@ def run_export(options: ExportOptions, log: Optional[Log] = None) -> ExportResul
     with deploy.out_dir_guard(options.out_dir) as out_dir:
         options = options.with_(out_dir=out_dir)
         ckpt.model.set_warp_mode(options.warp)
-        shapes = verification_shapes(options.verify_inputs, options.batch, options.height, options.width, options.dynamic)
+        shapes = verification_shapes(
+            options.verify_inputs, options.batch, options.height, options.width, options.dynamic
+        )
         inputs = make_inputs(shapes, frames=ckpt.config.frames)
         reference = torch_outputs(ckpt.model, inputs)
         with deploy.staging_dir(out_dir) as staging:
@@ -202,5 +230,12 @@ def run_export(options: ExportOptions, log: Optional[Log] = None) -> ExportResul
         from .int8 import export_int8
 
         _art, verifications["int8"] = export_int8(manifest, options, reference, inputs, log)
-    return ExportResult(out_dir, manifest, list(manifest.artifacts), verifications, ctx.messages,
-                        time.perf_counter() - start, time.process_time() - cpu_start)
+    return ExportResult(
+        out_dir,
+        manifest,
+        list(manifest.artifacts),
+        verifications,
+        ctx.messages,
+        time.perf_counter() - start,
+        time.process_time() - cpu_start,
+    )

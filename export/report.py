@@ -20,11 +20,25 @@ import numpy as np
 
 from b2v_edge.runtime.atomic import atomic_write_text
 
-__all__ = ["diff_gain", "image_strip", "psnr_plot_png", "render_bench_markdown", "render_html", "render_json",
-           "render_markdown", "write_reports"]  # fmt: skip
+__all__ = [
+    "diff_gain",
+    "image_strip",
+    "psnr_plot_png",
+    "render_bench_markdown",
+    "render_html",
+    "render_json",
+    "render_markdown",
+    "write_reports",
+]
 
 MIN_TILE = 200  # px: narrower images are zoomed (nearest) so labels fit
-STRIP_LABELS = {"input": "input (blurred)", "pytorch": "PyTorch", "engine": "engine", "diff": "|diff|", "gt": "ground truth"}
+STRIP_LABELS = {
+    "input": "input (blurred)",
+    "pytorch": "PyTorch",
+    "engine": "engine",
+    "diff": "|diff|",
+    "gt": "ground truth",
+}
 
 
 def _clean(value: Any) -> Any:
@@ -58,25 +72,48 @@ def _summary_rows(report: Any) -> List[List[str]]:
             continue
         gt = f"{_f(float(np.mean(a.psnr_gt)))} / {_f(float(np.mean(report.reference.psnr_gt)))}" if a.psnr_gt else "—"
         drop = f"{_f(max(a.gt_drop), 3)} (≤ {a.max_gt_drop:g})" if a.gt_drop else "—"
-        rows.append([
-            a.path, a.precision, f"{a.backend}/{a.provider.replace('ExecutionProvider', '')}",
-            f"{_f(float(np.mean(a.psnr_vs_torch)))} / {_f(min(a.psnr_vs_torch_min))} (≥ {a.min_psnr:g})",
-            _f(float(np.mean(a.ssim_vs_torch)), 5) if a.ssim_vs_torch else "—", f"{max(a.max_abs_err):.2e}",
-            gt, drop, f"{a.seconds:.1f} s", a.status if a.passed else f"FAIL (frames {', '.join(map(str, a.failing_positions)) or '—'})",
-        ])  # fmt: skip
+        rows.append(
+            [
+                a.path,
+                a.precision,
+                f"{a.backend}/{a.provider.replace('ExecutionProvider', '')}",
+                f"{_f(float(np.mean(a.psnr_vs_torch)))} / {_f(min(a.psnr_vs_torch_min))} (≥ {a.min_psnr:g})",
+                _f(float(np.mean(a.ssim_vs_torch)), 5) if a.ssim_vs_torch else "—",
+                f"{max(a.max_abs_err):.2e}",
+                gt,
+                drop,
+                f"{a.seconds:.1f} s",
+                a.status if a.passed else f"FAIL (frames {', '.join(map(str, a.failing_positions)) or '—'})",
+            ]
+        )
     return rows
 
 
-SUMMARY_HEAD = ["artifact", "precision", "backend", "PSNR vs PyTorch mean / worst (dB)", "SSIM vs PyTorch",
-                "max abs err", "PSNR vs GT engine / PyTorch", "worst GT drop (dB)", "time", "result"]  # fmt: skip
+SUMMARY_HEAD = [
+    "artifact",
+    "precision",
+    "backend",
+    "PSNR vs PyTorch mean / worst (dB)",
+    "SSIM vs PyTorch",
+    "max abs err",
+    "PSNR vs GT engine / PyTorch",
+    "worst GT drop (dB)",
+    "time",
+    "result",
+]
 
 
 def _position_tables(report: Any) -> List[tuple]:
     """(title, header, rows) of the per-frame-position tables."""
     head = ["row"] + [f"frame {k + 1}" for k in range(report.frames)]
     checked = [a for a in report.artifacts if a.psnr_vs_torch]
-    tables = [("Engine vs PyTorch PSNR per frame position (dB, mean over samples)", head,
-               [[a.path] + [_f(v) for v in a.psnr_vs_torch] for a in checked])]  # fmt: skip
+    tables = [
+        (
+            "Engine vs PyTorch PSNR per frame position (dB, mean over samples)",
+            head,
+            [[a.path] + [_f(v) for v in a.psnr_vs_torch] for a in checked],
+        )
+    ]
     if report.has_gt:
         rows = [["PyTorch (reference)"] + [_f(v) for v in report.reference.psnr_gt]]
         rows += [[a.path] + [_f(v) for v in a.psnr_gt] for a in checked if a.psnr_gt]
@@ -88,18 +125,25 @@ def _position_tables(report: Any) -> List[tuple]:
 def _headline(report: Any) -> str:
     verdict = "PASS" if report.passed else "FAIL"
     ref = Path(report.reference.checkpoint).name
-    return (f"**{verdict}** — {len(report.checked)} of {len(report.artifacts)} artifacts checked on {report.count} "
-            f"samples of `{report.data}` ({report.size[0]}x{report.size[1]}, N={report.frames}); PyTorch reference "
-            f"`{ref}` (sha256 {report.reference.sha256[:12]}…)")  # fmt: skip
+    return (
+        f"**{verdict}** — {len(report.checked)} of {len(report.artifacts)} artifacts checked on {report.count} "
+        f"samples of `{report.data}` ({report.size[0]}x{report.size[1]}, N={report.frames}); PyTorch reference "
+        f"`{ref}` (sha256 {report.reference.sha256[:12]}…)"
+    )
 
 
 def _env_rows(env: Dict[str, Any]) -> List[List[str]]:
     backends = ", ".join(f"{b}: {p}" for b, p in env.get("backends", {}).items()) or "—"
     versions = ", ".join(f"{k} {v}" for k, v in env.get("versions", {}).items())
-    return [["backends", backends], ["ORT providers available", ", ".join(env.get("ort_providers_available", []))],
-            ["versions", versions], ["python", str(env.get("python", ""))], ["platform", str(env.get("platform", ""))],
-            ["CPU", f"{env.get('cpu', '?')} ({env.get('cpu_cores', '?')} cores, load average {env.get('load_average')})"],
-            ["GPU", str(env.get("gpu", ""))]]  # fmt: skip
+    return [
+        ["backends", backends],
+        ["ORT providers available", ", ".join(env.get("ort_providers_available", []))],
+        ["versions", versions],
+        ["python", str(env.get("python", ""))],
+        ["platform", str(env.get("platform", ""))],
+        ["CPU", f"{env.get('cpu', '?')} ({env.get('cpu_cores', '?')} cores, load average {env.get('load_average')})"],
+        ["GPU", str(env.get("gpu", ""))],
+    ]
 
 
 # ---- markdown -----------------------------------------------------------------------------------
@@ -112,7 +156,13 @@ def _md_table(head: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 
 def render_markdown(report: Any) -> str:
     """Tables a reviewer can paste into a PR."""
-    parts = [f"# Parity report: {report.deploy_dir}", "", _headline(report), "", _md_table(SUMMARY_HEAD, _summary_rows(report))]
+    parts = [
+        f"# Parity report: {report.deploy_dir}",
+        "",
+        _headline(report),
+        "",
+        _md_table(SUMMARY_HEAD, _summary_rows(report)),
+    ]
     for title, head, rows in _position_tables(report):
         parts += ["", f"## {title}", "", _md_table(head, rows)]
     if not report.passed:
@@ -191,7 +241,9 @@ def image_strip(images: Dict[str, np.ndarray], precision: str = "") -> bytes:
     bar = 22
     cols = []
     for key, img in tiles.items():
-        label = STRIP_LABELS[key] + (f" x{gain:,.0f}" if key == "diff" else f" ({precision})" if key == "engine" and precision else "")
+        label = STRIP_LABELS[key] + (
+            f" x{gain:,.0f}" if key == "diff" else f" ({precision})" if key == "engine" and precision else ""
+        )
         tile = np.full((h + bar, w, 3), 255, np.uint8)
         pixels = (np.clip(img, 0, 1) * 255 + 0.5).astype(np.uint8)[:, :, ::-1]
         tile[bar:] = cv2.resize(pixels, (w, h), interpolation=cv2.INTER_NEAREST) if zoom > 1 else pixels
@@ -226,8 +278,10 @@ def _html_table(head: Sequence[str], rows: Sequence[Sequence[str]], status_col: 
 
 
 def _strips_html(report: Any) -> List[str]:
-    parts = ["<h2>Worst samples</h2><p>Per artifact, the samples with the lowest engine-vs-PyTorch PSNR at their "
-             "worst frame position: input / PyTorch / engine / amplified |engine − PyTorch| / ground truth.</p>"]
+    parts = [
+        "<h2>Worst samples</h2><p>Per artifact, the samples with the lowest engine-vs-PyTorch PSNR at their "
+        "worst frame position: input / PyTorch / engine / amplified |engine − PyTorch| / ground truth.</p>"
+    ]
     for a in report.artifacts:
         if not a.worst:
             continue
@@ -235,7 +289,9 @@ def _strips_html(report: Any) -> List[str]:
         for wc in a.worst:
             src = _png_b64(image_strip(wc.images, a.precision))
             cap = f"sample {wc.sample}, frame position {wc.position + 1}: PSNR vs PyTorch {wc.psnr:.2f} dB"
-            parts.append(f"<figure><img alt='{html.escape(cap)}' src='{src}'><figcaption>{html.escape(cap)}</figcaption></figure>")
+            parts.append(
+                f"<figure><img alt='{html.escape(cap)}' src='{src}'><figcaption>{html.escape(cap)}</figcaption></figure>"
+            )
     return parts
 
 
@@ -244,21 +300,33 @@ def render_html(report: Any) -> str:
     md_bold = _headline(report).split("**")
     verdict = "pass" if report.passed else "fail"
     head = f"<span class='verdict {verdict}'>{html.escape(md_bold[1])}</span>{html.escape(md_bold[2]).replace('`', '')}"
-    parts = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>b2v-edge parity: {html.escape(report.deploy_dir)}</title>",
-             f"<style>{_CSS}</style></head><body>", f"<h1>Parity report: {html.escape(report.deploy_dir)}</h1><p>{head}</p>",
-             _html_table(SUMMARY_HEAD, _summary_rows(report), status_col=len(SUMMARY_HEAD) - 1)]  # fmt: skip
+    parts = [
+        f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>b2v-edge parity: {html.escape(report.deploy_dir)}</title>",
+        f"<style>{_CSS}</style></head><body>",
+        f"<h1>Parity report: {html.escape(report.deploy_dir)}</h1><p>{head}</p>",
+        _html_table(SUMMARY_HEAD, _summary_rows(report), status_col=len(SUMMARY_HEAD) - 1),
+    ]
     if not report.passed:
-        parts.append("<h2>Failures</h2><ul>" + "".join(f"<li class='fail'>{html.escape(f)}</li>" for f in report.failures()) + "</ul>")
+        parts.append(
+            "<h2>Failures</h2><ul>"
+            + "".join(f"<li class='fail'>{html.escape(f)}</li>" for f in report.failures())
+            + "</ul>"
+        )
     if any(a.psnr_vs_torch for a in report.artifacts):
-        parts.append(f"<h2>PSNR per frame position</h2><img alt='PSNR per frame position' src='{_png_b64(psnr_plot_png(report))}'>")
+        parts.append(
+            f"<h2>PSNR per frame position</h2><img alt='PSNR per frame position' src='{_png_b64(psnr_plot_png(report))}'>"
+        )
     for title, thead, rows in _position_tables(report):
         parts += [f"<h3>{html.escape(title)}</h3>", _html_table(thead, rows)]
     parts += _strips_html(report)
     if report.notes:
         parts.append("<h2>Notes</h2><ul>" + "".join(f"<li>{html.escape(n)}</li>" for n in report.notes) + "</ul>")
-    parts += ["<h2>Environment</h2>", _html_table(["", ""], _env_rows(report.environment)),
-              f"<p style='color:#777;font-size:12px'>schema {report.schema_version}, created {html.escape(report.created)}</p>",
-              "</body></html>"]  # fmt: skip
+    parts += [
+        "<h2>Environment</h2>",
+        _html_table(["", ""], _env_rows(report.environment)),
+        f"<p style='color:#777;font-size:12px'>schema {report.schema_version}, created {html.escape(report.created)}</p>",
+        "</body></html>",
+    ]
     return "\n".join(parts)
 
 
@@ -274,8 +342,18 @@ def write_reports(report: Any, out_dir: Union[str, Path]) -> Dict[str, Path]:
 
 
 # ---- bench --------------------------------------------------------------------------------------
-BENCH_HEAD = ["size", "row", "file (MB)", "PSNR vs GT", "PSNR vs PyTorch", "latency median / p90 (ms)", "FPS",
-              "peak RSS (MB)", "GFLOP/s (of GEMM)", "stream FPS (/ infer)"]  # fmt: skip
+BENCH_HEAD = [
+    "size",
+    "row",
+    "file (MB)",
+    "PSNR vs GT",
+    "PSNR vs PyTorch",
+    "latency median / p90 (ms)",
+    "FPS",
+    "peak RSS (MB)",
+    "GFLOP/s (of GEMM)",
+    "stream FPS (/ infer)",
+]
 
 
 def bench_rows(report: Any) -> List[List[str]]:
@@ -288,8 +366,20 @@ def bench_rows(report: Any) -> List[List[str]]:
             continue
         gf = f"{_f(r.gflops_per_s, 1)} ({_f(100 * r.ceiling_fraction, 0)} %)" if r.gflops_per_s else "—"
         stream = f"{_f(r.stream_fps, 1)} ({_f(r.stream_fps / r.fps, 2)})" if r.stream_fps else "—"
-        rows.append([size, r.label, _f(r.file_mb), _f(r.psnr_gt), _f(r.psnr_torch), f"{_f(r.median_ms, 1)} / {_f(r.p90_ms, 1)}",
-                     _f(r.fps, 2), _f(r.peak_mb, 0), gf, stream])  # fmt: skip
+        rows.append(
+            [
+                size,
+                r.label,
+                _f(r.file_mb),
+                _f(r.psnr_gt),
+                _f(r.psnr_torch),
+                f"{_f(r.median_ms, 1)} / {_f(r.p90_ms, 1)}",
+                _f(r.fps, 2),
+                _f(r.peak_mb, 0),
+                gf,
+                stream,
+            ]
+        )
     return rows
 
 
@@ -306,6 +396,8 @@ def render_bench_markdown(report: Any) -> str:
         parts.append(f"- {ratio.name}: {_f(ratio.value)}× (goal {ratio.goal}; {'met' if ratio.met else 'not met'})")
     parts += [f"- {n}" for n in report.notes]
     env = report.environment
-    parts.append(f"- CPU: {env.get('cpu', '?')} ({env.get('cpu_cores', '?')} cores); "
-                 + ", ".join(f"{k} {v}" for k, v in env.get("versions", {}).items()))  # fmt: skip
+    parts.append(
+        f"- CPU: {env.get('cpu', '?')} ({env.get('cpu_cores', '?')} cores); "
+        + ", ".join(f"{k} {v}" for k, v in env.get("versions", {}).items())
+    )
     return "\n".join(parts) + "\n"

@@ -56,7 +56,9 @@ def tag_roles(model: onnx.ModelProto) -> Dict[str, str]:
     roles: Dict[str, str] = {}
     for node in model.graph.node:
         role = role_of(node)
-        keep = [(p.key, p.value) for p in node.metadata_props if not p.key.startswith(_DROP_PREFIXES) and p.key != ROLE_KEY]
+        keep = [
+            (p.key, p.value) for p in node.metadata_props if not p.key.startswith(_DROP_PREFIXES) and p.key != ROLE_KEY
+        ]
         del node.metadata_props[:]
         for key, value in keep:
             node.metadata_props.add(key=key, value=value)

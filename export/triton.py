@@ -71,8 +71,13 @@ def _pick(manifest: Manifest, kind: str, precision: Optional[str]) -> Optional[A
     return found[-1] if found else None
 
 
-def write_repository(deploy_dir: Union[str, Path], repo: Union[str, Path], precision: Optional[str] = None,
-                     version: int = 1, max_batch: int = DEFAULT_MAX_BATCH) -> List[Path]:
+def write_repository(
+    deploy_dir: Union[str, Path],
+    repo: Union[str, Path],
+    precision: Optional[str] = None,
+    version: int = 1,
+    max_batch: int = DEFAULT_MAX_BATCH,
+) -> List[Path]:
     """Write (or update) a Triton model repository from a deploy dir.
 
     Args:
@@ -88,8 +93,10 @@ def write_repository(deploy_dir: Union[str, Path], repo: Union[str, Path], preci
     manifest = Manifest.load(deploy_dir)
     name = model_name(manifest)
     written = []
-    for kind, suffix, platform, file in (("onnx", "onnx", "onnxruntime_onnx", "model.onnx"),
-                                         ("tensorrt_plan", "trt", "tensorrt_plan", "model.plan")):
+    for kind, suffix, platform, file in (
+        ("onnx", "onnx", "onnxruntime_onnx", "model.onnx"),
+        ("tensorrt_plan", "trt", "tensorrt_plan", "model.plan"),
+    ):
         art = _pick(manifest, kind, precision)
         if art is None:
             continue

@@ -29,10 +29,10 @@ from b2v_edge.runtime.atomic import atomic_write_bytes
 from b2v_edge.runtime.manifest import Artifact, Manifest, ManifestError, sha256_file
 
 from .deploy import ONNX_NAMES, find_artifact, plan_name
-from .options import PRECISIONS
 from .device import device_facts
-from .trt_command import build_shapes, trtexec_command
+from .options import PRECISIONS
 from .targets import target_for_trt
+from .trt_command import build_shapes, trtexec_command
 
 Shape = Tuple[int, ...]
 HW_COMPAT = ("none", "ampere+")
@@ -162,8 +162,16 @@ def set_workspace(trt: Any, config: Any, major: int, minor: int, mib: int) -> No
         config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, mib << 20)
 
 
-def set_precision_v8(trt: Any, config: Any, network: Any, minor: int, precision: str, mode: str,
-                     keep: Sequence[str], calibration_cache: Optional[bytes]) -> int:
+def set_precision_v8(
+    trt: Any,
+    config: Any,
+    network: Any,
+    minor: int,
+    precision: str,
+    mode: str,
+    keep: Sequence[str],
+    calibration_cache: Optional[bytes],
+) -> int:
     """TensorRT 8.x precision: builder flags, fp32 pins for ``keep``, calibrator from a cache.
 
     Returns:
@@ -179,8 +187,10 @@ def set_precision_v8(trt: Any, config: Any, network: Any, minor: int, precision:
     config.set_flag(trt.BuilderFlag.INT8)
     if mode == "calibration":
         if calibration_cache is None:
-            raise BuildError("TensorRT 8.x INT8 needs model.int8.onnx (Q/DQ) or a calibration cache: run "
-                             "`b2v-edge export --precision int8` or pass --calibration-cache")
+            raise BuildError(
+                "TensorRT 8.x INT8 needs model.int8.onnx (Q/DQ) or a calibration cache: run "
+                "`b2v-edge export --precision int8` or pass --calibration-cache"
+            )
         config.int8_calibrator = cache_calibrator(trt, calibration_cache)
     return 0
 
@@ -261,8 +271,17 @@ def _timing_cache(config: Any, path: Path) -> Any:
     return cache
 
 
-def build_plan(trt: Any, source: Path, plan: Path, options: BuildOptions, mode: str, keep: Sequence[str],
-               shapes: Dict[str, Shape], timing_cache: Path, calibration_cache: Optional[bytes]) -> Dict[str, Any]:
+def build_plan(
+    trt: Any,
+    source: Path,
+    plan: Path,
+    options: BuildOptions,
+    mode: str,
+    keep: Sequence[str],
+    shapes: Dict[str, Shape],
+    timing_cache: Path,
+    calibration_cache: Optional[bytes],
+) -> Dict[str, Any]:
     """Parse ``source`` and build a raw plan into ``plan`` (atomic); returns build facts.
 
     Raises:
@@ -272,7 +291,9 @@ def build_plan(trt: Any, source: Path, plan: Path, options: BuildOptions, mode: 
     logger = trt.Logger(trt.Logger.WARNING)
     builder = trt.Builder(logger)
     if not builder:
-        raise BuildError("trt.Builder failed (CUDA initialization failure): run build-engine on the device with the GPU")
+        raise BuildError(
+            "trt.Builder failed (CUDA initialization failure): run build-engine on the device with the GPU"
+        )
     network, typing = create_network(trt, builder, major)
     parser = _parse(trt, network, logger, source)  # noqa: F841 - keep the parser alive while building
     config = builder.create_builder_config()
@@ -289,12 +310,24 @@ def build_plan(trt: Any, source: Path, plan: Path, options: BuildOptions, mode: 
         raise BuildError(f"TensorRT {version} failed to build {plan.name} (see the TensorRT log above)")
     atomic_write_bytes(plan, bytes(serialized))
     atomic_write_bytes(timing_cache, bytes(cache.serialize()))
-    return {"tensorrt_version": version, "network": typing, "precision_mode": mode, "fp32_pinned_layers": pinned,
-            "profile": profile, "build_seconds": round(time.perf_counter() - start, 1)}
+    return {
+        "tensorrt_version": version,
+        "network": typing,
+        "precision_mode": mode,
+        "fp32_pinned_layers": pinned,
+        "profile": profile,
+        "build_seconds": round(time.perf_counter() - start, 1),
+    }
 
 
-def build_engine(deploy_dir: Union[str, Path], options: Optional[BuildOptions] = None, trt: Any = None,
-                 cuda: Any = None, log: Optional[Callable[[str], None]] = None, **fields: Any) -> Artifact:
+def build_engine(
+    deploy_dir: Union[str, Path],
+    options: Optional[BuildOptions] = None,
+    trt: Any = None,
+    cuda: Any = None,
+    log: Optional[Callable[[str], None]] = None,
+    **fields: Any,
+) -> Artifact:
     """Build ``model.<precision>.plan`` in a deploy dir on this machine and record it in the manifest.
 
     Args:
@@ -318,7 +351,9 @@ def build_engine(deploy_dir: Union[str, Path], options: Optional[BuildOptions] =
         command = trtexec_command(manifest, options)
         raise TensorRTUnavailable(
             "TensorRT is not installed here (it ships with JetPack or NVIDIA's package index); "
-            "run build-engine on the device, or run the equivalent trtexec command there", command)
+            "run build-engine on the device, or run the equivalent trtexec command there",
+            command,
+        )
     version, major, _minor = trt_major(trt)
     if major < 8:
         raise BuildError(f"TensorRT {version} is too old: b2v-edge supports 8.0 and newer")
@@ -334,10 +369,22 @@ def build_engine(deploy_dir: Union[str, Path], options: Optional[BuildOptions] =
     log(f"building {plan.name} with TensorRT {version} from {source.path} ({mode})")
     facts = build_plan(trt, src_path, plan, options, mode, keep, shapes, timing, calib)
     facts.update(device_facts(cuda))
-    extra = {**facts, "source": source.path, "source_sha256": source.sha256,
-             "build_options": {**options.to_dict(), "timing_cache": str(timing)}}
-    art = Artifact(path=plan.name, kind="tensorrt_plan", precision=options.precision, sha256=sha256_file(plan),
-                   warp=source.warp, opset=source.opset, target=target_for_trt(version), extra=extra)
+    extra = {
+        **facts,
+        "source": source.path,
+        "source_sha256": source.sha256,
+        "build_options": {**options.to_dict(), "timing_cache": str(timing)},
+    }
+    art = Artifact(
+        path=plan.name,
+        kind="tensorrt_plan",
+        precision=options.precision,
+        sha256=sha256_file(plan),
+        warp=source.warp,
+        opset=source.opset,
+        target=target_for_trt(version),
+        extra=extra,
+    )
     manifest.upsert(art)
     manifest.save()
     return art

@@ -12,8 +12,8 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from b2v_edge.runtime.manifest import Manifest
 
-from .deploy import ONNX_NAMES, find_artifact, plan_name
 from .constants import ALIGN
+from .deploy import ONNX_NAMES, find_artifact, plan_name
 
 Shape = Tuple[int, ...]
 DEFAULT_MAX_HW = (1088, 1920)  # 1080p rounded up to a multiple of 32
@@ -37,7 +37,9 @@ def build_shapes(manifest: Manifest, options: Any) -> Dict[str, Shape]:
     export = manifest.input.get("opt_shape") or [1, 3, 256, 256]
     opt = tuple(options.opt_shape or export)
     low = tuple(options.min_shape or (1, 3, 2 * ALIGN, 2 * ALIGN))
-    high = tuple(options.max_shape or (max(opt[0], 4), 3, max(opt[2], DEFAULT_MAX_HW[0]), max(opt[3], DEFAULT_MAX_HW[1])))
+    high = tuple(
+        options.max_shape or (max(opt[0], 4), 3, max(opt[2], DEFAULT_MAX_HW[0]), max(opt[3], DEFAULT_MAX_HW[1]))
+    )
     for a, b, name in ((low, opt, "min > opt"), (opt, high, "opt > max")):
         if any(x > y for x, y in zip(a, b)):
             raise ValueError(f"optimization profile {name}: min {list(low)}, opt {list(opt)}, max {list(high)}")
@@ -73,7 +75,9 @@ def trtexec_command(manifest: Manifest, options: Any, major: Optional[int] = Non
     else:
         args += _v8_flag_args(manifest, precision, options)
     args.append(f"--saveEngine={root / plan_name(precision)}")
-    args.append(f"--memPoolSize=workspace:{options.workspace_mib}" if major >= 10 else f"--workspace={options.workspace_mib}")
+    args.append(
+        f"--memPoolSize=workspace:{options.workspace_mib}" if major >= 10 else f"--workspace={options.workspace_mib}"
+    )
     args.append(f"--timingCacheFile={options.timing_cache or root / 'timing.cache'}")
     if _static_shape(manifest) is None:
         shapes = build_shapes(manifest, options)
@@ -89,7 +93,7 @@ def _v8_flag_args(manifest: Manifest, precision: str, options: Any) -> List[str]
     if precision == "fp16":
         args += ["--fp16", "--precisionConstraints=obey"]
         fp16 = find_artifact(manifest, ONNX_NAMES["fp16"])
-        keep = (fp16.extra.get("fp16", {}).get("kept_fp32_nodes", []) if fp16 else [])
+        keep = fp16.extra.get("fp16", {}).get("kept_fp32_nodes", []) if fp16 else []
         if keep:
             args.append("--layerPrecisions=" + ",".join(f"{n}:fp32" for n in keep))
     else:

@@ -92,7 +92,9 @@ def ort_outputs(path: Union[str, Path], inputs: Sequence[np.ndarray], threads: i
     return [np.asarray(session.run(None, {name: x})[0], dtype=np.float32) for x in inputs]
 
 
-def compare(reference: Sequence[np.ndarray], outputs: Sequence[np.ndarray], precision: str, min_psnr_db: float) -> Verification:
+def compare(
+    reference: Sequence[np.ndarray], outputs: Sequence[np.ndarray], precision: str, min_psnr_db: float
+) -> Verification:
     """Max abs error and PSNR (worst input) of ``outputs`` against ``reference``.
 
     Raises:

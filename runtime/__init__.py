@@ -25,7 +25,24 @@ from .sources import Source, SourceError, open_source
 from .stats import RunSummary
 
 __all__ = [
-    "Artifact", "Engine", "EngineError", "EngineSpec", "FrameMapping", "Manifest", "ManifestError",
-    "NonFiniteOutputError", "Pipeline", "RunError", "RunOptions", "RunSummary", "SinkError", "Source",
-    "SourceError", "open_engine", "open_source", "postprocess", "preprocess", "run",
-]  # fmt: skip
+    "Artifact",
+    "Engine",
+    "EngineError",
+    "EngineSpec",
+    "FrameMapping",
+    "Manifest",
+    "ManifestError",
+    "NonFiniteOutputError",
+    "Pipeline",
+    "RunError",
+    "RunOptions",
+    "RunSummary",
+    "SinkError",
+    "Source",
+    "SourceError",
+    "open_engine",
+    "open_source",
+    "postprocess",
+    "preprocess",
+    "run",
+]

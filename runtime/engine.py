@@ -129,6 +129,7 @@ class Engine(abc.ABC):
 
     def close(self) -> None:
         """Release resources (idempotent). Backends override and call ``super().close()``."""
+        return None  # nothing to release in the base class
 
     def __enter__(self) -> "Engine":
         return self
@@ -156,9 +157,7 @@ class Engine(abc.ABC):
             raise EngineError(f"engine input must be [B,3,H,W] (rank 4), got shape {tuple(x.shape)}")
         for got, want in zip(x.shape, expected):
             if want is not None and got != want:
-                raise EngineError(
-                    f"engine input shape {tuple(x.shape)} does not match the model's {_fmt(expected)}"
-                )
+                raise EngineError(f"engine input shape {tuple(x.shape)} does not match the model's {_fmt(expected)}")
         if x.shape[1] != 3:
             raise EngineError(f"engine input must have 3 channels (RGB), got shape {tuple(x.shape)}")
         lo, hi = float(x.min()), float(x.max())
@@ -173,9 +172,7 @@ class Engine(abc.ABC):
         b, _, h, w = in_shape
         n = self.spec.frames or (out.shape[1] if out.ndim == 5 else -1)
         if out.shape != (b, n, 3, h, w):
-            raise EngineError(
-                f"{self.spec.backend} returned shape {tuple(out.shape)}, expected {(b, n, 3, h, w)}"
-            )
+            raise EngineError(f"{self.spec.backend} returned shape {tuple(out.shape)}, expected {(b, n, 3, h, w)}")
         out = out.astype(np.float32, copy=False)
         if check_finite and not np.isfinite(out).all():
             raise NonFiniteOutputError(
@@ -251,8 +248,14 @@ def open_engine(
     return _open_artifact(manifest, art, backend, threads, providers)
 
 
-def _open_file(manifest: Optional[Manifest], file: Path, backend: str, precision: Optional[str],
-               threads: Optional[int], providers: Optional[Sequence[str]]) -> Engine:
+def _open_file(
+    manifest: Optional[Manifest],
+    file: Path,
+    backend: str,
+    precision: Optional[str],
+    threads: Optional[int],
+    providers: Optional[Sequence[str]],
+) -> Engine:
     kind = "tensorrt_plan" if file.suffix in (".plan", ".engine", ".trt") else "onnx"
     want = "tensorrt" if kind == "tensorrt_plan" else "onnxruntime"
     if backend not in ("auto", want):
@@ -273,8 +276,9 @@ def _open_file(manifest: Optional[Manifest], file: Path, backend: str, precision
     return OrtEngine(file, precision=precision or "unknown", threads=threads, providers=providers)
 
 
-def _open_artifact(manifest: Manifest, art: Artifact, backend: str, threads: Optional[int],
-                   providers: Optional[Sequence[str]]) -> Engine:
+def _open_artifact(
+    manifest: Manifest, art: Artifact, backend: str, threads: Optional[int], providers: Optional[Sequence[str]]
+) -> Engine:
     manifest.verify(art)
     path = manifest.path_of(art)
     expected = _expected_spec(manifest, art, path, backend)
@@ -300,9 +304,15 @@ def _expected_spec(manifest: Manifest, art: Artifact, path: Path, backend: str) 
     out_shape = _dims(out.get("shape"))
     frames = manifest.model.get("frames") or (out_shape[1] if len(out_shape) > 1 else None)
     spec = EngineSpec(
-        input_name=str(inp["name"]), input_shape=_dims(inp.get("shape")),
-        output_name=str(out["name"]), output_shape=out_shape, precision=art.precision,
-        frames=int(frames or 0), backend=backend, provider="", path=path,
+        input_name=str(inp["name"]),
+        input_shape=_dims(inp.get("shape")),
+        output_name=str(out["name"]),
+        output_shape=out_shape,
+        precision=art.precision,
+        frames=int(frames or 0),
+        backend=backend,
+        provider="",
+        path=path,
     )
     return spec
 
@@ -320,8 +330,10 @@ def merge_spec(expected: Optional[EngineSpec], actual: EngineSpec) -> EngineSpec
             f"{actual.path.name} has I/O {actual.input_name}->{actual.output_name}, the manifest says "
             f"{expected.input_name}->{expected.output_name}; re-export the deploy dir"
         )
-    for what, e, a in (("input", expected.input_shape, actual.input_shape),
-                       ("output", expected.output_shape, actual.output_shape)):
+    for what, e, a in (
+        ("input", expected.input_shape, actual.input_shape),
+        ("output", expected.output_shape, actual.output_shape),
+    ):
         clash = len(e) != len(a) or any(x is not None and y is not None and x != y for x, y in zip(e, a))
         if clash:
             raise EngineError(
@@ -329,5 +341,4 @@ def merge_spec(expected: Optional[EngineSpec], actual: EngineSpec) -> EngineSpec
             )
     shape_in = tuple(x if x is not None else y for x, y in zip(actual.input_shape, expected.input_shape))
     shape_out = tuple(x if x is not None else y for x, y in zip(actual.output_shape, expected.output_shape))
-    return replace(actual, input_shape=shape_in, output_shape=shape_out,
-                   frames=actual.frames or expected.frames)
+    return replace(actual, input_shape=shape_in, output_shape=shape_out, frames=actual.frames or expected.frames)

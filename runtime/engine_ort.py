@@ -82,8 +82,7 @@ def choose_providers(wanted: Sequence[str], available: Sequence[str]) -> List[st
         log.info("ONNX Runtime has no %s provider (install onnxruntime-gpu for GPUs)", "/".join(missing))
     if not chosen:
         raise EngineError(
-            f"none of the providers {', '.join(wanted)} is in this ONNX Runtime "
-            f"(it has {', '.join(available)})"
+            f"none of the providers {', '.join(wanted)} is in this ONNX Runtime (it has {', '.join(available)})"
         )
     return chosen
 
@@ -142,10 +141,15 @@ class OrtEngine(Engine):
             )
         out_shape = _dims(outputs[0].shape)
         actual = EngineSpec(
-            input_name=inputs[0].name, input_shape=_dims(inputs[0].shape),
-            output_name=outputs[0].name, output_shape=out_shape, precision=precision,
+            input_name=inputs[0].name,
+            input_shape=_dims(inputs[0].shape),
+            output_name=outputs[0].name,
+            output_shape=out_shape,
+            precision=precision,
             frames=int(out_shape[1] or 0) if len(out_shape) == 5 else 0,
-            backend="onnxruntime", provider=used, path=path,
+            backend="onnxruntime",
+            provider=used,
+            path=path,
         )
         super().__init__(merge_spec(expected, actual))
         if len(self.spec.input_shape) != 4 or len(self.spec.output_shape) != 5:

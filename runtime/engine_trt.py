@@ -81,8 +81,11 @@ def _io_tensors_v8(engine: Any, trt: Any) -> List[_Tensor]:
     """TensorRT 8.x: bindings by index."""
     return [
         _Tensor(
-            name=engine.get_binding_name(i), index=i, is_input=bool(engine.binding_is_input(i)),
-            shape=tuple(engine.get_binding_shape(i)), dtype=np.dtype(trt.nptype(engine.get_binding_dtype(i))),
+            name=engine.get_binding_name(i),
+            index=i,
+            is_input=bool(engine.binding_is_input(i)),
+            shape=tuple(engine.get_binding_shape(i)),
+            dtype=np.dtype(trt.nptype(engine.get_binding_dtype(i))),
         )
         for i in range(engine.num_bindings)
     ]
@@ -95,8 +98,11 @@ def _io_tensors_v10(engine: Any, trt: Any) -> List[_Tensor]:
         name = engine.get_tensor_name(i)
         tensors.append(
             _Tensor(
-                name=name, index=i, is_input=engine.get_tensor_mode(name) == trt.TensorIOMode.INPUT,
-                shape=tuple(engine.get_tensor_shape(name)), dtype=np.dtype(trt.nptype(engine.get_tensor_dtype(name))),
+                name=name,
+                index=i,
+                is_input=engine.get_tensor_mode(name) == trt.TensorIOMode.INPUT,
+                shape=tuple(engine.get_tensor_shape(name)),
+                dtype=np.dtype(trt.nptype(engine.get_tensor_dtype(name))),
             )
         )
     return tensors
@@ -163,10 +169,15 @@ class TrtEngine(Engine):
             raise EngineError(f"{path.name} must have one input and one output, has {len(inputs)} / {len(outputs)}")
         out_shape = _dims(outputs[0].shape)
         return EngineSpec(
-            input_name=inputs[0].name, input_shape=_dims(inputs[0].shape),
-            output_name=outputs[0].name, output_shape=out_shape, precision=precision,
+            input_name=inputs[0].name,
+            input_shape=_dims(inputs[0].shape),
+            output_name=outputs[0].name,
+            output_shape=out_shape,
+            precision=precision,
             frames=int(out_shape[1] or 0) if len(out_shape) == 5 else 0,
-            backend="tensorrt", provider=f"TensorRT {self._trt.__version__}", path=path,
+            backend="tensorrt",
+            provider=f"TensorRT {self._trt.__version__}",
+            path=path,
         )
 
     # ---- buffers ------------------------------------------------------------------------

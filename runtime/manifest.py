@@ -77,9 +77,7 @@ class Artifact:
         if self.kind not in KINDS:
             raise ManifestError(f"artifact {self.path}: kind must be one of {KINDS}, got {self.kind!r}")
         if self.precision not in PRECISIONS:
-            raise ManifestError(
-                f"artifact {self.path}: precision must be one of {PRECISIONS}, got {self.precision!r}"
-            )
+            raise ManifestError(f"artifact {self.path}: precision must be one of {PRECISIONS}, got {self.precision!r}")
 
 
 @dataclass
@@ -104,9 +102,7 @@ class Manifest:
         p = Path(deploy_dir)
         file = p if p.name == MANIFEST_NAME else p / MANIFEST_NAME
         if not file.exists():
-            raise ManifestError(
-                f"no {MANIFEST_NAME} in {file.parent}: run `b2v-edge export --out {file.parent}` first"
-            )
+            raise ManifestError(f"no {MANIFEST_NAME} in {file.parent}: run `b2v-edge export --out {file.parent}` first")
         try:
             data = json.loads(file.read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError) as exc:

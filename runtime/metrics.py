@@ -34,8 +34,13 @@ def ssim(a: np.ndarray, b: np.ndarray, data_range: float = 1.0) -> float:
         raise ValueError(f"ssim needs equal shapes, got {a.shape} and {b.shape}")
     return float(
         structural_similarity(
-            np.asarray(a, np.float64), np.asarray(b, np.float64), data_range=data_range,
-            channel_axis=-1, gaussian_weights=True, sigma=1.5, use_sample_covariance=False,
+            np.asarray(a, np.float64),
+            np.asarray(b, np.float64),
+            data_range=data_range,
+            channel_axis=-1,
+            gaussian_weights=True,
+            sigma=1.5,
+            use_sample_covariance=False,
         )
     )
 
@@ -49,7 +54,9 @@ class SequenceScore:
     reversed: bool  # True when the reversed ground-truth order matched better
 
 
-def sequence_scores(pred: np.ndarray, gt: np.ndarray, with_ssim: bool = True, order_aware: bool = True) -> SequenceScore:
+def sequence_scores(
+    pred: np.ndarray, gt: np.ndarray, with_ssim: bool = True, order_aware: bool = True
+) -> SequenceScore:
     """Per-frame PSNR (and SSIM) of ``pred`` vs ``gt`` (both ``[N, H, W, 3]``), reverse-order aware."""
     if pred.shape != gt.shape or pred.ndim != 4:
         raise ValueError(f"expected pred and gt of equal shape [N,H,W,3], got {pred.shape} and {gt.shape}")

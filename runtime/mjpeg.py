@@ -166,8 +166,15 @@ class MjpegServer:
         max_clients: concurrent streams.
     """
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 8080, mode: str = "middle",
-                 playback_fps: float = 30.0, quality: int = 80, max_clients: int = 4) -> None:  # fmt: skip
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 8080,
+        mode: str = "middle",
+        playback_fps: float = 30.0,
+        quality: int = 80,
+        max_clients: int = 4,
+    ) -> None:
         self.host, self.port, self.mode, self.quality = host, port, mode, quality
         self.state = _State(1.0 / max(playback_fps, 1e-3), max_clients)
         self._server: Optional[_Server] = None
@@ -194,8 +201,9 @@ class MjpegServer:
         server.state = self.state
         self.port = server.server_address[1]
         self._server = server
-        self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2},
-                                        name="b2v-mjpeg", daemon=True)  # fmt: skip
+        self._thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.2}, name="b2v-mjpeg", daemon=True
+        )
         self._thread.start()
         return self
 

@@ -111,8 +111,13 @@ class Pipeline:
             replacing the window/video/MJPEG outputs built from ``options``.
     """
 
-    def __init__(self, options: RunOptions, engine: Optional[Engine] = None, source: Optional[Any] = None,
-                 outputs: Optional[List[Any]] = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        options: RunOptions,
+        engine: Optional[Engine] = None,
+        source: Optional[Any] = None,
+        outputs: Optional[List[Any]] = None,
+    ) -> None:
         self.options = options
         self.engine, self._own_engine = engine, engine is None
         self.source, self._own_source = source, source is None
@@ -169,8 +174,9 @@ class Pipeline:
         if not (h and w):
             self.notice(f"model input size is dynamic; using {self.size[0]}x{self.size[1]}")
         if self.source is None:
-            self.source = open_source(o.source, size=self.size, frames=self.engine.spec.frames or 7,
-                                      reconnect_attempts=o.reconnect_attempts)  # fmt: skip
+            self.source = open_source(
+                o.source, size=self.size, frames=self.engine.spec.frames or 7, reconnect_attempts=o.reconnect_attempts
+            )
         if o.shadow_every:
             self._shadow = open_engine(o.model, "onnxruntime", "fp32", threads=o.threads)
         if self._build_outputs:
@@ -178,12 +184,18 @@ class Pipeline:
         kind = getattr(getattr(self.source, "spec", None), "kind", "custom")
         if self.max_frames is None and kind == "synthetic" and not self.outputs:
             self.max_frames = SYNTHETIC_HEADLESS_FRAMES
-            self.notice(f"synthetic source, nothing to show: stopping after {self.max_frames} frames "
-                        "(use --max-frames, --output or --serve)")  # fmt: skip
+            self.notice(
+                f"synthetic source, nothing to show: stopping after {self.max_frames} frames "
+                "(use --max-frames, --output or --serve)"
+            )
         live = bool(getattr(self.source, "live", False)) or o.realtime
         self.slot = FrameSlot(1, drop_oldest=True) if live else FrameSlot(2, drop_oldest=False)
-        self._thread = threading.Thread(target=self._capture, args=(live and not getattr(self.source, "live", False),),
-                                        name="b2v-capture", daemon=True)  # fmt: skip
+        self._thread = threading.Thread(
+            target=self._capture,
+            args=(live and not getattr(self.source, "live", False),),
+            name="b2v-capture",
+            daemon=True,
+        )
         self._thread.start()
 
     def _make_outputs(self) -> None:
@@ -193,8 +205,9 @@ class Pipeline:
             self.notice("no display found ($DISPLAY is not set): running headless")
             window = False
         if window and not gui_available():
-            self.notice("this OpenCV has no GUI (opencv-python-headless): running headless; "
-                        "use --output or --serve to watch")  # fmt: skip
+            self.notice(
+                "this OpenCV has no GUI (opencv-python-headless): running headless; use --output or --serve to watch"
+            )
             window = False
         if window:
             try:
@@ -323,8 +336,7 @@ class Pipeline:
         spec = self.engine.spec
         lines = [
             f"{spec.label}  {self.size[0]}x{self.size[1]}  N={spec.frames}",
-            f"{self.meter.fps:5.1f} FPS  latency {latency_s * 1000:.0f} ms  "
-            f"infer {self.timer.mean_ms('infer'):.0f} ms",
+            f"{self.meter.fps:5.1f} FPS  latency {latency_s * 1000:.0f} ms  infer {self.timer.mean_ms('infer'):.0f} ms",
         ]
         if self.slot.dropped or self.failed:
             lines.append(f"dropped {self.slot.dropped}  failed {self.failed}")
@@ -341,17 +353,28 @@ class Pipeline:
         return RunSummary(
             source=str(getattr(src_spec, "uri", self.options.source)),
             source_kind=str(getattr(src_spec, "kind", "custom")),
-            engine=spec.label if spec else "-", model_path=str(spec.path) if spec else "-",
-            input_size=self.size, frames_per_input=spec.frames if spec else 0,
-            frames_captured=self.captured, frames_processed=self.processed, frames_dropped=self.slot.dropped,
-            frames_failed=self.failed, frames_written=written, max_pending=self.slot.high_water,
-            wall_s=wall, stream_fps=self.processed / wall if wall > 0 else 0.0,
+            engine=spec.label if spec else "-",
+            model_path=str(spec.path) if spec else "-",
+            input_size=self.size,
+            frames_per_input=spec.frames if spec else 0,
+            frames_captured=self.captured,
+            frames_processed=self.processed,
+            frames_dropped=self.slot.dropped,
+            frames_failed=self.failed,
+            frames_written=written,
+            max_pending=self.slot.high_water,
+            wall_s=wall,
+            stream_fps=self.processed / wall if wall > 0 else 0.0,
             infer_fps=1000.0 / infer_ms if infer_ms > 0 else 0.0,
             latency_ms=1000.0 * self._latency_sum / self.processed if self.processed else 0.0,
-            stop_reason=reason, shadow_psnr_db=self.shadow_psnr, shadow_count=self._shadow_n,
-            output=str(self.options.output) if self.options.output else None, serve_url=self.serve_url,
-            stages=stages, notices=list(self.notices),
-        )  # fmt: skip
+            stop_reason=reason,
+            shadow_psnr_db=self.shadow_psnr,
+            shadow_count=self._shadow_n,
+            output=str(self.options.output) if self.options.output else None,
+            serve_url=self.serve_url,
+            stages=stages,
+            notices=list(self.notices),
+        )
 
 
 def run(options: RunOptions, *, engine: Optional[Engine] = None, source: Optional[Any] = None) -> RunSummary:

@@ -24,9 +24,15 @@ import cv2
 import numpy as np
 
 __all__ = [
-    "SHOW_MODES", "PreviewWindow", "compose", "draw_overlay", "frames_for_mode", "gui_available",
-    "has_display", "tile_grid",
-]  # fmt: skip
+    "SHOW_MODES",
+    "PreviewWindow",
+    "compose",
+    "draw_overlay",
+    "frames_for_mode",
+    "gui_available",
+    "has_display",
+    "tile_grid",
+]
 
 SHOW_MODES = ("middle", "sequence", "grid")
 _FONT = cv2.FONT_HERSHEY_SIMPLEX

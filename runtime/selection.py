@@ -24,8 +24,9 @@ def precision_order(backend: str, gpu: bool) -> Tuple[str, ...]:
     return ("fp32", "int8", "fp16")
 
 
-def select_artifact(manifest: Manifest, kind: str, precision: Optional[str], order: Sequence[str],
-                    cpu: bool = False) -> Artifact:
+def select_artifact(
+    manifest: Manifest, kind: str, precision: Optional[str], order: Sequence[str], cpu: bool = False
+) -> Artifact:
     """The artifact of ``kind`` for ``precision`` (or the first available in ``order``).
 
     A deploy dir can hold two graphs of one precision: ``b2v-edge calibrate`` writes the TensorRT
@@ -45,8 +46,9 @@ def _prefer(found: Sequence[Artifact], cpu: bool) -> Artifact:
     return (matching or list(found))[-1]
 
 
-def check_plan_compat(artifact: Artifact, deploy_dir: Path, trt_version: str, compute_capability: str,
-                      gpu_name: str = "") -> Optional[str]:
+def check_plan_compat(
+    artifact: Artifact, deploy_dir: Path, trt_version: str, compute_capability: str, gpu_name: str = ""
+) -> Optional[str]:
     """Refuse a plan built for another TensorRT version or GPU.
 
     Args:

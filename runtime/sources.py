@@ -32,9 +32,18 @@ import cv2
 import numpy as np
 
 __all__ = [
-    "IMAGE_EXTS", "LIVE_KINDS", "Source", "SourceError", "SourceSpec", "csi_pipeline",
-    "has_gstreamer", "list_images", "open_source", "parse_source", "rtsp_pipeline",
-]  # fmt: skip
+    "IMAGE_EXTS",
+    "LIVE_KINDS",
+    "Source",
+    "SourceError",
+    "SourceSpec",
+    "csi_pipeline",
+    "has_gstreamer",
+    "list_images",
+    "open_source",
+    "parse_source",
+    "rtsp_pipeline",
+]
 
 from .source_uri import (
     IMAGE_EXTS,
@@ -46,7 +55,7 @@ from .source_uri import (
     list_images,
     parse_source,
     rtsp_pipeline,
-)  # fmt: skip
+)
 
 log = logging.getLogger("b2v_edge.runtime")
 
@@ -65,24 +74,34 @@ class _CaptureReader:
         self.open()
 
     def _args(self) -> Tuple[Union[int, str], int, List[int]]:
-        spec, timeouts = self.spec, [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, self.timeout_ms,
-                                     cv2.CAP_PROP_READ_TIMEOUT_MSEC, self.timeout_ms]  # fmt: skip
+        spec, timeouts = (
+            self.spec,
+            [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, self.timeout_ms, cv2.CAP_PROP_READ_TIMEOUT_MSEC, self.timeout_ms],
+        )
         if spec.kind == "camera":
-            return spec.target, (cv2.CAP_V4L2 if os.name == "posix" and os.uname().sysname == "Linux"
-                                 else cv2.CAP_ANY), []  # fmt: skip
+            return (
+                spec.target,
+                (cv2.CAP_V4L2 if os.name == "posix" and os.uname().sysname == "Linux" else cv2.CAP_ANY),
+                [],
+            )
         if spec.kind == "csi":
             if not has_gstreamer():
-                raise SourceError(f"{spec.uri} needs OpenCV built with GStreamer (JetPack's python3-opencv); "
-                                  "this OpenCV has none")  # fmt: skip
+                raise SourceError(
+                    f"{spec.uri} needs OpenCV built with GStreamer (JetPack's python3-opencv); this OpenCV has none"
+                )
             o = spec.options
-            pipe = csi_pipeline(int(spec.target), int(o.get("width", 1280)), int(o.get("height", 720)),
-                                int(o.get("fps", 30)), int(o.get("flip", 0)))  # fmt: skip
+            pipe = csi_pipeline(
+                int(spec.target),
+                int(o.get("width", 1280)),
+                int(o.get("height", 720)),
+                int(o.get("fps", 30)),
+                int(o.get("flip", 0)),
+            )
             return pipe, cv2.CAP_GSTREAMER, []
         if spec.kind == "stream" and spec.target.startswith("rtsp") and has_gstreamer():
             return rtsp_pipeline(str(spec.target)), cv2.CAP_GSTREAMER, []
         if spec.kind == "stream":
-            os.environ.setdefault("OPENCV_FFMPEG_CAPTURE_OPTIONS",
-                                  "rtsp_transport;tcp|fflags;nobuffer|flags;low_delay")  # fmt: skip
+            os.environ.setdefault("OPENCV_FFMPEG_CAPTURE_OPTIONS", "rtsp_transport;tcp|fflags;nobuffer|flags;low_delay")
             return spec.target, cv2.CAP_FFMPEG, timeouts
         return spec.target, cv2.CAP_ANY, []
 
@@ -198,8 +217,14 @@ class Source:
         reconnects: successful reconnections after a lost live source.
     """
 
-    def __init__(self, spec: SourceSpec, reader_factory: Callable[[], Any], fps: Optional[float],
-                 reconnect_attempts: int = 5, reconnect_delay: float = 0.5) -> None:  # fmt: skip
+    def __init__(
+        self,
+        spec: SourceSpec,
+        reader_factory: Callable[[], Any],
+        fps: Optional[float],
+        reconnect_attempts: int = 5,
+        reconnect_delay: float = 0.5,
+    ) -> None:
         self.spec = spec
         self._factory = reader_factory
         self._reader = reader_factory()
@@ -236,8 +261,9 @@ class Source:
                 f"{self.spec.kind} {self.spec.uri} was lost and did not come back after "
                 f"{self.reconnect_attempts} reconnect attempts"
             )
-        log.warning("%s %s lost; reconnecting (%d/%d)", self.spec.kind, self.spec.uri, failures,
-                    self.reconnect_attempts)  # fmt: skip
+        log.warning(
+            "%s %s lost; reconnecting (%d/%d)", self.spec.kind, self.spec.uri, failures, self.reconnect_attempts
+        )
         if self._reader is not None:
             self._reader.close()
         time.sleep(self.reconnect_delay * failures)

@@ -156,13 +156,18 @@ class RunSummary:
             ("source", f"{self.source} ({self.source_kind})"),
             ("engine", f"{self.engine}  [{self.model_path}]"),
             ("input", f"{h}x{w}, {self.frames_per_input} frames out"),
-            ("frames", f"{self.frames_processed} processed / {self.frames_captured} captured, "
-                       f"{self.frames_dropped} dropped, {self.frames_failed} failed (NaN/Inf)"),
-            ("throughput", f"{self.stream_fps:.2f} FPS stream, {self.infer_fps:.2f} FPS inference "
-                           f"({self.efficiency:.2f})"),
+            (
+                "frames",
+                f"{self.frames_processed} processed / {self.frames_captured} captured, "
+                f"{self.frames_dropped} dropped, {self.frames_failed} failed (NaN/Inf)",
+            ),
+            (
+                "throughput",
+                f"{self.stream_fps:.2f} FPS stream, {self.infer_fps:.2f} FPS inference ({self.efficiency:.2f})",
+            ),
             ("latency", f"{self.latency_ms:.1f} ms capture→output (mean)"),
             ("stopped", self.stop_reason),
-        ]  # fmt: skip
+        ]
         if self.shadow_count:
             value = "identical" if self.shadow_psnr_db == math.inf else f"{self.shadow_psnr_db:.2f} dB"
             rows.append(("shadow fp32 PSNR", f"{value} over {self.shadow_count} frames"))

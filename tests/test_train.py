@@ -9,13 +9,30 @@ from b2v_edge.losses import LossConfig, total_loss
 from b2v_edge.model import build_model
 from b2v_edge.train import TrainOptions, batch_indices, train
 
-TINY = dict(enc_channels=(4, 4, 6, 6, 8), dec_channels=(8, 6, 6, 4, 4), growth=(2, 2, 2, 2, 2),
-            dense_layers=(1, 1, 1, 1, 1), stn_hidden=4, lw_hidden=4, refine_channels=4)
+TINY = dict(
+    enc_channels=(4, 4, 6, 6, 8),
+    dec_channels=(8, 6, 6, 4, 4),
+    growth=(2, 2, 2, 2, 2),
+    dense_layers=(1, 1, 1, 1, 1),
+    stn_hidden=4,
+    lw_hidden=4,
+    refine_channels=4,
+)
 
 
 def _opts(tmp_path, **kw):
-    base = dict(out=str(tmp_path / "run"), crop=32, batch=2, epochs=3, epoch_steps=2, eval_samples=2,
-                eval_size=32, model_overrides=TINY, frames=3, lr=1e-3)
+    base = dict(
+        out=str(tmp_path / "run"),
+        crop=32,
+        batch=2,
+        epochs=3,
+        epoch_steps=2,
+        eval_samples=2,
+        eval_size=32,
+        model_overrides=TINY,
+        frames=3,
+        lr=1e-3,
+    )
     base.update(kw)
     return TrainOptions(**base)
 
@@ -75,9 +92,32 @@ def test_resume_refuses_other_config(tmp_path):
 def test_ddp_two_process_gloo(tmp_path):
     out = tmp_path / "ddp"
     env = dict(os.environ, OMP_NUM_THREADS="1")
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29533",
-           "-m", "b2v_edge.cli.main", "train", "--crop", "32", "--batch", "1", "--epochs", "1",
-           "--epoch-steps", "3", "--frames", "3", "--out", str(out), "--threads", "1"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node",
+        "2",
+        "--master_port",
+        "29533",
+        "-m",
+        "b2v_edge.cli.main",
+        "train",
+        "--crop",
+        "32",
+        "--batch",
+        "1",
+        "--epochs",
+        "1",
+        "--epoch-steps",
+        "3",
+        "--frames",
+        "3",
+        "--out",
+        str(out),
+        "--threads",
+        "1",
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
     assert proc.returncode == 0, proc.stderr[-2000:]
     ck = load_checkpoint(out / "last.pt", with_train_state=True)

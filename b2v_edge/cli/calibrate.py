@@ -22,9 +22,15 @@ def register(app: typer.Typer) -> None:
 
 
 def calibrate_command(
-    deploy_dir: Path = typer.Argument(..., help="Deploy dir with manifest.json and model.onnx (from `b2v-edge export`)."),
-    data: str = typer.Option("synthetic", "--data", help="synthetic | images:DIR | video:FILE | camera:N | gopro:PATH | panorama:PATH"),
-    camera: Optional[str] = typer.Option(None, "--camera", help="Shorthand for --data camera:N (index, /dev/videoN, csi://N)."),
+    deploy_dir: Path = typer.Argument(
+        ..., help="Deploy dir with manifest.json and model.onnx (from `b2v-edge export`)."
+    ),
+    data: str = typer.Option(
+        "synthetic", "--data", help="synthetic | images:DIR | video:FILE | camera:N | gopro:PATH | panorama:PATH"
+    ),
+    camera: Optional[str] = typer.Option(
+        None, "--camera", help="Shorthand for --data camera:N (index, /dev/videoN, csi://N)."
+    ),
     frames: int = typer.Option(300, "--frames", help="Frames captured from a camera before sampling."),
     samples: int = typer.Option(256, "--samples", help="Calibration inputs, stratified by blur strength."),
     method: str = typer.Option("minmax", "--method", help="minmax | percentile | entropy (histograms: slower)"),
@@ -32,13 +38,19 @@ def calibrate_command(
     backend: str = typer.Option("onnxruntime", "--backend", help="onnxruntime | modelopt (needs nvidia-modelopt)"),
     target: str = typer.Option("tensorrt", "--target", help="tensorrt (symmetric S8S8 Q/DQ) | onnxruntime (U8S8, CPU)"),
     sensitivity: bool = typer.Option(False, "--sensitivity", help="Rank node groups by their INT8 PSNR cost."),
-    target_psnr: Optional[float] = typer.Option(None, "--target-psnr", help="Keep groups in float until INT8-vs-FP32 PSNR >= X dB."),
-    exclude: List[str] = typer.Option([], "--exclude", help="Node name / module scope / group kept in float (repeatable)."),
+    target_psnr: Optional[float] = typer.Option(
+        None, "--target-psnr", help="Keep groups in float until INT8-vs-FP32 PSNR >= X dB."
+    ),
+    exclude: List[str] = typer.Option(
+        [], "--exclude", help="Node name / module scope / group kept in float (repeatable)."
+    ),
     fit: str = typer.Option("letterbox", "--fit", help="letterbox | resize: as `b2v-edge run --fit`."),
     eval_samples: int = typer.Option(8, "--eval-samples", help="Held-out inputs for the INT8-vs-FP32 check."),
     bins: int = typer.Option(8, "--bins", help="Blur-strength strata."),
     seed: int = typer.Option(0, "--seed", help="Sampling / synthetic data seed."),
-    trt_version: Optional[str] = typer.Option(None, "--trt-version", help="TensorRT version of the calibration cache header."),
+    trt_version: Optional[str] = typer.Option(
+        None, "--trt-version", help="TensorRT version of the calibration cache header."
+    ),
     no_cache: bool = typer.Option(False, "--no-cache", help="Recompute ranges even if cached."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bars."),
 ) -> None:
@@ -51,11 +63,24 @@ def calibrate_command(
     if camera is not None and data != "synthetic":
         fail("give either --camera or --data, not both")
     options = CalibOptions(
-        data=f"camera:{camera}" if camera is not None else data, samples=samples, method=method,
-        percentile=percentile, backend=backend, target=target, camera_frames=frames, bins=bins, fit=fit,
-        seed=seed, eval_samples=eval_samples, sensitivity=sensitivity, target_psnr=target_psnr,
-        exclude=tuple(exclude), trt_version=trt_version, use_cache=not no_cache, progress=not quiet,
-    )  # fmt: skip
+        data=f"camera:{camera}" if camera is not None else data,
+        samples=samples,
+        method=method,
+        percentile=percentile,
+        backend=backend,
+        target=target,
+        camera_frames=frames,
+        bins=bins,
+        fit=fit,
+        seed=seed,
+        eval_samples=eval_samples,
+        sensitivity=sensitivity,
+        target_psnr=target_psnr,
+        exclude=tuple(exclude),
+        trt_version=trt_version,
+        use_cache=not no_cache,
+        progress=not quiet,
+    )
     try:
         report = run_calibration(deploy_dir, options)
     except (CalibError, ManifestError, OSError) as exc:

@@ -28,8 +28,8 @@ def register(app: typer.Typer) -> None:
 
 def _errors() -> Tuple[type, ...]:
     from b2v_edge.checkpoint import CheckpointError
-    from b2v_edge.export.lint import LintError
     from b2v_edge.export.constants import ExportError
+    from b2v_edge.export.lint import LintError
     from b2v_edge.export.trt_build import BuildError
     from b2v_edge.runtime.manifest import ManifestError
 
@@ -42,7 +42,9 @@ def _progress(message: str) -> None:
 
 def _trt_missing(exc: Any, written: Optional[Path] = None) -> None:
     if written is not None:
-        err_console.print(escape(f"ONNX artifacts are complete in {written}; only the TensorRT plan is missing"), soft_wrap=True)
+        err_console.print(
+            escape(f"ONNX artifacts are complete in {written}; only the TensorRT plan is missing"), soft_wrap=True
+        )
     console.print("equivalent command on the device:")
     console.print(escape(exc.command), soft_wrap=True)
     fail(escape(str(exc)), code=TRT_MISSING_EXIT)
@@ -62,12 +64,16 @@ def _artifact_table(manifest: Any) -> Table:
 
 def export_command(
     checkpoint: Optional[str] = typer.Option(None, "--checkpoint", help="Checkpoint .pt (default: the demo model)."),
-    precision: str = typer.Option("fp16", "--precision", help="fp32 | fp16 | int8 (model.onnx fp32 is always written)."),
+    precision: str = typer.Option(
+        "fp16", "--precision", help="fp32 | fp16 | int8 (model.onnx fp32 is always written)."
+    ),
     height: int = typer.Option(256, "--height", help="Input height (the optimal height with --dynamic)."),
     width: int = typer.Option(256, "--width", help="Input width (the optimal width with --dynamic)."),
     dynamic: bool = typer.Option(False, "--dynamic", help="Dynamic batch/H/W axes (H/W multiples of 32)."),
     batch: int = typer.Option(1, "--batch", help="Batch size (the optimal batch with --dynamic)."),
-    target: str = typer.Option("trt10", "--target", help="auto | trt8.0 | trt8.2 | trt8.5 | trt8.6 | trt10 | trt11 | onnxruntime"),
+    target: str = typer.Option(
+        "trt10", "--target", help="auto | trt8.0 | trt8.2 | trt8.5 | trt8.6 | trt10 | trt11 | onnxruntime"
+    ),
     warp: str = typer.Option("auto", "--warp", help="auto | native (GridSample) | gather (no GridSample)"),
     opset: Optional[int] = typer.Option(None, "--opset", help="ONNX opset (default: the target's: 13, 17 or 18)."),
     engine: bool = typer.Option(False, "--engine", help="Also build a TensorRT plan (needs TensorRT + GPU)."),
@@ -81,11 +87,24 @@ def export_command(
 
     try:
         options = ExportOptions(
-            out_dir=out, checkpoint=checkpoint, precision=precision, height=height, width=width, batch=batch,
-            dynamic=dynamic, target=target, warp=warp, opset=opset, engine=engine, triton=triton,
-            simplify=simplify, fp16_tool=fp16_tool,
-        )  # fmt: skip
-        console.print(f"export: {options.precision}, target {options.target}, warp {options.warp}, opset {options.opset}")
+            out_dir=out,
+            checkpoint=checkpoint,
+            precision=precision,
+            height=height,
+            width=width,
+            batch=batch,
+            dynamic=dynamic,
+            target=target,
+            warp=warp,
+            opset=opset,
+            engine=engine,
+            triton=triton,
+            simplify=simplify,
+            fp16_tool=fp16_tool,
+        )
+        console.print(
+            f"export: {options.precision}, target {options.target}, warp {options.warp}, opset {options.opset}"
+        )
         result = export(options, log=_progress)
     except TensorRTUnavailable as exc:
         _trt_missing(exc, out)
@@ -99,7 +118,9 @@ def export_command(
 
 def lint_command(
     model: Path = typer.Argument(..., help="ONNX file to check."),
-    target: str = typer.Option("trt10", "--target", help="trt8.0 | trt8.2 | trt8.5 | trt8.6 | trt10 | trt11 | onnxruntime"),
+    target: str = typer.Option(
+        "trt10", "--target", help="trt8.0 | trt8.2 | trt8.5 | trt8.6 | trt10 | trt11 | onnxruntime"
+    ),
     trt_version: Optional[str] = typer.Option(None, "--trt-version", help="Exact TensorRT version, e.g. 10.1.0."),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
 ) -> None:
@@ -139,7 +160,9 @@ def build_engine_command(
     opt_shape: Optional[str] = typer.Option(None, "--opt-shape", help="Dynamic graphs: e.g. 1x3x256x256."),
     max_shape: Optional[str] = typer.Option(None, "--max-shape", help="Dynamic graphs: e.g. 4x3x1088x1920."),
     timing_cache: Optional[Path] = typer.Option(None, "--timing-cache", help="Default: <deploy>/timing.cache."),
-    calibration_cache: Optional[Path] = typer.Option(None, "--calibration-cache", help="TensorRT 8.x INT8 without Q/DQ."),
+    calibration_cache: Optional[Path] = typer.Option(
+        None, "--calibration-cache", help="TensorRT 8.x INT8 without Q/DQ."
+    ),
     version_compatible: bool = typer.Option(False, "--version-compatible", help="TensorRT >= 8.6 only."),
     hardware_compatibility: str = typer.Option("none", "--hardware-compatibility", help="none | ampere+"),
     triton: Optional[Path] = typer.Option(None, "--triton", help="Also add the plan to this Triton repository."),
@@ -150,10 +173,16 @@ def build_engine_command(
 
     try:
         options = BuildOptions(
-            precision=precision, workspace_mib=workspace, min_shape=_shape(min_shape), opt_shape=_shape(opt_shape),
-            max_shape=_shape(max_shape), timing_cache=timing_cache, calibration_cache=calibration_cache,
-            version_compatible=version_compatible, hardware_compatibility=hardware_compatibility,
-        )  # fmt: skip
+            precision=precision,
+            workspace_mib=workspace,
+            min_shape=_shape(min_shape),
+            opt_shape=_shape(opt_shape),
+            max_shape=_shape(max_shape),
+            timing_cache=timing_cache,
+            calibration_cache=calibration_cache,
+            version_compatible=version_compatible,
+            hardware_compatibility=hardware_compatibility,
+        )
         art = build_engine(deploy_dir, options, log=_progress)
         if triton is not None:
             from b2v_edge.export.triton import write_repository
@@ -164,5 +193,7 @@ def build_engine_command(
     except (BuildError, ManifestError, ValueError, OSError) as exc:
         fail(escape(str(exc)))
     extra = art.extra
-    console.print(f"wrote {escape(str(Path(deploy_dir) / art.path))}: TensorRT {extra['tensorrt_version']}, "
-                  f"{extra.get('gpu') or 'GPU ?'} (sm {extra.get('compute_capability') or '?'}), {extra['build_seconds']} s")
+    console.print(
+        f"wrote {escape(str(Path(deploy_dir) / art.path))}: TensorRT {extra['tensorrt_version']}, "
+        f"{extra.get('gpu') or 'GPU ?'} (sm {extra.get('compute_capability') or '?'}), {extra['build_seconds']} s"
+    )

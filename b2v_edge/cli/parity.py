@@ -27,14 +27,24 @@ def _print_parity(report: Any, paths: dict) -> None:
 
     table = Table(title=f"parity of {report.deploy_dir} on {report.count} samples of {report.data}")
     for col in ("artifact", "precision", "PSNR vs PyTorch mean/worst", "GT drop (dB)", "result"):
-        table.add_column(col, justify="left" if col in ("artifact", "result") else "right", overflow="fold",
-                         no_wrap=col == "artifact")  # fmt: skip
+        table.add_column(
+            col,
+            justify="left" if col in ("artifact", "result") else "right",
+            overflow="fold",
+            no_wrap=col == "artifact",
+        )
     for a in report.artifacts:
-        psnr = f"{sum(a.psnr_vs_torch) / len(a.psnr_vs_torch):.2f} / {min(a.psnr_vs_torch_min):.2f}" if a.psnr_vs_torch else "—"
+        psnr = (
+            f"{sum(a.psnr_vs_torch) / len(a.psnr_vs_torch):.2f} / {min(a.psnr_vs_torch_min):.2f}"
+            if a.psnr_vs_torch
+            else "—"
+        )
         drop = f"{max(a.gt_drop):+.3f}" if a.gt_drop else "—"
         style = "green" if a.passed else "dim" if a.skipped else "bold red"
         frames = ", ".join(map(str, a.failing_positions))
-        status = a.status + (f" ({a.skipped})" if a.skipped else f" ({a.error})" if a.error else f" (frames {frames})" if frames else "")
+        status = a.status + (
+            f" ({a.skipped})" if a.skipped else f" ({a.error})" if a.error else f" (frames {frames})" if frames else ""
+        )
         table.add_row(a.path, a.precision, psnr, drop, f"[{style}]{status}[/]")
     console.print(table)
     for note in report.notes:
@@ -48,11 +58,19 @@ def parity_cmd(
     samples: int = typer.Option(8, help="number of test inputs (the first K of the test split)"),
     backend: str = typer.Option("auto", help="auto | onnxruntime (ONNX only) | tensorrt (plans only)"),
     out: Optional[Path] = typer.Option(None, help="report folder (default: DEPLOY_DIR/parity)"),
-    fail_under: Optional[str] = typer.Option(None, help="engine-vs-PyTorch PSNR floors, e.g. 'fp16=38,int8=28' (defaults 60/40/30)"),
-    max_gt_drop: Optional[str] = typer.Option(None, help="allowed PSNR-vs-GT loss, e.g. 'fp16=0.2,int8=1' (defaults 0.1/0.1/0.5)"),
-    checkpoint: Optional[str] = typer.Option(None, help="PyTorch reference (default: the checkpoint named in the manifest)"),
+    fail_under: Optional[str] = typer.Option(
+        None, help="engine-vs-PyTorch PSNR floors, e.g. 'fp16=38,int8=28' (defaults 60/40/30)"
+    ),
+    max_gt_drop: Optional[str] = typer.Option(
+        None, help="allowed PSNR-vs-GT loss, e.g. 'fp16=0.2,int8=1' (defaults 0.1/0.1/0.5)"
+    ),
+    checkpoint: Optional[str] = typer.Option(
+        None, help="PyTorch reference (default: the checkpoint named in the manifest)"
+    ),
     size: Optional[str] = typer.Option(None, help="HxW for artifacts with dynamic height/width (default 256x256)"),
-    threads: Optional[int] = typer.Option(None, help="ONNX Runtime and torch threads (default: ORT's; 1 for the PyTorch reference)"),
+    threads: Optional[int] = typer.Option(
+        None, help="ONNX Runtime and torch threads (default: ORT's; 1 for the PyTorch reference)"
+    ),
     ssim: bool = typer.Option(True, help="also compute SSIM"),
 ) -> None:
     """Check every artifact against its PyTorch checkpoint (and ground truth); exit 1 when any fails."""
@@ -64,7 +82,9 @@ def parity_cmd(
 
     try:
         thresholds = Thresholds(parse_levels(fail_under, "--fail-under"), parse_levels(max_gt_drop, "--max-gt-drop"))
-        opts = ParityOptions(deploy_dir, data, samples, backend, thresholds, checkpoint, _size(size), threads=threads, ssim=ssim)
+        opts = ParityOptions(
+            deploy_dir, data, samples, backend, thresholds, checkpoint, _size(size), threads=threads, ssim=ssim
+        )
         with Progress(console=console, transient=True) as bar:
             task = bar.add_task("parity", total=None)
             report = run_parity(opts, lambda what, i, n: bar.update(task, description=f"{what} {i}/{n}"))
@@ -96,8 +116,9 @@ def bench_cmd(
     from ..runtime.manifest import ManifestError
 
     try:
-        opts = BenchOptions(deploy_dir, parse_sizes(sizes), runs, warmup, samples, data, stream_frames, warp_compare,
-                            isolate, threads)  # fmt: skip
+        opts = BenchOptions(
+            deploy_dir, parse_sizes(sizes), runs, warmup, samples, data, stream_frames, warp_compare, isolate, threads
+        )
         report = run_bench(opts, progress=None if json_out else lambda msg: console.print(f"[dim]{msg}[/]"))
     except (ValueError, ManifestError, FileNotFoundError) as exc:
         fail(str(exc))

@@ -55,11 +55,20 @@ def run_command(
         fail("give either --camera or --source, not both")
     try:
         options = RunOptions(
-            model=model if model is not None else default_model(), backend=backend, precision=precision,
-            source=str(camera) if camera is not None else (source or "synthetic"), show=show,
-            headless=headless, output=output, serve=serve, serve_public=serve_public, max_frames=max_frames,
-            realtime=realtime, shadow_every=shadow_every, threads=threads,
-        )  # fmt: skip
+            model=model if model is not None else default_model(),
+            backend=backend,
+            precision=precision,
+            source=str(camera) if camera is not None else (source or "synthetic"),
+            show=show,
+            headless=headless,
+            output=output,
+            serve=serve,
+            serve_public=serve_public,
+            max_frames=max_frames,
+            realtime=realtime,
+            shadow_every=shadow_every,
+            threads=threads,
+        )
         summary = run(options)
     except (ManifestError, EngineError, SourceError, SinkError, RunError, OSError) as exc:
         fail(escape(str(exc)))
@@ -96,11 +105,13 @@ def default_model() -> Path:
     try:
         from b2v_edge.export.api import export_default
     except ImportError as exc:
-        fail(escape(
-            f"no --model, no ./deploy/manifest.json and no demo model in {demo}; building one needs "
-            f"`pip install 'b2v-edge[export]'` (missing {exc.name or exc}), or run `b2v-edge export --out deploy` "
-            "where torch is installed and pass --model"
-        ))  # fmt: skip
+        fail(
+            escape(
+                f"no --model, no ./deploy/manifest.json and no demo model in {demo}; building one needs "
+                f"`pip install 'b2v-edge[export]'` (missing {exc.name or exc}), or run `b2v-edge export --out deploy` "
+                "where torch is installed and pass --model"
+            )
+        )
     err_console.print(escape(f"notice: building the demo model in {demo} (once)"), soft_wrap=True)
     try:
         export_default(demo)

@@ -28,7 +28,9 @@ def train_cmd(
     lambda_tcl: float = typer.Option(0.01, help="weight of the transformation consistency loss"),
     lambda_pt: float = typer.Option(0.02, help="weight of the penalty term"),
     middle_weight: float = typer.Option(1.0, help="weight of the middle frame in the photometric loss (others: 1)"),
-    stop_after_epochs: Optional[int] = typer.Option(None, help="stop after this many epochs in this run (then --resume)"),
+    stop_after_epochs: Optional[int] = typer.Option(
+        None, help="stop after this many epochs in this run (then --resume)"
+    ),
 ) -> None:
     """Train the blur-to-video network; checkpoints every epoch, atomically. Works under torchrun."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
@@ -36,11 +38,30 @@ def train_cmd(
     from ..losses import LossConfig
     from ..train import TrainOptions, train
 
-    opts = TrainOptions(data=data, frames=frames, preset=preset, crop=crop, batch=batch, epochs=epochs,
-                        epoch_steps=epoch_steps, lr=lr, seed=seed, out=out, resume=resume, init=init, threads=threads,
-                        loss=LossConfig(lambda_tcl=lambda_tcl, lambda_pt=lambda_pt, middle_weight=middle_weight), stop_after_epochs=stop_after_epochs)
-    columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-               TimeElapsedColumn(), TimeRemainingColumn())
+    opts = TrainOptions(
+        data=data,
+        frames=frames,
+        preset=preset,
+        crop=crop,
+        batch=batch,
+        epochs=epochs,
+        epoch_steps=epoch_steps,
+        lr=lr,
+        seed=seed,
+        out=out,
+        resume=resume,
+        init=init,
+        threads=threads,
+        loss=LossConfig(lambda_tcl=lambda_tcl, lambda_pt=lambda_pt, middle_weight=middle_weight),
+        stop_after_epochs=stop_after_epochs,
+    )
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    )
     try:
         opts.validate()
         with Progress(*columns, console=console, transient=False) as bar:
@@ -60,8 +81,10 @@ def train_cmd(
     last = result.history[-1] if result.history else {}
     console.print(f"trained to step {result.steps} in {result.seconds:.0f} s; last: {result.last}; best: {result.best}")
     if last:
-        console.print(f"held-out PSNR per frame: {[round(p, 2) for p in last['psnr']]} "
-                      f"(blurred repeated: {[round(p, 2) for p in last['baseline_psnr']]})")
+        console.print(
+            f"held-out PSNR per frame: {[round(p, 2) for p in last['psnr']]} "
+            f"(blurred repeated: {[round(p, 2) for p in last['baseline_psnr']]})"
+        )
 
 
 def register(app: typer.Typer) -> None:

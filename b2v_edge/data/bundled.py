@@ -19,9 +19,23 @@ TEST_IMAGES: Tuple[str, ...] = ("coffee", "grass")
 
 #: Training images. ``cat`` is left out on purpose: it is the same picture as ``chelsea``.
 TRAIN_IMAGES: Tuple[str, ...] = (
-    "astronaut", "chelsea", "rocket", "camera", "coins", "page", "text", "brick", "gravel",
-    "moon", "hubble_deep_field", "immunohistochemistry", "retina", "colorwheel", "logo",
-    "cell", "clock",
+    "astronaut",
+    "chelsea",
+    "rocket",
+    "camera",
+    "coins",
+    "page",
+    "text",
+    "brick",
+    "gravel",
+    "moon",
+    "hubble_deep_field",
+    "immunohistochemistry",
+    "retina",
+    "colorwheel",
+    "logo",
+    "cell",
+    "clock",
 )
 
 

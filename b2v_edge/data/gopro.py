@@ -27,8 +27,7 @@ __all__ = ["GoProAll", "GoProPairs", "read_rgb"]
 
 PathLike = Union[str, Path]
 LAYOUT_ALL = "GOPRO_Large_all layout {root}/{train,test}/<scene>/NNNNNN.png"
-LAYOUT_PAIRS = (
-    "GOPRO_Large layout {root}/{train,test}/<scene>/{blur,blur_gamma,sharp}/NNNNNN.png")
+LAYOUT_PAIRS = "GOPRO_Large layout {root}/{train,test}/<scene>/{blur,blur_gamma,sharp}/NNNNNN.png"
 
 
 def read_rgb(path: PathLike) -> np.ndarray:
@@ -110,8 +109,7 @@ class GoProAll(_GoProBase):
         for scene in _scenes(split_dir):
             files = _pngs(scene)
             n_png += len(files)
-            self.windows += [(scene.name, tuple(files[w * n : (w + 1) * n]))
-                             for w in range(len(files) // n)]
+            self.windows += [(scene.name, tuple(files[w * n : (w + 1) * n])) for w in range(len(files) // n)]
         if n_png == 0:
             raise ValueError(f"no PNG frames under {split_dir}/<scene>/ (expected {LAYOUT_ALL})")
         if not self.windows:
@@ -124,8 +122,14 @@ class GoProAll(_GoProBase):
         i = self._check_index(index)
         scene, files = self.windows[i]
         frames = _stack([read_rgb(f) for f in files], files)
-        meta = {"source": "gopro", "split": self.split, "index": i, "scene": scene,
-                "files": [f.name for f in files], "linear": self.linear}
+        meta = {
+            "source": "gopro",
+            "split": self.split,
+            "index": i,
+            "scene": scene,
+            "files": [f.name for f in files],
+            "linear": self.linear,
+        }
         # crop/flip the frames first (cheaper), then average: the same as averaging first
         cropped = self._augment(Sample(frames[0], frames, meta))
         blurred = average_frames(cropped.frames, self.linear)
@@ -173,12 +177,10 @@ class GoProPairs(_GoProBase):
             for blur in _pngs(scene / blur_dir):
                 sharp = scene / "sharp" / blur.name
                 if not sharp.is_file():
-                    raise ValueError(
-                        f"missing sharp frame {sharp} for {blur} (expected {LAYOUT_PAIRS})")
+                    raise ValueError(f"missing sharp frame {sharp} for {blur} (expected {LAYOUT_PAIRS})")
                 self.pairs.append((scene.name, blur, sharp))
         if not self.pairs:
-            raise ValueError(
-                f"no PNGs under {split_dir}/<scene>/{blur_dir}/ (expected {LAYOUT_PAIRS})")
+            raise ValueError(f"no PNGs under {split_dir}/<scene>/{blur_dir}/ (expected {LAYOUT_PAIRS})")
 
     def __len__(self) -> int:
         return len(self.pairs)
@@ -189,8 +191,14 @@ class GoProPairs(_GoProBase):
         blurred, frame = read_rgb(blur), read_rgb(sharp)
         if blurred.shape != frame.shape:
             raise ValueError(f"shape mismatch: {blur} {blurred.shape} vs {sharp} {frame.shape}")
-        meta = {"source": "gopro-pairs", "split": self.split, "index": i, "scene": scene,
-                "files": [blur.name], "blur_dir": self.blur_dir}
+        meta = {
+            "source": "gopro-pairs",
+            "split": self.split,
+            "index": i,
+            "scene": scene,
+            "files": [blur.name],
+            "blur_dir": self.blur_dir,
+        }
         return self._augment(Sample(blurred, frame[None], meta))
 
 
@@ -198,6 +206,5 @@ def _stack(images: Sequence[np.ndarray], files: Sequence[Path]) -> np.ndarray:
     """Stack equally sized frames into ``[N, H, W, 3]`` or raise naming the odd file."""
     for im, f in zip(images, files):
         if im.shape != images[0].shape:
-            raise ValueError(
-                f"frame size mismatch: {f} is {im.shape}, {files[0]} is {images[0].shape}")
+            raise ValueError(f"frame size mismatch: {f} is {im.shape}, {files[0]} is {images[0].shape}")
     return np.stack(images)

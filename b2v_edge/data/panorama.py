@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, List, Optional, Sequence, Tuple, Union
 
 import cv2
 import numpy as np
+
 from .base import Sample, SourceBase, check_size
 
 if TYPE_CHECKING:  # scipy (a scikit-image dependency) is imported lazily: it is slow to import
@@ -82,8 +83,7 @@ def camera_rays(size: Tuple[int, int], fov_deg: float) -> Tuple[np.ndarray, floa
     return (rays / np.linalg.norm(rays, axis=1, keepdims=True)).astype(np.float32), f
 
 
-def render_view(pano: np.ndarray, rays: np.ndarray, rot: np.ndarray,
-                size: Tuple[int, int]) -> np.ndarray:
+def render_view(pano: np.ndarray, rays: np.ndarray, rot: np.ndarray, size: Tuple[int, int]) -> np.ndarray:
     """Render the camera with camera->world rotation ``rot`` (3x3) from a padded panorama.
 
     Returns:
@@ -96,8 +96,7 @@ def render_view(pano: np.ndarray, rays: np.ndarray, rot: np.ndarray,
     u = (lon * np.float32(1 / (2 * np.pi)) + np.float32(0.5)) * wp + np.float32(_PAD - 0.5)
     v = (np.float32(0.5) - lat * np.float32(1 / np.pi)) * hp + np.float32(_PAD - 0.5)
     h, w = size
-    return cv2.remap(pano, u.reshape(h, w), v.reshape(h, w), cv2.INTER_LINEAR,
-                     borderMode=cv2.BORDER_REPLICATE)
+    return cv2.remap(pano, u.reshape(h, w), v.reshape(h, w), cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
 class PanoramaBlur(SourceBase):
@@ -173,21 +172,30 @@ class PanoramaBlur(SourceBase):
         rng = np.random.default_rng([self.seed, 0 if self.split == "train" else 1, i])
         k = i % len(self.files) if self.split == "test" else int(rng.integers(len(self.files)))
         pano = _load_panorama(str(self.files[k]), self._pano_width)
-        start = Rotation.from_euler("YXZ", [rng.uniform(-180, 180),
-                                            rng.uniform(-1, 1) * self.pitch_range_deg,
-                                            rng.uniform(-10, 10)], degrees=True)
+        start = Rotation.from_euler(
+            "YXZ",
+            [rng.uniform(-180, 180), rng.uniform(-1, 1) * self.pitch_range_deg, rng.uniform(-10, 10)],
+            degrees=True,
+        )
         delta = Rotation.from_euler("YXZ", rng.uniform(-1, 1, 3) * self.max_angle_deg, degrees=True)
         end = start * delta  # delta is applied in the camera frame
         angle = float(np.degrees(delta.magnitude()))
         n_sub = self.n_subframes(angle)
         blurred, frames, rots = self._render(pano, start, end, n_sub)
-        meta = {"source": "panorama", "split": self.split, "index": i,
-                "image": self.files[k].name, "angle_deg": angle, "n_subframes": n_sub,
-                "blur_strength": self._strength(rots[0], rots[n_sub - 1])}
+        meta = {
+            "source": "panorama",
+            "split": self.split,
+            "index": i,
+            "image": self.files[k].name,
+            "angle_deg": angle,
+            "n_subframes": n_sub,
+            "blur_strength": self._strength(rots[0], rots[n_sub - 1]),
+        }
         return Sample(blurred, frames, meta)
 
-    def _render(self, pano: np.ndarray, start: "Rotation", end: "Rotation",
-                n_sub: int) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _render(
+        self, pano: np.ndarray, start: "Rotation", end: "Rotation", n_sub: int
+    ) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Blurred ``[H, W, 3]``, targets ``[N, H, W, 3]`` and the sub-frame rotation matrices."""
         from scipy.spatial.transform import Rotation, Slerp
 

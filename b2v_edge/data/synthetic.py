@@ -192,12 +192,19 @@ class SyntheticBlur(SourceBase):
         bg = int(rng.integers(len(self.images)))
         cam = self._camera(rng, self.images[bg], scale)
         others = [j for j in range(len(self.images)) if j != bg] or [bg]
-        patches = [self._patch(rng, self.images[int(rng.choice(others))], scale)
-                   for _ in range(int(rng.integers(1, 4)))]
+        patches = [
+            self._patch(rng, self.images[int(rng.choice(others))], scale) for _ in range(int(rng.integers(1, 4)))
+        ]
         blurred, frames = self._render(cam, patches)
-        meta = {"source": "synthetic", "split": self.split, "index": i, "image": self.names[bg],
-                "n_subframes": self.frames * self.subframes, "n_patches": len(patches),
-                "blur_strength": self._strength(cam, patches)}
+        meta = {
+            "source": "synthetic",
+            "split": self.split,
+            "index": i,
+            "image": self.names[bg],
+            "n_subframes": self.frames * self.subframes,
+            "n_patches": len(patches),
+            "blur_strength": self._strength(cam, patches),
+        }
         return Sample(blurred, frames, meta)
 
     def _camera(self, rng: np.random.Generator, img: np.ndarray, scale: float) -> _Camera:
@@ -252,8 +259,7 @@ class SyntheticBlur(SourceBase):
         for j in range(len(taus)):
             if j >= len(sub) and k % 2:
                 break
-            frame = cv2.warpAffine(cam.canvas, mats[j], (w, h), flags=_WARP,
-                                   borderMode=cv2.BORDER_REFLECT)
+            frame = cv2.warpAffine(cam.canvas, mats[j], (w, h), flags=_WARP, borderMode=cv2.BORDER_REFLECT)
             for p, plan in zip(patches, plans):
                 p.composite(frame, plan[j])
             if j >= len(sub):
@@ -281,8 +287,7 @@ class SyntheticBlur(SourceBase):
         bg = float(np.linalg.norm(d, axis=0).mean())
         dt = float(sub[-1] - sub[0])
         areas = [float(p.rgba[:, :, 3].sum()) / (h * w) for p in patches]
-        fgs = [dt * (np.linalg.norm(p.velocity) + abs(p.omega) * 0.25 * sum(p.rgba.shape[:2]))
-               for p in patches]
+        fgs = [dt * (np.linalg.norm(p.velocity) + abs(p.omega) * 0.25 * sum(p.rgba.shape[:2])) for p in patches]
         cover = min(1.0, sum(areas))
         fg = sum(a * f for a, f in zip(areas, fgs)) / max(sum(areas), 1e-9)
         return float((1.0 - cover) * bg + cover * fg)
@@ -294,8 +299,9 @@ class SyntheticStream:
     Lets a runtime show blurred input with no camera; timestamps are ``n / fps`` (no sleeping).
     """
 
-    def __init__(self, frames: int = 7, size: Tuple[int, int] = (128, 128), seed: int = 0,
-                 fps: float = 30.0, length: int = 64) -> None:
+    def __init__(
+        self, frames: int = 7, size: Tuple[int, int] = (128, 128), seed: int = 0, fps: float = 30.0, length: int = 64
+    ) -> None:
         if fps <= 0:
             raise ValueError(f"fps must be > 0, got {fps}")
         self.source = SyntheticBlur(frames, size, "test", seed, length)
@@ -313,4 +319,3 @@ class SyntheticStream:
         out = (self._cache[i].copy(), self._n / self.fps)
         self._n += 1
         return out
-

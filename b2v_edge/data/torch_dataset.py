@@ -39,8 +39,9 @@ class BlurDataset(Dataset):
     epoch through :meth:`set_epoch` (index ``i + epoch * len``); call it before each epoch.
     """
 
-    def __init__(self, source: BlurSource, crop: Optional[Tuple[int, int]] = None,
-                 flip: bool = False, seed: int = 0) -> None:
+    def __init__(
+        self, source: BlurSource, crop: Optional[Tuple[int, int]] = None, flip: bool = False, seed: int = 0
+    ) -> None:
         self.source, self.crop, self.flip, self.seed = source, crop, bool(flip), int(seed)
         self.epoch = 0
         self._token: Optional[int] = None
@@ -123,6 +124,5 @@ def make_source(
         if kind == "gopro-pairs":
             blur_dir = "blur_gamma" if linear else "blur"
             return GoProPairs(path, split, blur_dir, crop, flip, seed)
-        return PanoramaBlur(path, frames, size, split=split, seed=seed, length=length,
-                            linear=linear)
+        return PanoramaBlur(path, frames, size, split=split, seed=seed, length=length, linear=linear)
     raise ValueError(f"unknown data source spec {spec!r}; accepted forms: {SPEC_FORMS}")

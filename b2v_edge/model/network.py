@@ -126,7 +126,11 @@ class FrameDecoder(nn.Module):
         enc, dec = cfg.enc_channels, cfg.dec_channels
         skips = (enc[3], enc[2], enc[1], enc[0], 3)
         start_in = enc[4] + (0 if middle else 2 * enc[4] + 3)
-        self.start = nn.Sequential(nn.Conv2d(start_in, enc[4], 1), nn.LeakyReLU(0.1, True)) if cfg.squeeze else conv(start_in, enc[4])
+        self.start = (
+            nn.Sequential(nn.Conv2d(start_in, enc[4], 1), nn.LeakyReLU(0.1, True))
+            if cfg.squeeze
+            else conv(start_in, enc[4])
+        )
         self.start_head = zero_conv(enc[4], 3)
         self.up_feat, self.up_img, self.dense, self.heads = (nn.ModuleList() for _ in range(4))
         prev = enc[4]
@@ -159,7 +163,14 @@ class FrameDecoder(nn.Module):
         thetas.append(theta)
         return affine_warp(mid_img, theta, self.warp_mode, "border")
 
-    def _start(self, e5: torch.Tensor, pyramid: Sequence[torch.Tensor], mid: Optional[Sequence[torch.Tensor]], t_ftn: list, t_itn: list):
+    def _start(
+        self,
+        e5: torch.Tensor,
+        pyramid: Sequence[torch.Tensor],
+        mid: Optional[Sequence[torch.Tensor]],
+        t_ftn: list,
+        t_itn: list,
+    ):
         if self.middle:
             feat = self.start(e5)
             return feat, pyramid[5] + self.start_head(feat)
@@ -170,7 +181,10 @@ class FrameDecoder(nn.Module):
         return feat, base + self.start_head(feat)
 
     def forward(
-        self, encs: Sequence[torch.Tensor], pyramid: Sequence[torch.Tensor], mid_scales: Optional[Sequence[torch.Tensor]] = None
+        self,
+        encs: Sequence[torch.Tensor],
+        pyramid: Sequence[torch.Tensor],
+        mid_scales: Optional[Sequence[torch.Tensor]] = None,
     ) -> Tuple[List[torch.Tensor], List[torch.Tensor], List[torch.Tensor]]:
         """Decode one frame.
 

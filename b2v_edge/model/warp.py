@@ -170,9 +170,7 @@ def grid_sample(x: torch.Tensor, grid: torch.Tensor, mode: str = "native", paddi
     return _gather_sample(x, grid, padding)
 
 
-def affine_warp(
-    x: torch.Tensor, theta: torch.Tensor, mode: str = "native", padding: str = "zeros"
-) -> torch.Tensor:
+def affine_warp(x: torch.Tensor, theta: torch.Tensor, mode: str = "native", padding: str = "zeros") -> torch.Tensor:
     """Warp ``x [B,C,H,W]`` by the normalised affine ``theta [B,2,3]`` (output size = input size)."""
     _check(x, mode, padding)
     if theta.shape[0] != x.shape[0]:

@@ -46,8 +46,9 @@ class _Builder:
         return out
 
     def conv(self, x: str, cin: int, cout: int, scope: str, act: bool = True, std: float = 0.4) -> str:
-        w = self.const((self.rng.standard_normal((cout, cin, 3, 3)) * std / np.sqrt(cin)).astype(np.float32),
-                       f"{scope}.weight")
+        w = self.const(
+            (self.rng.standard_normal((cout, cin, 3, 3)) * std / np.sqrt(cin)).astype(np.float32), f"{scope}.weight"
+        )
         b = self.const((self.rng.standard_normal(cout) * 0.05).astype(np.float32), f"{scope}.bias")
         y = self.op("Conv", [x, w, b], scope, pads=[1, 1, 1, 1])
         return self.op("LeakyRelu", [y], scope, alpha=0.1) if act else y
@@ -66,7 +67,9 @@ def _gather_warp(b: _Builder, feat: str, grid: str, ch: int, s: int, scope: str)
     half, one, size = b.const(np.float32(0.5)), b.const(np.float32(1.0)), b.const(np.float32(s))
     coords = []
     for g in (gx, gy):
-        pix = b.op("Mul", [b.op("Sub", [b.op("Mul", [b.op("Add", [g, one], scope), size], scope), one], scope), half], scope)
+        pix = b.op(
+            "Mul", [b.op("Sub", [b.op("Mul", [b.op("Add", [g, one], scope), size], scope), one], scope), half], scope
+        )
         coords.append(b.op("Clip", [pix, b.const(np.float32(0)), b.const(np.float32(s - 1))], scope))
     (ix, iy) = coords
     x0, y0 = b.op("Floor", [ix], scope), b.op("Floor", [iy], scope)
@@ -80,8 +83,14 @@ def _gather_warp(b: _Builder, feat: str, grid: str, ch: int, s: int, scope: str)
             xi = b.op("Clip", [b.op("Add", [x0, b.const(np.float32(dx))], scope), b.const(np.float32(0)), limit], scope)
             yi = b.op("Clip", [b.op("Add", [y0, b.const(np.float32(dy))], scope), b.const(np.float32(0)), limit], scope)
             idx = b.op("Cast", [b.op("Add", [b.op("Mul", [yi, size], scope), xi], scope)], scope, to=TensorProto.INT64)
-            idx = b.op("Expand", [b.op("Reshape", [idx, b.const(np.array([1, 1, s * s], np.int64))], scope),
-                                  b.const(np.array([1, ch, s * s], np.int64))], scope)
+            idx = b.op(
+                "Expand",
+                [
+                    b.op("Reshape", [idx, b.const(np.array([1, 1, s * s], np.int64))], scope),
+                    b.const(np.array([1, ch, s * s], np.int64)),
+                ],
+                scope,
+            )
             weight = b.op("Reshape", [b.op("Mul", [wx, wy], scope), b.const(np.array([1, 1, s * s], np.int64))], scope)
             term = b.op("Mul", [b.op("GatherElements", [flat, idx], scope, axis=2), weight], scope)
             out = term if out is None else b.op("Add", [out, term], scope)
@@ -103,17 +112,32 @@ def build_graph(warp: str = "native", s: int = SIZE, seed: int = 0) -> onnx.Mode
     fc_w = b.const((b.rng.standard_normal((6, ch)) * 0.05).astype(np.float32), "others.0.ftn.0.stn.fc.weight")
     fc_b = b.const(np.array([1, 0, 0, 0, 1, 0], np.float32), "others.0.ftn.0.stn.fc.bias")
     theta = b.op("Gemm", [pooled, fc_w, fc_b], "others.0.ftn.0.stn.fc", transB=1)
-    theta_t = b.op("Transpose", [b.op("Reshape", [theta, b.const(np.array([1, 2, 3], np.int64))], "others.0.ftn.0.stn")],
-                   "others.0.ftn.0", perm=[0, 2, 1])
-    base = b.op("Reshape", [b.const(_base_grid(s).reshape(s, s, 3)), b.const(np.array([1, s * s, 3], np.int64))],
-                "others.0.ftn.0")  # a constant subgraph, as the exporter leaves the base grid
-    grid_a = b.op("Reshape", [b.op("MatMul", [base, theta_t], "others.0.ftn.0"),
-                              b.const(np.array([1, s, s, 2], np.int64))], "others.0.ftn.0")
+    theta_t = b.op(
+        "Transpose",
+        [b.op("Reshape", [theta, b.const(np.array([1, 2, 3], np.int64))], "others.0.ftn.0.stn")],
+        "others.0.ftn.0",
+        perm=[0, 2, 1],
+    )
+    base = b.op(
+        "Reshape",
+        [b.const(_base_grid(s).reshape(s, s, 3)), b.const(np.array([1, s * s, 3], np.int64))],
+        "others.0.ftn.0",
+    )  # a constant subgraph, as the exporter leaves the base grid
+    grid_a = b.op(
+        "Reshape",
+        [b.op("MatMul", [base, theta_t], "others.0.ftn.0"), b.const(np.array([1, s, s, 2], np.int64))],
+        "others.0.ftn.0",
+    )
     flow = b.conv(feat, ch, 2, "others.0.ftn.0.lw.head", act=False, std=0.2)
     scale = b.const(np.array([2.0 / s, 2.0 / s], np.float32))
-    grid_f = b.op("Add", [b.const(_base_grid(s)[..., :2].reshape(1, s, s, 2)),
-                          b.op("Mul", [b.op("Transpose", [flow], "others.0.ftn.0", perm=[0, 2, 3, 1]), scale], "others.0.ftn.0")],
-                  "others.0.ftn.0")
+    grid_f = b.op(
+        "Add",
+        [
+            b.const(_base_grid(s)[..., :2].reshape(1, s, s, 2)),
+            b.op("Mul", [b.op("Transpose", [flow], "others.0.ftn.0", perm=[0, 2, 3, 1]), scale], "others.0.ftn.0"),
+        ],
+        "others.0.ftn.0",
+    )
     glob = _sample(b, feat, grid_a, ch, s, warp, "others.0.ftn.0")
     local = _sample(b, feat, grid_f, ch, s, warp, "others.0.ftn.0")
     mixed = b.op("Concat", [glob, local], "others.0.ftn.0", axis=1)
@@ -124,9 +148,12 @@ def build_graph(warp: str = "native", s: int = SIZE, seed: int = 0) -> onnx.Mode
     out = b.op("Clip", [b.op("Add", [base, images], ""), b.const(np.float32(0)), b.const(np.float32(1))], "")
     b.nodes[-1].output[0] = "frames"
     graph = helper.make_graph(
-        b.nodes, "tiny-b2v", [helper.make_tensor_value_info("blurred", TensorProto.FLOAT, [1, 3, s, s])],
-        [helper.make_tensor_value_info("frames", TensorProto.FLOAT, [1, FRAMES, 3, s, s])], b.inits,
-    )  # fmt: skip
+        b.nodes,
+        "tiny-b2v",
+        [helper.make_tensor_value_info("blurred", TensorProto.FLOAT, [1, 3, s, s])],
+        [helper.make_tensor_value_info("frames", TensorProto.FLOAT, [1, FRAMES, 3, s, s])],
+        b.inits,
+    )
     del out
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
     model.ir_version = 9
@@ -140,8 +167,13 @@ def make_deploy(root: Path, model: onnx.ModelProto, warp: str = "native", target
     onnx.save(model, str(root / "model.onnx"))
     dims = lambda v: [d.dim_value for d in v.type.tensor_type.shape.dim]  # noqa: E731
     out = dims(model.graph.output[0])
-    Manifest(root=root, model={"name": "tiny", "frames": out[1]}, input={"name": "blurred", "shape": dims(model.graph.input[0])},
-             output={"name": "frames", "shape": out},
-             artifacts=[Artifact("model.onnx", "onnx", "fp32", sha256_file(root / "model.onnx"), warp=warp, opset=18,
-                                 target=target)]).save()  # fmt: skip
+    Manifest(
+        root=root,
+        model={"name": "tiny", "frames": out[1]},
+        input={"name": "blurred", "shape": dims(model.graph.input[0])},
+        output={"name": "frames", "shape": out},
+        artifacts=[
+            Artifact("model.onnx", "onnx", "fp32", sha256_file(root / "model.onnx"), warp=warp, opset=18, target=target)
+        ],
+    ).save()
     return root

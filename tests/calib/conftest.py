@@ -31,5 +31,12 @@ def fast(tmp_path):
     """CalibOptions for tests: few samples, private cache dir, no progress bars."""
     from b2v_edge.calib.options import CalibOptions
 
-    return replace(CalibOptions(), samples=12, eval_samples=2, oversample=1.5, progress=False,
-                   cache_dir=tmp_path / "cache", speed_runs=2)  # fmt: skip
+    return replace(
+        CalibOptions(),
+        samples=12,
+        eval_samples=2,
+        oversample=1.5,
+        progress=False,
+        cache_dir=tmp_path / "cache",
+        speed_runs=2,
+    )

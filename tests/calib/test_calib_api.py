@@ -108,7 +108,10 @@ def test_images_end_to_end(native_deploy, fast, tmp_path):
     folder.mkdir()
     rng = np.random.default_rng(0)
     for i in range(16):
-        cv2.imwrite(str(folder / f"f{i}.jpg"), cv2.GaussianBlur((rng.random((24, 40, 3)) * 255).astype(np.uint8), (0, 0), 1 + i % 3))
+        cv2.imwrite(
+            str(folder / f"f{i}.jpg"),
+            cv2.GaussianBlur((rng.random((24, 40, 3)) * 255).astype(np.uint8), (0, 0), 1 + i % 3),
+        )
     report = run_calibration(native_deploy, replace(fast, data=f"images:{folder}", fit="resize"))
     assert report.eval_source == "held_out" and report.accuracy.gt_drop is None
     assert report.calib.coverage.metric == "laplacian" and report.calib.warnings

@@ -6,8 +6,15 @@ import subprocess
 import sys
 import textwrap
 
-MODULES = ["b2v_edge.calib", "b2v_edge.calib.api", "b2v_edge.calib.readers", "b2v_edge.calib.plan",
-           "b2v_edge.calib.quantize", "b2v_edge.calib.report", "b2v_edge.cli.calibrate"]  # fmt: skip
+MODULES = [
+    "b2v_edge.calib",
+    "b2v_edge.calib.api",
+    "b2v_edge.calib.readers",
+    "b2v_edge.calib.plan",
+    "b2v_edge.calib.quantize",
+    "b2v_edge.calib.report",
+    "b2v_edge.cli.calibrate",
+]
 
 
 def _run(code: str) -> str:
@@ -26,7 +33,7 @@ def test_calibration_runs_without_torch(native_deploy, tmp_path):
     out = _run(
         f"""
         from b2v_edge.calib import CalibOptions, run_calibration
-        opts = CalibOptions(samples=8, eval_samples=1, oversample=1.0, progress=False, cache_dir={str(tmp_path / 'c')!r})
+        opts = CalibOptions(samples=8, eval_samples=1, oversample=1.0, progress=False, cache_dir={str(tmp_path / "c")!r})
         report = run_calibration({str(native_deploy)!r}, opts)
         print("OK", report.artifact.path, round(report.accuracy.mean_vs_fp32, 1))
         """

@@ -15,10 +15,17 @@ def test_defaults_validate():
     assert opts.pool_size == 528  # (256 + 8) * 2
 
 
-@pytest.mark.parametrize("spec, expected", [
-    ("synthetic", ("synthetic", "")), ("images:/x/y", ("images", "/x/y")), ("video:a.mp4", ("video", "a.mp4")),
-    ("camera:0", ("camera", "0")), ("camera:csi://0", ("camera", "csi://0")), (" GoPro:/d ", ("gopro", "/d")),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "spec, expected",
+    [
+        ("synthetic", ("synthetic", "")),
+        ("images:/x/y", ("images", "/x/y")),
+        ("video:a.mp4", ("video", "a.mp4")),
+        ("camera:0", ("camera", "0")),
+        ("camera:csi://0", ("camera", "csi://0")),
+        (" GoPro:/d ", ("gopro", "/d")),
+    ],
+)
 def test_parse_data_spec(spec, expected):
     assert parse_data_spec(spec) == expected
 
@@ -29,12 +36,22 @@ def test_bad_data_spec_names_forms(spec):
         parse_data_spec(spec)
 
 
-@pytest.mark.parametrize("field, value, match", [
-    ("samples", 0, "samples"), ("method", "kl", "method"), ("backend", "tensorrt", "backend"),
-    ("target", "gpu", "target"), ("oversample", 0.5, "oversample"), ("bins", 0, "bins"), ("fit", "crop", "fit"),
-    ("target_psnr", -1.0, "target_psnr"), ("trt_version", "eight", "trt_version"), ("percentile", 10.0, "percentile"),
-    ("eval_samples", 0, "eval_samples"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "field, value, match",
+    [
+        ("samples", 0, "samples"),
+        ("method", "kl", "method"),
+        ("backend", "tensorrt", "backend"),
+        ("target", "gpu", "target"),
+        ("oversample", 0.5, "oversample"),
+        ("bins", 0, "bins"),
+        ("fit", "crop", "fit"),
+        ("target_psnr", -1.0, "target_psnr"),
+        ("trt_version", "eight", "trt_version"),
+        ("percentile", 10.0, "percentile"),
+        ("eval_samples", 0, "eval_samples"),
+    ],
+)
 def test_invalid_values(field, value, match):
     with pytest.raises(CalibError, match=match):
         replace(CalibOptions(), **{field: value}).validated()

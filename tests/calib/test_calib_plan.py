@@ -57,11 +57,18 @@ def test_user_exclude_and_exclude_groups(graphs):
     assert {r["reason"] for r in moved.summary()} >= {"warp", "target_psnr"}
 
 
-@pytest.mark.parametrize("path, key", [
-    ("others.3.dense.1.convs.0.0", "others.dense.1"), ("middle.up_feat.2.0", "middle.up_feat"),
-    ("others.0.ftn.2.stn.features.0", "others.ftn.stn"), ("encoder.3.1.0", "encoder.3"), ("", "top"),
-    ("middle.refine.body.0", "middle.refine"), ("others.1.itn.4.fc", "others.itn"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "path, key",
+    [
+        ("others.3.dense.1.convs.0.0", "others.dense.1"),
+        ("middle.up_feat.2.0", "middle.up_feat"),
+        ("others.0.ftn.2.stn.features.0", "others.ftn.stn"),
+        ("encoder.3.1.0", "encoder.3"),
+        ("", "top"),
+        ("middle.refine.body.0", "middle.refine"),
+        ("others.1.itn.4.fc", "others.itn"),
+    ],
+)
 def test_group_key(path, key):
     assert group_key(path) == key
 

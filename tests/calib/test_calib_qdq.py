@@ -15,17 +15,31 @@ def _graphs(zero: int = 0):
     g = numpy_helper.from_array(np.zeros((1, 2, 2, 2), np.float32), "g")
     inputs = [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2, 2, 2])]
     outputs = [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 2, 2, 2])]
-    fp32 = helper.make_graph([helper.make_node("Conv", ["x", "w"], ["c"], name="conv"),
-                              helper.make_node("GridSample", ["x", "g"], ["s"], name="gs"),
-                              helper.make_node("Add", ["c", "s"], ["y"], name="add")], "f", inputs, outputs, [w, g])
-    consts = [numpy_helper.from_array(np.float32(0.1), "sc"), numpy_helper.from_array(np.int8(zero), "zp"),
-              numpy_helper.from_array(np.ones((2, 2, 1, 1), np.int8), "wq"), g]
-    nodes = [helper.make_node("QuantizeLinear", ["x", "sc", "zp"], ["xq"], name="q"),
-             helper.make_node("DequantizeLinear", ["xq", "sc", "zp"], ["xd"], name="dq"),
-             helper.make_node("DequantizeLinear", ["wq", "sc", "zp"], ["wd"], name="wdq"),
-             helper.make_node("Conv", ["xd", "wd"], ["c"], name="conv"),
-             helper.make_node("GridSample", ["xd", "g"], ["s"], name="gs"),
-             helper.make_node("Add", ["c", "s"], ["y"], name="add")]
+    fp32 = helper.make_graph(
+        [
+            helper.make_node("Conv", ["x", "w"], ["c"], name="conv"),
+            helper.make_node("GridSample", ["x", "g"], ["s"], name="gs"),
+            helper.make_node("Add", ["c", "s"], ["y"], name="add"),
+        ],
+        "f",
+        inputs,
+        outputs,
+        [w, g],
+    )
+    consts = [
+        numpy_helper.from_array(np.float32(0.1), "sc"),
+        numpy_helper.from_array(np.int8(zero), "zp"),
+        numpy_helper.from_array(np.ones((2, 2, 1, 1), np.int8), "wq"),
+        g,
+    ]
+    nodes = [
+        helper.make_node("QuantizeLinear", ["x", "sc", "zp"], ["xq"], name="q"),
+        helper.make_node("DequantizeLinear", ["xq", "sc", "zp"], ["xd"], name="dq"),
+        helper.make_node("DequantizeLinear", ["wq", "sc", "zp"], ["wd"], name="wdq"),
+        helper.make_node("Conv", ["xd", "wd"], ["c"], name="conv"),
+        helper.make_node("GridSample", ["xd", "g"], ["s"], name="gs"),
+        helper.make_node("Add", ["c", "s"], ["y"], name="add"),
+    ]
     qdq = helper.make_graph(nodes, "q", inputs, outputs, consts)
     return helper.make_model(fp32), helper.make_model(qdq)
 

@@ -10,8 +10,10 @@ from b2v_edge.calib.options import CalibError
 from b2v_edge.calib.trtcache import parse_trt_cache, trt_version_number, write_trt_cache
 
 
-@pytest.mark.parametrize("version, number", [("8.5.2", 8502), ("8.2.1.8", 8201), ("8.6", 8600), ("10.9.0", 100900),
-                                             ("10.3.0", 100300), ("7.1.3", 7103)])  # fmt: skip
+@pytest.mark.parametrize(
+    "version, number",
+    [("8.5.2", 8502), ("8.2.1.8", 8201), ("8.6", 8600), ("10.9.0", 100900), ("10.3.0", 100300), ("7.1.3", 7103)],
+)
 def test_version_numbers(version, number):
     assert trt_version_number(version) == number
 
@@ -27,8 +29,16 @@ def test_known_encoding_and_roundtrip(tmp_path):
     assert scales["blurred"] == pytest.approx(struct.unpack(">f", struct.pack(">f", 1 / 127))[0])
 
 
-@pytest.mark.parametrize("text", ["", "hello\n", "TRT-x-EntropyCalibration2\n", "TRT-8502-EntropyCalibration2\nt: zz\n",
-                                  "TRT-8502-EntropyCalibration2\nno separator\n"])  # fmt: skip
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "hello\n",
+        "TRT-x-EntropyCalibration2\n",
+        "TRT-8502-EntropyCalibration2\nt: zz\n",
+        "TRT-8502-EntropyCalibration2\nno separator\n",
+    ],
+)
 def test_bad_cache_text(text):
     with pytest.raises(CalibError):
         parse_trt_cache(text)

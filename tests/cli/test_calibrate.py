@@ -28,8 +28,17 @@ def test_calibrate_writes_int8_and_reports(deploy, tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     result = _invoke(str(deploy), "--samples", "8", "--eval-samples", "1", "--quiet")
     assert result.exit_code == 0, result.output
-    for text in ("kept in float", "INT8 vs FP32", "model.int8.onnx", "calibration.cache", "blur_px",
-                 "per-frame-position PSNR dB, mean over 1 input(s)", "FP32 vs GT", "INT8 vs GT", "GT drop"):
+    for text in (
+        "kept in float",
+        "INT8 vs FP32",
+        "model.int8.onnx",
+        "calibration.cache",
+        "blur_px",
+        "per-frame-position PSNR dB, mean over 1 input(s)",
+        "FP32 vs GT",
+        "INT8 vs GT",
+        "GT drop",
+    ):
         assert text in result.text
     assert (deploy / "calibration.cache").read_text().startswith("TRT-8602-EntropyCalibration2")
     again = _invoke(str(deploy), "--samples", "8", "--eval-samples", "1", "--quiet")
@@ -43,14 +52,17 @@ def test_onnxruntime_target_states_the_recommendation(deploy, tmp_path, monkeypa
     assert "recommended:" in result.text and "model.int8.cpu.onnx" in result.text
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--data", "webcam"], "unknown calibration data"),
-    (["--data", "images:/no/such/dir"], "no such folder"),
-    (["--method", "kl"], "method must be one of"),
-    (["--samples", "0"], "samples must be >= 1"),
-    (["--camera", "0", "--data", "video:x.mp4"], "either --camera or --data"),
-    (["--backend", "modelopt", "--method", "percentile"], "modelopt backend supports"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--data", "webcam"], "unknown calibration data"),
+        (["--data", "images:/no/such/dir"], "no such folder"),
+        (["--method", "kl"], "method must be one of"),
+        (["--samples", "0"], "samples must be >= 1"),
+        (["--camera", "0", "--data", "video:x.mp4"], "either --camera or --data"),
+        (["--backend", "modelopt", "--method", "percentile"], "modelopt backend supports"),
+    ],
+)
 def test_bad_input_is_one_line_error(deploy, args, message):
     result = _invoke(str(deploy), "--quiet", *args)
     assert result.exit_code == 2

@@ -12,8 +12,15 @@ from typer.testing import CliRunner
 from b2v_edge.cli.main import app
 
 runner = CliRunner()
-TINY = dict(enc_channels=(4, 4, 6, 6, 8), dec_channels=(8, 6, 6, 4, 4), growth=(2, 2, 2, 2, 2),
-            dense_layers=(1, 1, 1, 1, 1), stn_hidden=4, lw_hidden=4, refine_channels=4)
+TINY = dict(
+    enc_channels=(4, 4, 6, 6, 8),
+    dec_channels=(8, 6, 6, 4, 4),
+    growth=(2, 2, 2, 2, 2),
+    dense_layers=(1, 1, 1, 1, 1),
+    stn_hidden=4,
+    lw_hidden=4,
+    refine_channels=4,
+)
 
 
 @pytest.fixture(scope="module")
@@ -32,8 +39,24 @@ def checkpoint(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory, checkpoint) -> Path:
     out = tmp_path_factory.mktemp("cli") / "deploy"
-    result = runner.invoke(app, ["export", "--checkpoint", str(checkpoint), "--height", "64", "--width", "64",
-                                 "--precision", "fp32", "--out", str(out), "--triton", str(out.parent / "repo")])
+    result = runner.invoke(
+        app,
+        [
+            "export",
+            "--checkpoint",
+            str(checkpoint),
+            "--height",
+            "64",
+            "--width",
+            "64",
+            "--precision",
+            "fp32",
+            "--out",
+            str(out),
+            "--triton",
+            str(out.parent / "repo"),
+        ],
+    )
     assert result.exit_code == 0, result.output
     return out
 
@@ -52,14 +75,17 @@ def test_export_writes_a_deploy_dir(exported):
     assert (exported.parent / "repo" / "b2v_lite_n3_onnx" / "config.pbtxt").exists()
 
 
-@pytest.mark.parametrize("args,match", [
-    (["--height", "0"], "--height must be an integer"),
-    (["--width", "100000"], "--width must be an integer"),
-    (["--target", "trt9"], "unknown target"),
-    (["--target", "trt8.0", "--precision", "int8"], "not available for trt8.0"),
-    (["--target", "trt8.2", "--warp", "native"], "use --warp gather"),
-    (["--dynamic", "--height", "100"], "multiples of 32"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "args,match",
+    [
+        (["--height", "0"], "--height must be an integer"),
+        (["--width", "100000"], "--width must be an integer"),
+        (["--target", "trt9"], "unknown target"),
+        (["--target", "trt8.0", "--precision", "int8"], "not available for trt8.0"),
+        (["--target", "trt8.2", "--warp", "native"], "use --warp gather"),
+        (["--dynamic", "--height", "100"], "multiples of 32"),
+    ],
+)
 def test_export_bad_options(tmp_path, checkpoint, args, match):
     out = tmp_path / "out"
     result = runner.invoke(app, ["export", "--checkpoint", str(checkpoint), "--out", str(out), *args])
@@ -69,7 +95,9 @@ def test_export_bad_options(tmp_path, checkpoint, args, match):
 
 def test_export_missing_and_corrupt_checkpoint(tmp_path):
     out = tmp_path / "out"
-    assert "does not exist" in _one_line_error(runner.invoke(app, ["export", "--checkpoint", str(tmp_path / "no.pt"), "--out", str(out)]))
+    assert "does not exist" in _one_line_error(
+        runner.invoke(app, ["export", "--checkpoint", str(tmp_path / "no.pt"), "--out", str(out)])
+    )
     bad = tmp_path / "bad.pt"
     bad.write_bytes(b"not a checkpoint")
     assert "corrupt" in _one_line_error(runner.invoke(app, ["export", "--checkpoint", str(bad), "--out", str(out)]))
@@ -88,7 +116,11 @@ def test_lint_command(exported):
     assert ok.exit_code == 0 and "passes the trt10 lint" in ok.output
     bad = runner.invoke(app, ["lint", str(exported / "model.onnx"), "--target", "trt8.2"])
     assert bad.exit_code == 1
-    assert "node_grid_sample" in bad.output and "use --warp gather" in bad.output and "(and 31 more GridSample nodes)" in bad.output
+    assert (
+        "node_grid_sample" in bad.output
+        and "use --warp gather" in bad.output
+        and "(and 31 more GridSample nodes)" in bad.output
+    )
     as_json = runner.invoke(app, ["lint", str(exported / "model.onnx"), "--target", "trt8.2", "--json"])
     assert '"passed": false' in as_json.output
 
@@ -114,4 +146,6 @@ def test_build_engine_without_tensorrt_prints_trtexec(exported, monkeypatch):
 def test_build_engine_bad_inputs(tmp_path, exported):
     assert "no manifest.json" in _one_line_error(runner.invoke(app, ["build-engine", str(tmp_path)]))
     assert "1x3x256x256" in _one_line_error(runner.invoke(app, ["build-engine", str(exported), "--max-shape", "big"]))
-    assert "unknown precision" in _one_line_error(runner.invoke(app, ["build-engine", str(exported), "--precision", "fp64"]))
+    assert "unknown precision" in _one_line_error(
+        runner.invoke(app, ["build-engine", str(exported), "--precision", "fp64"])
+    )

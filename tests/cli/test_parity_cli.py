@@ -49,8 +49,12 @@ def test_broken_artifact_exits_nonzero_naming_it_and_positions(deploy, parity_he
 def test_parity_threshold_override_and_bad_flags(deploy):
     r = invoke("parity", deploy, "--samples", 1, "--threads", 1, "--no-ssim", "--fail-under", "fp16=200")
     assert r.exit_code == 1 and "model.fp16.onnx (fp16)" in r.stderr and "frame positions 1, 2, 3" in r.stderr
-    for args, match in ((["--fail-under", "fp16"], "PRECISION=dB"), (["--samples", "0"], "--samples"),
-                        (["--data", "nope"], "unknown --data"), (["--size", "64"], "HxW")):  # fmt: skip
+    for args, match in (
+        (["--fail-under", "fp16"], "PRECISION=dB"),
+        (["--samples", "0"], "--samples"),
+        (["--data", "nope"], "unknown --data"),
+        (["--size", "64"], "HxW"),
+    ):
         r = invoke("parity", deploy, *args)
         assert r.exit_code == 2 and r.stderr.startswith("error: ") and match in r.stderr, r.output
     r = invoke("parity", deploy.parent / "missing")
@@ -58,8 +62,25 @@ def test_parity_threshold_override_and_bad_flags(deploy):
 
 
 def test_bench_json(deploy):
-    r = invoke("bench", deploy, "--sizes", "96x96", "--runs", 1, "--warmup", 0, "--samples", 1, "--stream-frames", 0,
-               "--no-warp-compare", "--no-isolate", "--threads", 1, "--json")  # fmt: skip
+    r = invoke(
+        "bench",
+        deploy,
+        "--sizes",
+        "96x96",
+        "--runs",
+        1,
+        "--warmup",
+        0,
+        "--samples",
+        1,
+        "--stream-frames",
+        0,
+        "--no-warp-compare",
+        "--no-isolate",
+        "--threads",
+        1,
+        "--json",
+    )
     assert r.exit_code == 0, r.output
     data = json.loads(r.stdout)
     assert [row["label"] for row in data["rows"]] == ["PyTorch eager", "ORT fp32", "ORT fp16"]
@@ -68,8 +89,22 @@ def test_bench_json(deploy):
 
 
 def test_bench_table_and_bad_sizes(deploy):
-    r = invoke("bench", deploy, "--runs", 1, "--warmup", 0, "--samples", 1, "--stream-frames", 0, "--no-warp-compare",
-               "--no-isolate", "--threads", 1)  # fmt: skip
+    r = invoke(
+        "bench",
+        deploy,
+        "--runs",
+        1,
+        "--warmup",
+        0,
+        "--samples",
+        1,
+        "--stream-frames",
+        0,
+        "--no-warp-compare",
+        "--no-isolate",
+        "--threads",
+        1,
+    )
     assert r.exit_code == 0, r.output
     for text in ("b2v-edge bench", "PyTorch eager", "ORT fp16", "GFLOPs per 64x64", "GEMM ceiling", "speed-up"):
         assert text in r.stdout

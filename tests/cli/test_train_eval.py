@@ -7,8 +7,15 @@ from b2v_edge.cli.main import app
 from b2v_edge.model import build_model
 
 runner = CliRunner()
-TINY = dict(enc_channels=(4, 4, 6, 6, 8), dec_channels=(8, 6, 6, 4, 4), growth=(2, 2, 2, 2, 2),
-            dense_layers=(1, 1, 1, 1, 1), stn_hidden=4, lw_hidden=4, refine_channels=4)
+TINY = dict(
+    enc_channels=(4, 4, 6, 6, 8),
+    dec_channels=(8, 6, 6, 4, 4),
+    growth=(2, 2, 2, 2, 2),
+    dense_layers=(1, 1, 1, 1, 1),
+    stn_hidden=4,
+    lw_hidden=4,
+    refine_channels=4,
+)
 
 
 def test_train_rejects_bad_crop_with_one_line_error(tmp_path):
@@ -24,8 +31,24 @@ def test_train_rejects_bad_middle_weight(tmp_path):
 
 
 def test_train_rejects_unknown_data(tmp_path):
-    res = runner.invoke(app, ["train", "--data", "imagenet", "--out", str(tmp_path / "r"), "--epochs", "1",
-                              "--epoch-steps", "1", "--crop", "32", "--batch", "1"])
+    res = runner.invoke(
+        app,
+        [
+            "train",
+            "--data",
+            "imagenet",
+            "--out",
+            str(tmp_path / "r"),
+            "--epochs",
+            "1",
+            "--epoch-steps",
+            "1",
+            "--crop",
+            "32",
+            "--batch",
+            "1",
+        ],
+    )
     assert res.exit_code == 2 and "synthetic" in res.output
 
 

@@ -15,9 +15,7 @@ def _write(path: Path, rgb: np.ndarray) -> None:
     assert cv2.imwrite(str(path), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
 
 
-def make_gopro_all(
-    root: Path, scenes: Dict[str, Dict[str, int]], hw=(16, 24)
-) -> Dict[str, List[np.ndarray]]:
+def make_gopro_all(root: Path, scenes: Dict[str, Dict[str, int]], hw=(16, 24)) -> Dict[str, List[np.ndarray]]:
     """Write ``root/<split>/<scene>/NNNNNN.png`` random frames; return RGB uint8 frames by scene."""
     rng = np.random.default_rng(0)
     written: Dict[str, List[np.ndarray]] = {}
@@ -52,8 +50,7 @@ def make_panorama(path: Path, hw=(64, 128)) -> np.ndarray:
 
 @pytest.fixture
 def gopro_all_root(tmp_path: Path) -> Path:
-    make_gopro_all(tmp_path / "GOPRO_Large_all",
-                   {"train": {"sceneA": 15, "sceneB": 7}, "test": {"sceneC": 8}})
+    make_gopro_all(tmp_path / "GOPRO_Large_all", {"train": {"sceneA": 15, "sceneB": 7}, "test": {"sceneC": 8}})
     return tmp_path / "GOPRO_Large_all"
 
 

@@ -36,8 +36,7 @@ def test_rotation_blurs_and_is_deterministic(panorama_root: Path) -> None:
     a, b = ds[0], PanoramaBlur(panorama_root, 3, (32, 32), max_angle_deg=20.0, split="test")[0]
     np.testing.assert_array_equal(a.blurred, b.blurred)
     assert not np.array_equal(a.frames[0], a.frames[-1])
-    gray = [cv2.Laplacian(cv2.cvtColor(x, cv2.COLOR_RGB2GRAY), cv2.CV_32F).var()
-            for x in (a.blurred, a.frames[1])]
+    gray = [cv2.Laplacian(cv2.cvtColor(x, cv2.COLOR_RGB2GRAY), cv2.CV_32F).var() for x in (a.blurred, a.frames[1])]
     assert gray[0] < gray[1]
 
 
@@ -50,8 +49,9 @@ def test_subframe_count_grows_with_angle(panorama_root: Path) -> None:
 
 
 def test_even_group_size_renders_group_centres(panorama_root: Path) -> None:
-    ds = PanoramaBlur(panorama_root, frames=3, size=(16, 16), split="test",
-                      subframes_per_deg=0.0, max_subframes=6, max_angle_deg=5.0)
+    ds = PanoramaBlur(
+        panorama_root, frames=3, size=(16, 16), split="test", subframes_per_deg=0.0, max_subframes=6, max_angle_deg=5.0
+    )
     ds.subframes_per_deg = 100.0  # force n_sub = 6 -> groups of 2
     s = ds[0]
     assert s.meta["n_subframes"] == 6 and s.frames.shape == (3, 16, 16, 3)

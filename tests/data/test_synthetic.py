@@ -116,8 +116,7 @@ def test_blur_is_centred_on_the_middle_frame() -> None:
     smoothed by bilinear resampling), so its baseline PSNR dipped below frames 3 and 5.
     """
     ds = SyntheticBlur(frames=7, size=(96, 96), split="test", length=24)
-    psnr = np.mean([[-10 * np.log10(np.mean((s.blurred - f) ** 2)) for f in s.frames]
-                    for s in ds], axis=0)
+    psnr = np.mean([[-10 * np.log10(np.mean((s.blurred - f) ** 2)) for f in s.frames] for s in ds], axis=0)
     assert int(np.argmax(psnr)) == 3, psnr
     assert psnr[3] > psnr[2] and psnr[3] > psnr[4]
     assert np.all(np.diff(psnr[:4]) > 0) and np.all(np.diff(psnr[3:]) < 0), psnr

@@ -43,9 +43,7 @@ def test_set_epoch_gives_new_train_samples() -> None:
     assert torch.equal(before, test_ds[0][0])
 
 
-def test_make_source_forms(
-    gopro_all_root: Path, gopro_pairs_root: Path, panorama_root: Path
-) -> None:
+def test_make_source_forms(gopro_all_root: Path, gopro_pairs_root: Path, panorama_root: Path) -> None:
     syn = make_source("synthetic", frames=5, split="test", size=(16, 16), length=2)
     assert isinstance(syn, SyntheticBlur) and syn.frames == 5 and len(syn) == 2
     gp = make_source(f"gopro:{gopro_all_root}", frames=7, split="train", crop=(8, 8))

@@ -7,7 +7,6 @@ from typing import Dict
 
 import pytest
 import torch
-
 from export_helpers import TinyWarpNet, perturb, tiny_blur2video
 
 

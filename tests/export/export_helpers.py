@@ -17,9 +17,14 @@ from b2v_edge.model.blocks import AffineRegressor, FlowHead
 from b2v_edge.model.warp import affine_warp, flow_warp
 
 TINY_CFG: Dict[str, object] = dict(
-    enc_channels=(4, 4, 6, 6, 8), dec_channels=(8, 6, 6, 4, 4), growth=(2, 2, 2, 2, 2),
-    dense_layers=(1, 1, 1, 1, 1), stn_hidden=4, lw_hidden=4, refine_channels=4,
-)  # fmt: skip
+    enc_channels=(4, 4, 6, 6, 8),
+    dec_channels=(8, 6, 6, 4, 4),
+    growth=(2, 2, 2, 2, 2),
+    dense_layers=(1, 1, 1, 1, 1),
+    stn_hidden=4,
+    lw_hidden=4,
+    refine_channels=4,
+)
 
 
 class TinyWarpNet(nn.Module):
@@ -61,10 +66,9 @@ def tiny_blur2video(frames: int = 3):
     return perturb(build_model("lite", frames, **TINY_CFG))
 
 
-
-
-def make_deploy(root: Path, fp32_onnx: Path, target: str = "trt10", warp: str = "native", fp16: bool = True,
-                dynamic: bool = False) -> Path:
+def make_deploy(
+    root: Path, fp32_onnx: Path, target: str = "trt10", warp: str = "native", fp16: bool = True, dynamic: bool = False
+) -> Path:
     """A deploy dir from an already exported graph, written through the real export helpers.
 
     ``model.onnx`` is ``fp32_onnx`` tagged and simplified; ``model.fp16.onnx`` its fp16 conversion.
@@ -93,7 +97,15 @@ def make_deploy(root: Path, fp32_onnx: Path, target: str = "trt10", warp: str = 
     if fp16:
         converted = convert_fp16(model, "onnxconverter")
         save_onnx(converted.model, root / "model.fp16.onnx")
-        manifest.upsert(deploy.onnx_artifact(root / "model.fp16.onnx", "fp16", warp, opset, target,
-                                             {"source": "model.onnx", "fp16": converted.summary()}))
+        manifest.upsert(
+            deploy.onnx_artifact(
+                root / "model.fp16.onnx",
+                "fp16",
+                warp,
+                opset,
+                target,
+                {"source": "model.onnx", "fp16": converted.summary()},
+            )
+        )
     manifest.save()
     return root

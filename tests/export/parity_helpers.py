@@ -22,8 +22,15 @@ from b2v_edge.checkpoint import load_checkpoint, save_checkpoint
 from b2v_edge.model import build_model
 from b2v_edge.runtime.manifest import Artifact, Manifest, sha256_file
 
-TINY = dict(enc_channels=(4, 4, 6, 6, 8), dec_channels=(8, 6, 6, 4, 4), growth=(2, 2, 2, 2, 2),
-            dense_layers=(1, 1, 1, 1, 1), stn_hidden=4, lw_hidden=4, refine_channels=4)  # fmt: skip
+TINY = dict(
+    enc_channels=(4, 4, 6, 6, 8),
+    dec_channels=(8, 6, 6, 4, 4),
+    growth=(2, 2, 2, 2, 2),
+    dense_layers=(1, 1, 1, 1, 1),
+    stn_hidden=4,
+    lw_hidden=4,
+    refine_channels=4,
+)
 NAMES = {"fp32": "model.onnx", "fp16": "model.fp16.onnx"}
 
 
@@ -41,8 +48,15 @@ def export_fp32(model: torch.nn.Module, path: Path, h: int, w: int) -> Path:
     """TorchScript export, opset 18, I/O ``blurred`` -> ``frames`` (single file)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        torch.onnx.export(model.eval(), (torch.rand(1, 3, h, w),), str(path), dynamo=False, opset_version=18,
-                          input_names=["blurred"], output_names=["frames"])  # fmt: skip
+        torch.onnx.export(
+            model.eval(),
+            (torch.rand(1, 3, h, w),),
+            str(path),
+            dynamo=False,
+            opset_version=18,
+            input_names=["blurred"],
+            output_names=["frames"],
+        )
     return path
 
 
@@ -53,32 +67,57 @@ def make_fp16(src: Path, dst: Path) -> Path:
     with warnings.catch_warnings():  # "float32 number ... will be truncated": expected for fp16
         warnings.simplefilter("ignore")
         model = float16.convert_float_to_float16(
-            onnx.load(str(src)), keep_io_types=True,
+            onnx.load(str(src)),
+            keep_io_types=True,
             op_block_list=list(float16.DEFAULT_OP_BLOCK_LIST) + ["GridSample", "MatMul", "Floor", "GatherElements"],
-        )  # fmt: skip
+        )
     onnx.save(model, str(dst))
     return dst
 
 
-def make_deploy(root: Path, h: int = 64, w: int = 64, frames: int = 3, precisions: Sequence[str] = ("fp32", "fp16")) -> Path:
+def make_deploy(
+    root: Path, h: int = 64, w: int = 64, frames: int = 3, precisions: Sequence[str] = ("fp32", "fp16")
+) -> Path:
     """A deploy dir with the tiny model's artifacts and a manifest naming its checkpoint."""
     root.mkdir(parents=True, exist_ok=True)
     ckpt_path = make_checkpoint(root.parent / f"{root.name}-tiny.pt", frames)
     model = load_checkpoint(ckpt_path).model
     manifest = Manifest(
         root=root,
-        model={"name": "b2v-tiny", "preset": "lite", "frames": frames, "checkpoint": str(ckpt_path),
-               "checkpoint_sha256": sha256_file(ckpt_path), "config": model.cfg.to_dict()},
-        input={"name": "blurred", "shape": [1, 3, h, w], "dtype": "float32", "layout": "NCHW", "color": "RGB",
-               "range": [0, 1], "dynamic": False},
+        model={
+            "name": "b2v-tiny",
+            "preset": "lite",
+            "frames": frames,
+            "checkpoint": str(ckpt_path),
+            "checkpoint_sha256": sha256_file(ckpt_path),
+            "config": model.cfg.to_dict(),
+        },
+        input={
+            "name": "blurred",
+            "shape": [1, 3, h, w],
+            "dtype": "float32",
+            "layout": "NCHW",
+            "color": "RGB",
+            "range": [0, 1],
+            "dynamic": False,
+        },
         output={"name": "frames", "shape": [1, frames, 3, h, w], "dtype": "float32"},
-    )  # fmt: skip
+    )
     export_fp32(model, root / NAMES["fp32"], h, w)
     for p in precisions:
         if p == "fp16":
             make_fp16(root / NAMES["fp32"], root / NAMES["fp16"])
-        manifest.upsert(Artifact(path=NAMES[p], kind="onnx", precision=p, sha256=sha256_file(root / NAMES[p]),
-                                 warp=model.cfg.warp_mode, opset=18, target="onnxruntime"))  # fmt: skip
+        manifest.upsert(
+            Artifact(
+                path=NAMES[p],
+                kind="onnx",
+                precision=p,
+                sha256=sha256_file(root / NAMES[p]),
+                warp=model.cfg.warp_mode,
+                opset=18,
+                target="onnxruntime",
+            )
+        )
     manifest.parity = {"export": {"model.onnx": {"psnr_db": 99.0}}}
     manifest.save()
     return root

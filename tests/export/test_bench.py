@@ -7,15 +7,13 @@ import shutil
 from pathlib import Path
 
 import numpy as np
+import parity_helpers as H  # tests/export is on sys.path (pytest rootdir-relative import)
 import pytest
 
-from b2v_edge.export.bench import BenchError, BenchOptions, BenchRow, TorchEngine, parse_sizes, run_bench
-from b2v_edge.export.bench import _ratios
+from b2v_edge.export.bench import BenchError, BenchOptions, BenchRow, TorchEngine, _ratios, parse_sizes, run_bench
 from b2v_edge.export.bench_measure import Job, measure_gemm, measure_row, model_gflops
 from b2v_edge.export.report import render_bench_markdown
 from b2v_edge.runtime.engine import EngineError
-
-import parity_helpers as H  # tests/export is on sys.path (pytest rootdir-relative import)
 
 
 @pytest.fixture(scope="session")
@@ -24,7 +22,9 @@ def deploy(tmp_path_factory) -> Path:
 
 
 def _opts(deploy: Path, **kw) -> BenchOptions:
-    base = dict(runs=2, warmup=1, samples=2, stream_frames=3, warp_compare=False, isolate=False, threads=1, gemm_size=128)
+    base = dict(
+        runs=2, warmup=1, samples=2, stream_frames=3, warp_compare=False, isolate=False, threads=1, gemm_size=128
+    )
     base.update(kw)
     return BenchOptions(deploy, **base)
 
@@ -34,8 +34,14 @@ def test_parse_sizes_and_options(deploy):
     for bad in ("256", "16x16", "ax4", "256x"):
         with pytest.raises(BenchError, match="--sizes"):
             parse_sizes(bad)
-    for kw, match in (({"runs": 0}, "--runs"), ({"warmup": -1}, "--warmup"), ({"samples": 0}, "--samples"),
-                      ({"stream_frames": -2}, "--stream-frames"), ({"threads": -1}, "--threads"), ({"runs": 1.5}, "--runs")):  # fmt: skip
+    for kw, match in (
+        ({"runs": 0}, "--runs"),
+        ({"warmup": -1}, "--warmup"),
+        ({"samples": 0}, "--samples"),
+        ({"stream_frames": -2}, "--stream-frames"),
+        ({"threads": -1}, "--threads"),
+        ({"runs": 1.5}, "--runs"),
+    ):
         with pytest.raises(BenchError, match=match):
             BenchOptions(deploy, **kw)
 
@@ -104,8 +110,12 @@ def _row(label: str, kind: str, precision: str, warp: str, ms: float) -> BenchRo
 
 
 def test_goal_ratios():
-    rows = [_row("PyTorch eager", "torch", "fp32", "-", 300.0), _row("ORT fp32", "onnx", "fp32", "gather", 100.0),
-            _row("ORT int8", "onnx", "int8", "gather", 80.0), _row("ORT fp32 (native warp)", "onnx", "fp32", "native", 125.0)]  # fmt: skip
+    rows = [
+        _row("PyTorch eager", "torch", "fp32", "-", 300.0),
+        _row("ORT fp32", "onnx", "fp32", "gather", 100.0),
+        _row("ORT int8", "onnx", "int8", "gather", 80.0),
+        _row("ORT fp32 (native warp)", "onnx", "fp32", "native", 125.0),
+    ]
     speed, int8, warp = _ratios(rows, (64, 64))
     assert (speed.value, speed.met) == (3.0, True) and (int8.value, int8.met) == (1.25, False)
     assert (warp.value, warp.met) == (0.8, True) and warp.goal == "≤ 1.2"

@@ -9,13 +9,12 @@ import sys
 
 import numpy as np
 import pytest
+from export_helpers import TinyWarpNet, perturb
 
 from b2v_edge.export import api, deploy, pipeline
 from b2v_edge.export.onnx_export import ExportError, export_onnx
 from b2v_edge.export.options import ExportOptions
 from b2v_edge.runtime.manifest import Artifact, Manifest
-
-from export_helpers import TinyWarpNet, perturb
 
 
 def test_deploy_dir_contents(tiny_deploy):
@@ -55,21 +54,28 @@ def test_runtime_opens_the_deploy_dir(tiny_deploy):
 
 @pytest.mark.skipif(shutil.which("polygraphy") is None, reason="polygraphy is not installed")
 def test_polygraphy_loads_the_graph(tiny_deploy):
-    result = subprocess.run(["polygraphy", "run", str(tiny_deploy.deploy_dir / "model.onnx"), "--onnxrt"],
-                            capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        ["polygraphy", "run", str(tiny_deploy.deploy_dir / "model.onnx"), "--onnxrt"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     assert "PASSED" in result.stdout + result.stderr
 
 
 def test_failed_verification_leaves_nothing(tmp_path, tiny_checkpoint, monkeypatch):
     """A graph that does not reproduce PyTorch is refused; no file, no manifest, no created dir."""
+
     def wrong_graph(model, path, *args, **kwargs):  # exports another network: numerics disagree
         return export_onnx(perturb(TinyWarpNet()), path, 64, 64)
 
     monkeypatch.setattr(pipeline, "export_onnx", wrong_graph)
     out = tmp_path / "new"
     with pytest.raises(ExportError, match="disagrees with PyTorch|does not run"):
-        pipeline.run_export(ExportOptions(out_dir=out, checkpoint=str(tiny_checkpoint), precision="fp32", height=64, width=64))
+        pipeline.run_export(
+            ExportOptions(out_dir=out, checkpoint=str(tiny_checkpoint), precision="fp32", height=64, width=64)
+        )
     assert not out.exists()
 
 
@@ -92,17 +98,26 @@ def test_out_dir_that_is_a_file(tmp_path, tiny_checkpoint):
 
 
 def _art(path: str, kind: str = "onnx", precision: str = "fp32", **extra) -> Artifact:
-    return Artifact(path=path, kind=kind, precision=precision, sha256="0" * 64, warp="native", opset=18, target="trt10", extra=extra)
+    return Artifact(
+        path=path, kind=kind, precision=precision, sha256="0" * 64, warp="native", opset=18, target="trt10", extra=extra
+    )
 
 
 def test_stale_artifacts_are_removed_only_when_the_model_changes(tmp_path):
     manifest = Manifest(root=tmp_path, model={"checkpoint_sha256": "a"}, input={"shape": [1, 3, 64, 64]})
-    manifest.artifacts = [_art("model.onnx"), _art("model.int8.onnx", precision="int8"), _art("model.fp16.plan", "tensorrt_plan", "fp16")]
+    manifest.artifacts = [
+        _art("model.onnx"),
+        _art("model.int8.onnx", precision="int8"),
+        _art("model.fp16.plan", "tensorrt_plan", "fp16"),
+    ]
     for a in manifest.artifacts:
         (tmp_path / a.path).write_text("x")
     same = {"checkpoint_sha256": "a", "shape": [1, 3, 64, 64], "warp": "native", "opset": 18, "target": "trt10"}
     messages = deploy.drop_stale(manifest, same, ["model.onnx"])
-    assert [a.path for a in manifest.artifacts] == ["model.onnx", "model.int8.onnx"]  # int8 kept, plan's source re-exported
+    assert [a.path for a in manifest.artifacts] == [
+        "model.onnx",
+        "model.int8.onnx",
+    ]  # int8 kept, plan's source re-exported
     assert messages == ["removed stale model.fp16.plan (its source graph was re-exported)"]
     messages = deploy.drop_stale(manifest, {**same, "shape": [1, 3, 128, 128]}, ["model.onnx"])
     assert messages == ["removed stale model.int8.onnx (shape changed)"] and not (tmp_path / "model.int8.onnx").exists()
@@ -118,7 +133,13 @@ def test_export_default_uses_the_portable_choice(tmp_path, monkeypatch):
     monkeypatch.setattr(api, "run_export", fake_run)
     assert api.export_default(tmp_path / "demo") == tmp_path / "demo"
     opts = seen["options"]
-    assert (opts.precision, opts.target, opts.warp, opts.opset, opts.checkpoint) == ("fp16", "trt8.0", "gather", 13, None)
+    assert (opts.precision, opts.target, opts.warp, opts.opset, opts.checkpoint) == (
+        "fp16",
+        "trt8.0",
+        "gather",
+        13,
+        None,
+    )
 
 
 def test_int8_without_calibration_fails_fast(tmp_path, tiny_checkpoint, monkeypatch):
@@ -153,7 +174,9 @@ def test_int8_step_calls_calibration_then_lints_and_verifies(tmp_path, tiny_depl
     deploy_dir = tmp_path / "i8"
     shutil.copytree(tiny_deploy.deploy_dir, deploy_dir)
     calib = CalibOptions(samples=8, eval_samples=2, progress=False, use_cache=False, cache_dir=tmp_path / "cache")
-    options = ExportOptions(out_dir=deploy_dir, checkpoint=str(tiny_checkpoint), precision="int8", height=64, width=64, calib=calib)
+    options = ExportOptions(
+        out_dir=deploy_dir, checkpoint=str(tiny_checkpoint), precision="int8", height=64, width=64, calib=calib
+    )
     inputs = make_inputs(verification_shapes(2, 1, 64, 64, False), frames=3)
     reference = torch_outputs(load_checkpoint(str(tiny_checkpoint)).model, inputs)
     art, verification = export_int8(Manifest.load(deploy_dir), options, reference, inputs, lambda _m: None)

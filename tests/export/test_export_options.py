@@ -13,38 +13,56 @@ from b2v_edge.export.targets import TARGETS, opset_range, supported_ops, table_v
 
 def test_defaults_match_the_issue():
     opts = ExportOptions()
-    assert (opts.precision, opts.height, opts.width, opts.target, opts.warp, opts.opset) == ("fp16", 256, 256, "trt10", "native", 18)
+    assert (opts.precision, opts.height, opts.width, opts.target, opts.warp, opts.opset) == (
+        "fp16",
+        256,
+        256,
+        "trt10",
+        "native",
+        18,
+    )
     assert str(opts.out_dir) == "deploy" and opts.checkpoint is None
 
 
-@pytest.mark.parametrize("target,warp,opset", [
-    ("trt8.0", "gather", 13), ("trt8.2", "gather", 13), ("trt8.5", "native", 17), ("trt8.6", "native", 17),
-    ("trt10", "native", 18), ("trt11", "native", 18), ("onnxruntime", "gather", 18),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "target,warp,opset",
+    [
+        ("trt8.0", "gather", 13),
+        ("trt8.2", "gather", 13),
+        ("trt8.5", "native", 17),
+        ("trt8.6", "native", 17),
+        ("trt10", "native", 18),
+        ("trt11", "native", 18),
+        ("onnxruntime", "gather", 18),
+    ],
+)
 def test_auto_warp_and_opset_per_target(target, warp, opset):
     opts = ExportOptions(target=target)
     assert (opts.warp, opts.opset) == (warp, opset)
     assert auto_warp(target) == warp
 
 
-@pytest.mark.parametrize("kwargs,match", [
-    (dict(target="trt8.2", warp="native"), "use --warp gather"),
-    (dict(target="trt8.0", precision="int8"), "not available for trt8.0"),
-    (dict(target="trt9"), "unknown target"),
-    (dict(precision="int4"), "unknown precision"),
-    (dict(warp="bicubic"), "unknown warp"),
-    (dict(height=0), "--height"),
-    (dict(width=100000), "--width"),
-    (dict(height=16), "at least 32"),
-    (dict(batch=0), "--batch"),
-    (dict(height=True), "--height"),
-    (dict(dynamic=True, height=250), "multiples of 32"),
-    (dict(opset=20), "opset"),
-    (dict(target="trt8.5", opset=18), "reads opsets up to 17"),
-    (dict(warp="native", opset=13), "needs opset >= 16"),
-    (dict(engine=True, target="onnxruntime"), "TensorRT --target"),
-    (dict(fp16_tool="tensorflow"), "unknown fp16_tool"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        (dict(target="trt8.2", warp="native"), "use --warp gather"),
+        (dict(target="trt8.0", precision="int8"), "not available for trt8.0"),
+        (dict(target="trt9"), "unknown target"),
+        (dict(precision="int4"), "unknown precision"),
+        (dict(warp="bicubic"), "unknown warp"),
+        (dict(height=0), "--height"),
+        (dict(width=100000), "--width"),
+        (dict(height=16), "at least 32"),
+        (dict(batch=0), "--batch"),
+        (dict(height=True), "--height"),
+        (dict(dynamic=True, height=250), "multiples of 32"),
+        (dict(opset=20), "opset"),
+        (dict(target="trt8.5", opset=18), "reads opsets up to 17"),
+        (dict(warp="native", opset=13), "needs opset >= 16"),
+        (dict(engine=True, target="onnxruntime"), "TensorRT --target"),
+        (dict(fp16_tool="tensorflow"), "unknown fp16_tool"),
+    ],
+)
 def test_invalid_combinations_fail_once_with_a_hint(kwargs, match):
     with pytest.raises(OptionsError, match=match):
         ExportOptions(**kwargs)
@@ -88,8 +106,18 @@ def test_with_revalidates():
         ExportOptions(target="trt10", warp="native").with_(target="trt8.2")  # explicit native stays: invalid
 
 
-@pytest.mark.parametrize("version,target", [("8.0.1.6", "trt8.0"), ("8.2.1", "trt8.2"), ("8.4.3", "trt8.2"),
-                                            ("8.5.2.2", "trt8.5"), ("8.6.1", "trt8.6"), ("10.3.0", "trt10"), ("11.1", "trt11")])
+@pytest.mark.parametrize(
+    "version,target",
+    [
+        ("8.0.1.6", "trt8.0"),
+        ("8.2.1", "trt8.2"),
+        ("8.4.3", "trt8.2"),
+        ("8.5.2.2", "trt8.5"),
+        ("8.6.1", "trt8.6"),
+        ("10.3.0", "trt10"),
+        ("11.1", "trt11"),
+    ],
+)
 def test_target_for_trt(version, target):
     assert target_for_trt(version) == target
 

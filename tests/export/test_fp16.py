@@ -28,7 +28,9 @@ def _prepared(path) -> onnx.ModelProto:
 def _run(model: onnx.ModelProto, x: np.ndarray) -> np.ndarray:
     opts = ort.SessionOptions()
     opts.log_severity_level = 3
-    return ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"]).run(None, {"blurred": x})[0]
+    return ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"]).run(
+        None, {"blurred": x}
+    )[0]
 
 
 @pytest.mark.parametrize("kind", ["native", "gather"])
@@ -70,7 +72,9 @@ def test_no_fp16_round_trip_inside_the_fp32_region(onnx_files, kind):
     result = convert_fp16(model, "onnxconverter")
     converted = onnx.shape_inference.infer_shapes(result.model)
     producer = {o: n for n in converted.graph.node for o in n.output}
-    dtypes = {v.name: v.type.tensor_type.elem_type for v in list(converted.graph.value_info) + list(converted.graph.input)}
+    dtypes = {
+        v.name: v.type.tensor_type.elem_type for v in list(converted.graph.value_info) + list(converted.graph.input)
+    }
     for node in converted.graph.node:
         if node.name not in result.kept_fp32 or node.op_type == "Cast":
             continue
@@ -88,13 +92,18 @@ def test_remove_cast_roundtrips_unit():
     from b2v_edge.export.fp16 import remove_cast_roundtrips
 
     make = onnx.helper.make_node
-    nodes = [make("Floor", ["x"], ["a"], name="kept1"),
-             make("Cast", ["a"], ["a16"], name="c16", to=onnx.TensorProto.FLOAT16),
-             make("Cast", ["a16"], ["a32"], name="c32", to=onnx.TensorProto.FLOAT),
-             make("Floor", ["a32"], ["y"], name="kept2"),
-             make("Relu", ["a16"], ["z"], name="converted")]
+    nodes = [
+        make("Floor", ["x"], ["a"], name="kept1"),
+        make("Cast", ["a"], ["a16"], name="c16", to=onnx.TensorProto.FLOAT16),
+        make("Cast", ["a16"], ["a32"], name="c32", to=onnx.TensorProto.FLOAT),
+        make("Floor", ["a32"], ["y"], name="kept2"),
+        make("Relu", ["a16"], ["z"], name="converted"),
+    ]
     x = onnx.helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [1])
-    outs = [onnx.helper.make_tensor_value_info(n, t, [1]) for n, t in (("y", onnx.TensorProto.FLOAT), ("z", onnx.TensorProto.FLOAT16))]
+    outs = [
+        onnx.helper.make_tensor_value_info(n, t, [1])
+        for n, t in (("y", onnx.TensorProto.FLOAT), ("z", onnx.TensorProto.FLOAT16))
+    ]
     model = onnx.helper.make_model(onnx.helper.make_graph(nodes, "g", [x], outs))
     assert remove_cast_roundtrips(model) == 1
     names = [n.name for n in model.graph.node]
@@ -119,13 +128,21 @@ def test_summary_lists_kept_nodes(onnx_files):
     summary = result.summary()
     assert summary["kept_fp32_count"] == len(summary["kept_fp32_nodes"]) > 0
     assert summary["converter"] == "onnxconverter" and summary["total_nodes"] > summary["kept_fp32_count"]
-    assert set(summary["kept_fp32_by_role"]) <= {"stn_regressor", "flow_head", "warp", "sampling_coordinates", "no_fp16_kernel"}
+    assert set(summary["kept_fp32_by_role"]) <= {
+        "stn_regressor",
+        "flow_head",
+        "warp",
+        "sampling_coordinates",
+        "no_fp16_kernel",
+    }
 
 
 def test_unshare_initializers_gives_converted_nodes_a_copy():
     one = onnx.numpy_helper.from_array(np.array(1.0, np.float32), "one")
-    nodes = [onnx.helper.make_node("Add", ["x", "one"], ["a"], name="kept"),
-             onnx.helper.make_node("Mul", ["a", "one"], ["y"], name="converted")]
+    nodes = [
+        onnx.helper.make_node("Add", ["x", "one"], ["a"], name="kept"),
+        onnx.helper.make_node("Mul", ["a", "one"], ["y"], name="converted"),
+    ]
     x = onnx.helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [1])
     y = onnx.helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [1])
     model = onnx.helper.make_model(onnx.helper.make_graph(nodes, "g", [x], [y], [one]))

@@ -12,8 +12,13 @@ from onnx import TensorProto, helper, numpy_helper
 from b2v_edge.export.lint import LintError, ensure_lint, lint_model
 
 
-def _model(nodes: List[onnx.NodeProto], opset: int = 18, inits: Optional[list] = None, x_shape=(1, 4, 8, 8),
-           extra_inputs: Optional[list] = None) -> onnx.ModelProto:
+def _model(
+    nodes: List[onnx.NodeProto],
+    opset: int = 18,
+    inits: Optional[list] = None,
+    x_shape=(1, 4, 8, 8),
+    extra_inputs: Optional[list] = None,
+) -> onnx.ModelProto:
     x = helper.make_tensor_value_info("x", TensorProto.FLOAT, list(x_shape))
     y = helper.make_tensor_value_info("y", TensorProto.FLOAT, None)
     graph = helper.make_graph(nodes, "g", [x] + (extra_inputs or []), [y], initializer=inits or [])
@@ -91,14 +96,21 @@ def test_affinegrid_rejected_everywhere():
 
 
 def _qdq(zero_point: int, around_gridsample: bool = False) -> onnx.ModelProto:
-    inits = [numpy_helper.from_array(np.array(0.1, np.float32), "s"), numpy_helper.from_array(np.array(zero_point, np.int8), "zp")]
+    inits = [
+        numpy_helper.from_array(np.array(0.1, np.float32), "s"),
+        numpy_helper.from_array(np.array(zero_point, np.int8), "zp"),
+    ]
     grid = helper.make_tensor_value_info("grid", TensorProto.FLOAT, [1, 8, 8, 2])
-    nodes = [helper.make_node("QuantizeLinear", ["x", "s", "zp"], ["q"], name="q0"),
-             helper.make_node("DequantizeLinear", ["q", "s", "zp"], ["dq"], name="dq0")]
+    nodes = [
+        helper.make_node("QuantizeLinear", ["x", "s", "zp"], ["q"], name="q0"),
+        helper.make_node("DequantizeLinear", ["q", "s", "zp"], ["dq"], name="dq0"),
+    ]
     if around_gridsample:
-        nodes += [helper.make_node("GridSample", ["dq", "grid"], ["g"], name="gs"),
-                  helper.make_node("QuantizeLinear", ["g", "s", "zp"], ["q2"], name="q1"),
-                  helper.make_node("DequantizeLinear", ["q2", "s", "zp"], ["y"], name="dq1")]
+        nodes += [
+            helper.make_node("GridSample", ["dq", "grid"], ["g"], name="gs"),
+            helper.make_node("QuantizeLinear", ["g", "s", "zp"], ["q2"], name="q1"),
+            helper.make_node("DequantizeLinear", ["q2", "s", "zp"], ["y"], name="dq1"),
+        ]
     else:
         nodes.append(helper.make_node("Identity", ["dq"], ["y"], name="id"))
     return _model(nodes, 18, inits=inits, extra_inputs=[grid] if around_gridsample else None)

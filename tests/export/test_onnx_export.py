@@ -10,11 +10,10 @@ import onnx
 import onnxruntime as ort
 import pytest
 import torch
+from export_helpers import TinyWarpNet, perturb
 
 from b2v_edge.export.onnx_export import ExportError, export_onnx
 from b2v_edge.export.opset import OpsetError, lower_opset
-
-from export_helpers import TinyWarpNet, perturb
 
 
 def _run(path: Path, x: np.ndarray) -> np.ndarray:
@@ -43,7 +42,11 @@ def test_native_graph_contract(onnx_files, warp_net):
     assert {e.version for e in model.opset_import if e.domain in ("", "ai.onnx")} == {18}
     ops = _ops(path)
     assert ops["GridSample"] == 2 and "AffineGrid" not in ops and "ReduceSum" not in ops
-    attrs = [{a.name: onnx.helper.get_attribute_value(a) for a in n.attribute} for n in model.graph.node if n.op_type == "GridSample"]
+    attrs = [
+        {a.name: onnx.helper.get_attribute_value(a) for a in n.attribute}
+        for n in model.graph.node
+        if n.op_type == "GridSample"
+    ]
     assert {a["mode"] for a in attrs} == {b"bilinear"} and {a["align_corners"] for a in attrs} == {0}
     assert sorted(a["padding_mode"] for a in attrs) == [b"border", b"zeros"]  # TinyWarpNet: affine border, flow zeros
 
@@ -65,13 +68,16 @@ def test_gather_graph_has_no_gridsample(onnx_files):
 def test_rewrite_matches_the_traced_gather_warp(warp_net, tmp_path):
     """The GridSample rewrite and torch's trace of the model's own gather warp agree (and the rewrite is smaller)."""
     x = torch.rand(1, 3, 64, 64)
-    traced = torch.onnx.export(warp_net.set_warp_mode("gather"), (x,), input_names=["blurred"], dynamo=True,
-                               opset_version=18).model_proto
+    traced = torch.onnx.export(
+        warp_net.set_warp_mode("gather"), (x,), input_names=["blurred"], dynamo=True, opset_version=18
+    ).model_proto
     rewritten = onnx.load(str(export_onnx(warp_net, tmp_path / "g.onnx", 64, 64, warp="gather")))
     assert len(rewritten.graph.node) < len(traced.graph.node)
     opts = ort.SessionOptions()
     opts.log_severity_level = 3
-    a = ort.InferenceSession(traced.SerializeToString(), opts, providers=["CPUExecutionProvider"]).run(None, {"blurred": x.numpy()})[0]
+    a = ort.InferenceSession(traced.SerializeToString(), opts, providers=["CPUExecutionProvider"]).run(
+        None, {"blurred": x.numpy()}
+    )[0]
     b = _run(tmp_path / "g.onnx", x.numpy())
     np.testing.assert_allclose(a, b, atol=1e-6)
 
@@ -118,8 +124,18 @@ def test_dynamic_axes_run_at_other_shapes(onnx_files, warp_net):
         np.testing.assert_allclose(_run(onnx_files["dynamic"], x), _torch(warp_net, x, "native"), atol=2e-5)
 
 
-@pytest.mark.parametrize("kwargs", [dict(height=0), dict(width=-3), dict(height=5000), dict(batch=0),
-                                    dict(dynamic=True, height=70), dict(opset=12), dict(opset=20)])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        dict(height=0),
+        dict(width=-3),
+        dict(height=5000),
+        dict(batch=0),
+        dict(dynamic=True, height=70),
+        dict(opset=12),
+        dict(opset=20),
+    ],
+)
 def test_bad_arguments(tmp_path, warp_net, kwargs):
     with pytest.raises(ValueError):
         export_onnx(warp_net, tmp_path / "x.onnx", **{"height": 64, "width": 64, **kwargs})
@@ -136,8 +152,9 @@ def test_lower_opset_refuses_runtime_axes():
     axes = onnx.helper.make_tensor_value_info("axes", onnx.TensorProto.INT64, [1])
     y = onnx.helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, None)
     node = onnx.helper.make_node("ReduceMean", ["x", "axes"], ["y"], name="rm")
-    model = onnx.helper.make_model(onnx.helper.make_graph([node], "g", [x, axes], [y]),
-                                   opset_imports=[onnx.helper.make_opsetid("", 18)])
+    model = onnx.helper.make_model(
+        onnx.helper.make_graph([node], "g", [x, axes], [y]), opset_imports=[onnx.helper.make_opsetid("", 18)]
+    )
     with pytest.raises(OpsetError, match="run-time axes"):
         lower_opset(model, 17)
 
@@ -156,9 +173,9 @@ def test_export_is_atomic_on_failure(tmp_path):
 
 
 def test_export_leaves_the_model_as_it_was(tmp_path):
-    from b2v_edge.model import warp
-
     from export_helpers import tiny_blur2video
+
+    from b2v_edge.model import warp
 
     net = tiny_blur2video(3)
     inplace = [m for m in net.modules() if getattr(m, "inplace", False)]

@@ -8,15 +8,19 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import parity_helpers as H  # tests/export is on sys.path (pytest rootdir-relative import)
 import pytest
 
 from b2v_edge.export.parity import (
-    ParityError, ParityOptions, Thresholds, parse_levels, record_in_manifest, run_parity,
-)  # fmt: skip
+    ParityError,
+    ParityOptions,
+    Thresholds,
+    parse_levels,
+    record_in_manifest,
+    run_parity,
+)
 from b2v_edge.export.parity_data import load_samples
 from b2v_edge.runtime.manifest import Manifest, ManifestError, sha256_file
-
-import parity_helpers as H  # tests/export is on sys.path (pytest rootdir-relative import)
 
 
 @pytest.fixture(scope="session")
@@ -43,14 +47,24 @@ def test_passes_with_per_position_scores(deploy):
     assert set(by) == {"fp32", "fp16"}
     for a in by.values():
         assert a.passed and bool(a) and a.status == "pass" and a.provider == "CPUExecutionProvider"
-        for key in ("psnr_vs_torch", "psnr_vs_torch_min", "ssim_vs_torch", "max_abs_err", "psnr_gt", "ssim_gt", "gt_drop"):
+        for key in (
+            "psnr_vs_torch",
+            "psnr_vs_torch_min",
+            "ssim_vs_torch",
+            "max_abs_err",
+            "psnr_gt",
+            "ssim_gt",
+            "gt_drop",
+        ):
             assert len(getattr(a, key)) == 3, key
         assert 1 <= len(a.worst) <= 2 and set(a.worst[0].images) == {"input", "pytorch", "engine", "gt"}
     assert min(by["fp32"].psnr_vs_torch) >= 60 and max(by["fp32"].max_abs_err) < 1e-4
     assert 40 <= min(by["fp16"].psnr_vs_torch) < min(by["fp32"].psnr_vs_torch)
     assert max(abs(d) for d in by["fp16"].gt_drop) < 0.1
     env = report.environment
-    assert env["backends"] == {"onnxruntime": "CPUExecutionProvider"} and "onnxruntime" in env["versions"] and env["cpu"]
+    assert (
+        env["backends"] == {"onnxruntime": "CPUExecutionProvider"} and "onnxruntime" in env["versions"] and env["cpu"]
+    )
     json.dumps(report.to_dict(), allow_nan=False)
 
 
@@ -128,8 +142,12 @@ def test_reference_must_be_the_exported_checkpoint(deploy, tmp_path):
 
 
 def test_bad_options_and_inputs(deploy, tmp_path):
-    for kw, match in (({"samples": 0}, "samples"), ({"backend": "cuda"}, "backend"), ({"size": (16, 16)}, "size"),
-                      ({"threads": -1}, "threads")):  # fmt: skip
+    for kw, match in (
+        ({"samples": 0}, "samples"),
+        ({"backend": "cuda"}, "backend"),
+        ({"size": (16, 16)}, "size"),
+        ({"threads": -1}, "threads"),
+    ):
         with pytest.raises(ParityError, match=match):
             ParityOptions(deploy, **kw)
     with pytest.raises(ParityError, match="take 64x64 inputs"):

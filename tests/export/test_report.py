@@ -13,12 +13,26 @@ import pytest
 from b2v_edge.export.bench import BenchReport, BenchRow, Ratio
 from b2v_edge.export.parity import ArtifactParity, ParityReport, ReferenceScores, Thresholds, WorstCase
 from b2v_edge.export.report import (
-    diff_gain, image_strip, psnr_plot_png, render_bench_markdown, render_html, render_json, render_markdown,
+    diff_gain,
+    image_strip,
+    psnr_plot_png,
+    render_bench_markdown,
+    render_html,
+    render_json,
+    render_markdown,
     write_reports,
-)  # fmt: skip
+)
 
-ENV = {"backends": {"onnxruntime": "CPUExecutionProvider"}, "versions": {"onnxruntime": "1.32.0"}, "cpu": "Test CPU",
-       "cpu_cores": 2, "python": "3.11", "platform": "Linux", "gpu": "none used", "ort_providers_available": ["CPU"]}  # fmt: skip
+ENV = {
+    "backends": {"onnxruntime": "CPUExecutionProvider"},
+    "versions": {"onnxruntime": "1.32.0"},
+    "cpu": "Test CPU",
+    "cpu_cores": 2,
+    "python": "3.11",
+    "platform": "Linux",
+    "gpu": "none used",
+    "ort_providers_available": ["CPU"],
+}
 
 
 def _images(h: int = 32, w: int = 40, gt: bool = True, seed: int = 0) -> dict:
@@ -31,9 +45,22 @@ def _images(h: int = 32, w: int = 40, gt: bool = True, seed: int = 0) -> dict:
 
 
 def _artifact(path: str, precision: str, psnr: list, gt: bool = True, failing: tuple = ()) -> ArtifactParity:
-    a = ArtifactParity(path, "onnx", precision, "gather", "onnxruntime", "CPUExecutionProvider", count=4,
-                       psnr_vs_torch=psnr, psnr_vs_torch_min=[p - 1 for p in psnr], ssim_vs_torch=[0.999] * 3,
-                       max_abs_err=[1e-3] * 3, min_psnr=40.0, max_gt_drop=0.1, seconds=1.5)  # fmt: skip
+    a = ArtifactParity(
+        path,
+        "onnx",
+        precision,
+        "gather",
+        "onnxruntime",
+        "CPUExecutionProvider",
+        count=4,
+        psnr_vs_torch=psnr,
+        psnr_vs_torch_min=[p - 1 for p in psnr],
+        ssim_vs_torch=[0.999] * 3,
+        max_abs_err=[1e-3] * 3,
+        min_psnr=40.0,
+        max_gt_drop=0.1,
+        seconds=1.5,
+    )
     if gt:
         a.psnr_gt, a.gt_drop = [25.0, 27.0, 24.9], [0.0, 0.01, 0.02]
     if failing:
@@ -44,10 +71,16 @@ def _artifact(path: str, precision: str, psnr: list, gt: bool = True, failing: t
 
 
 def _report(gt: bool = True, fail: bool = False) -> ParityReport:
-    ref = ReferenceScores("/x/ckpt.pt", "ab" * 32, [25.0, 27.01, 24.92] if gt else [], [], [False] * 4 if gt else [], 1.0)
-    arts = [_artifact("model.onnx", "fp32", [80.0, 81.0, 79.0], gt),
-            _artifact("model.fp16.onnx", "fp16", [35.0, 50.0, 38.0] if fail else [45.0, 50.0, 46.0], gt, (1, 3) if fail else ()),
-            ArtifactParity("model.fp16.plan", "tensorrt_plan", "fp16", "gather", skipped="TensorRT is not installed")]  # fmt: skip
+    ref = ReferenceScores(
+        "/x/ckpt.pt", "ab" * 32, [25.0, 27.01, 24.92] if gt else [], [], [False] * 4 if gt else [], 1.0
+    )
+    arts = [
+        _artifact("model.onnx", "fp32", [80.0, 81.0, 79.0], gt),
+        _artifact(
+            "model.fp16.onnx", "fp16", [35.0, 50.0, 38.0] if fail else [45.0, 50.0, 46.0], gt, (1, 3) if fail else ()
+        ),
+        ArtifactParity("model.fp16.plan", "tensorrt_plan", "fp16", "gather", skipped="TensorRT is not installed"),
+    ]
     notes = [] if gt else ["images:x has no ground truth: engine-vs-PyTorch only"]
     return ParityReport("deploy", "synthetic", 4, (32, 40), 3, gt, ref, arts, Thresholds(), ENV, notes)
 
@@ -121,12 +154,39 @@ def test_write_reports_atomically(tmp_path):
 
 
 def test_bench_markdown():
-    rows = [BenchRow("PyTorch eager", "torch", "fp32", "-", (64, 64), "m.pt", 0.2, "eager", [50.0, 52.0, 60.0],
-                     psnr_gt=20.0, peak_mb=260.0, stream_fps=15.0, gflops_per_s=1.0, ceiling_fraction=0.01),
-            BenchRow("ORT int8", "onnx", "int8", "gather", (64, 64), "m.int8.onnx", 0.1, skipped="artifact is static 32x32")]  # fmt: skip
-    report = BenchReport(rows, {"64x64": 0.05}, 60.0, 2048,
-                         [Ratio("ORT fp32 speed-up over PyTorch eager", 2.5, "≥ 2.0", True),
-                          Ratio("ORT int8 speed-up over ORT fp32", None, "≥ 1.3", None)], ENV, ["a note"])  # fmt: skip
+    rows = [
+        BenchRow(
+            "PyTorch eager",
+            "torch",
+            "fp32",
+            "-",
+            (64, 64),
+            "m.pt",
+            0.2,
+            "eager",
+            [50.0, 52.0, 60.0],
+            psnr_gt=20.0,
+            peak_mb=260.0,
+            stream_fps=15.0,
+            gflops_per_s=1.0,
+            ceiling_fraction=0.01,
+        ),
+        BenchRow(
+            "ORT int8", "onnx", "int8", "gather", (64, 64), "m.int8.onnx", 0.1, skipped="artifact is static 32x32"
+        ),
+    ]
+    report = BenchReport(
+        rows,
+        {"64x64": 0.05},
+        60.0,
+        2048,
+        [
+            Ratio("ORT fp32 speed-up over PyTorch eager", 2.5, "≥ 2.0", True),
+            Ratio("ORT int8 speed-up over ORT fp32", None, "≥ 1.3", None),
+        ],
+        ENV,
+        ["a note"],
+    )
     md = render_bench_markdown(report)
     assert "| 64x64 | PyTorch eager | 0.20 | 20.00 | — | 52.0 / 58.4 | 19.23 | 260 | 1.0 (1 %) | 15.0 (0.78) |" in md
     assert "skipped: artifact is static 32x32" in md

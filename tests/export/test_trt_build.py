@@ -8,13 +8,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from export_helpers import make_deploy
+from trt_standin import StandIn, StandInCuda
 
 from b2v_edge.export.trt_build import BuildError, BuildOptions, TensorRTUnavailable, build_engine
 from b2v_edge.export.trt_command import trtexec_command
 from b2v_edge.runtime.manifest import Manifest, ManifestError
-
-from export_helpers import make_deploy
-from trt_standin import StandIn, StandInCuda
 
 
 @pytest.fixture
@@ -63,7 +62,9 @@ def test_v8_flags_and_fp32_pins_from_the_fp32_graph(deploy_v8):
     flags = [c[1] for c in trt.calls if c[0] == "config.set_flag"]
     assert flags == ["FP16", "OBEY_PRECISION_CONSTRAINTS"]
     assert ("config.max_workspace_size", 1024 << 20) in trt.calls  # 8.2: before memory pools
-    kept = set(json.loads((deploy_v8 / "manifest.json").read_text())["artifacts"][1]["extra"]["fp16"]["kept_fp32_nodes"])
+    kept = set(
+        json.loads((deploy_v8 / "manifest.json").read_text())["artifacts"][1]["extra"]["fp16"]["kept_fp32_nodes"]
+    )
     pinned = {c[1] for c in trt.calls if c[0] == "layer.precision"}
     assert pinned and pinned <= kept and art.extra["fp32_pinned_layers"] == len(pinned)
     assert art.extra["network"] == "weakly_typed" and art.extra["precision_mode"] == "flags"
@@ -77,15 +78,20 @@ def test_v80_uses_strict_types(deploy_v8):
 
 def test_v86_memory_pool_and_version_compatible(tmp_path, onnx_files):
     deploy = make_deploy(tmp_path / "d86", onnx_files["native"], target="trt8.6")
-    from b2v_edge.export.opset import lower_opset  # 8.6 reads opset <= 17
     import onnx
+
+    from b2v_edge.export.opset import lower_opset  # 8.6 reads opset <= 17
 
     for name in ("model.onnx", "model.fp16.onnx"):
         onnx.save(lower_opset(onnx.load(str(deploy / name)), 17), str(deploy / name))
     _refresh_shas(deploy)
     trt, art = _build(deploy, "8.6.1", version_compatible=True)
     assert ("config.set_memory_pool_limit", 0, 1024 << 20) in trt.calls
-    assert [c[1] for c in trt.calls if c[0] == "config.set_flag"] == ["FP16", "OBEY_PRECISION_CONSTRAINTS", "VERSION_COMPATIBLE"]
+    assert [c[1] for c in trt.calls if c[0] == "config.set_flag"] == [
+        "FP16",
+        "OBEY_PRECISION_CONSTRAINTS",
+        "VERSION_COMPATIBLE",
+    ]
     assert art.extra["build_options"]["version_compatible"] is True
     with pytest.raises(BuildError, match=">= 8.6"):
         _build(deploy, "8.5.2", version_compatible=True)
@@ -149,12 +155,17 @@ def test_int8_on_v8_finds_the_cache_recorded_by_calibration(deploy_v8):
     manifest.save()
     trt, art = _build(deploy_v8, "8.2.1", precision="int8")
     assert ("config.int8_calibrator", "CacheCalibrator") in trt.calls
-    assert f"--calib={deploy_v8}/calibration.cache" in trtexec_command(Manifest.load(deploy_v8), BuildOptions(precision="int8"))
+    assert f"--calib={deploy_v8}/calibration.cache" in trtexec_command(
+        Manifest.load(deploy_v8), BuildOptions(precision="int8")
+    )
 
 
 def test_no_gpu_parse_and_build_failures(deploy):
-    for attr, match in (("no_gpu", "CUDA initialization failure"), ("fail_parse", "could not parse model.fp16.onnx"),
-                        ("fail_build", "failed to build model.fp16.plan")):
+    for attr, match in (
+        ("no_gpu", "CUDA initialization failure"),
+        ("fail_parse", "could not parse model.fp16.onnx"),
+        ("fail_build", "failed to build model.fp16.plan"),
+    ):
         trt = StandIn("10.3.0")
         setattr(trt, attr, True)
         with pytest.raises(BuildError, match=match):
@@ -201,8 +212,10 @@ def test_trtexec_command_dynamic_shapes(tmp_path, onnx_files):
     assert "--maxShapes=blurred:4x3x1088x1920" in cmd
 
 
-@pytest.mark.parametrize("kwargs", [dict(precision="fp8"), dict(workspace_mib=1), dict(hardware_compatibility="all"),
-                                    dict(max_shape=(1, 3, 64))])
+@pytest.mark.parametrize(
+    "kwargs",
+    [dict(precision="fp8"), dict(workspace_mib=1), dict(hardware_compatibility="all"), dict(max_shape=(1, 3, 64))],
+)
 def test_bad_build_options(kwargs):
     with pytest.raises(ValueError):
         BuildOptions(**kwargs)
@@ -220,8 +233,10 @@ def test_real_plan_matches_onnxruntime(tmp_path, onnx_files, precision):
     art = build_engine(deploy, BuildOptions(precision=precision))
     assert (deploy / art.path).stat().st_size > 0
     x = np.random.default_rng(0).random((1, 3, 64, 64), dtype=np.float32)
-    with open_engine(deploy, backend="tensorrt", precision=precision) as trt_engine, \
-            open_engine(deploy, backend="onnxruntime", precision="fp32") as ort_engine:
+    with (
+        open_engine(deploy, backend="tensorrt", precision=precision) as trt_engine,
+        open_engine(deploy, backend="onnxruntime", precision="fp32") as ort_engine,
+    ):
         assert psnr(ort_engine.infer(x), trt_engine.infer(x)) >= (60.0 if precision == "fp32" else 40.0)
 
 
@@ -230,8 +245,10 @@ def test_build_module_and_command_do_not_import_torch():
     import subprocess
     import sys
 
-    code = ("import sys; import b2v_edge.export.trt_build, b2v_edge.export.triton; "
-            "from b2v_edge.cli.export import build_engine_command; "
-            "bad = [m for m in ('torch', 'onnx') if m in sys.modules]; assert not bad, bad")
+    code = (
+        "import sys; import b2v_edge.export.trt_build, b2v_edge.export.triton; "
+        "from b2v_edge.cli.export import build_engine_command; "
+        "bad = [m for m in ('torch', 'onnx') if m in sys.modules]; assert not bad, bad"
+    )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr[-1500:]

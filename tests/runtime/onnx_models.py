@@ -59,11 +59,12 @@ def make_onnx(
     if io != compute:
         nodes.append(helper.make_node("Cast", ["y"], ["frames"], to=io))
     graph = helper.make_graph(
-        nodes, "b2v_test",
+        nodes,
+        "b2v_test",
         [helper.make_tensor_value_info("blurred", io, [batch, 3, h, w])],
         [helper.make_tensor_value_info("frames", io, [batch, n, 3, h, w])],
         initializer=inits,
-    )  # fmt: skip
+    )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
     model.ir_version = 8
     onnx.checker.check_model(model)
@@ -85,32 +86,66 @@ def make_deploy(
     manifest = Manifest(
         root=root,
         model={"name": "b2v-test", "preset": "test", "frames": n, "checkpoint": "test"},
-        input={"name": "blurred", "shape": [1, 3, h, w], "dtype": "float32", "layout": "NCHW",
-               "color": "RGB", "range": [0, 1], "dynamic": False},
+        input={
+            "name": "blurred",
+            "shape": [1, 3, h, w],
+            "dtype": "float32",
+            "layout": "NCHW",
+            "color": "RGB",
+            "range": [0, 1],
+            "dynamic": False,
+        },
         output={"name": "frames", "shape": [1, n, 3, h, w], "dtype": "float32"},
-    )  # fmt: skip
+    )
     scales = [float("nan")] * n if nan else None
     for p in precisions:
         name = "model.onnx" if p == "fp32" else f"model.{p}.onnx"
         make_onnx(root / name, n, h, w, fp16=(p == "fp16"), scales=scales)
-        manifest.upsert(Artifact(path=name, kind="onnx", precision=p, sha256=sha256_file(root / name),
-                                 warp="gather", opset=18, target="ort"))  # fmt: skip
+        manifest.upsert(
+            Artifact(
+                path=name,
+                kind="onnx",
+                precision=p,
+                sha256=sha256_file(root / name),
+                warp="gather",
+                opset=18,
+                target="ort",
+            )
+        )
     manifest.save()
     return root
 
 
-def add_plan(root: Path, precision: str = "fp16", trt_version: str = "10.3.0", cc: str = "8.7",
-             gpu: str = "Orin", data: bytes = b"PLAN") -> Path:  # fmt: skip
+def add_plan(
+    root: Path,
+    precision: str = "fp16",
+    trt_version: str = "10.3.0",
+    cc: str = "8.7",
+    gpu: str = "Orin",
+    data: bytes = b"PLAN",
+) -> Path:
     """Add a (stand-in) plan file and its manifest entry to a deploy dir."""
     manifest = Manifest.load(root)
     name = f"model.{precision}.plan"
     (root / name).write_bytes(data)
-    manifest.upsert(Artifact(
-        path=name, kind="tensorrt_plan", precision=precision, sha256=sha256_file(root / name),
-        warp="gather", opset=18, target="trt10",
-        extra={"source": "model.onnx", "tensorrt_version": trt_version, "cuda_version": "12.6",
-               "gpu": gpu, "compute_capability": cc},
-    ))  # fmt: skip
+    manifest.upsert(
+        Artifact(
+            path=name,
+            kind="tensorrt_plan",
+            precision=precision,
+            sha256=sha256_file(root / name),
+            warp="gather",
+            opset=18,
+            target="trt10",
+            extra={
+                "source": "model.onnx",
+                "tensorrt_version": trt_version,
+                "cuda_version": "12.6",
+                "gpu": gpu,
+                "compute_capability": cc,
+            },
+        )
+    )
     manifest.save()
     return root / name
 

@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pytest
+
 from b2v_edge.runtime import engine as engine_mod
 from b2v_edge.runtime.engine import (
     Engine,
@@ -13,7 +14,7 @@ from b2v_edge.runtime.engine import (
     EngineSpec,
     NonFiniteOutputError,
     open_engine,
-)  # fmt: skip
+)
 from b2v_edge.runtime.manifest import Manifest, ManifestError
 
 
@@ -25,8 +26,19 @@ class _Identity(Engine):
     """Stand-in backend: returns the input N times (or a fixed array)."""
 
     def __init__(self, n=2, shape=(1, 3, 8, 8), out=None):
-        super().__init__(EngineSpec("blurred", shape, "frames", (shape[0], n, *shape[1:]), "fp32", n,
-                                    "test", "none", engine_mod.Path("x.onnx")))  # fmt: skip
+        super().__init__(
+            EngineSpec(
+                "blurred",
+                shape,
+                "frames",
+                (shape[0], n, *shape[1:]),
+                "fp32",
+                n,
+                "test",
+                "none",
+                engine_mod.Path("x.onnx"),
+            )
+        )
         self.out = out
         self.closed = False
 

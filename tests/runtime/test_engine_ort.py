@@ -99,9 +99,12 @@ def test_wrong_io_rank_is_refused(tmp_path):
     import onnx
     from onnx import TensorProto, helper
 
-    g = helper.make_graph([helper.make_node("Identity", ["a"], ["b"])], "g",
-                          [helper.make_tensor_value_info("a", TensorProto.FLOAT, [1, 3, 4, 4])],
-                          [helper.make_tensor_value_info("b", TensorProto.FLOAT, [1, 3, 4, 4])])  # fmt: skip
+    g = helper.make_graph(
+        [helper.make_node("Identity", ["a"], ["b"])],
+        "g",
+        [helper.make_tensor_value_info("a", TensorProto.FLOAT, [1, 3, 4, 4])],
+        [helper.make_tensor_value_info("b", TensorProto.FLOAT, [1, 3, 4, 4])],
+    )
     path = tmp_path / "id.onnx"
     onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 18)], ir_version=8), str(path))
     with pytest.raises(EngineError, match=r"expected \[B,3,H,W\] -> \[B,N,3,H,W\]"):

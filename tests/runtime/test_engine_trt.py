@@ -17,7 +17,8 @@ import types
 import numpy as np
 import pytest
 
-from b2v_edge.runtime import cudamem, engine as engine_mod
+from b2v_edge.runtime import cudamem
+from b2v_edge.runtime import engine as engine_mod
 from b2v_edge.runtime.engine import EngineError, open_engine
 from b2v_edge.runtime.engine_trt import TrtEngine, device_info, trt_major
 from b2v_edge.runtime.manifest import ManifestError
@@ -106,6 +107,7 @@ def make_trt(version, rt, calls, batch=-1):
             self.shapes["frames"] = (in_shape[0], N, 3, H, W)
 
     if major < 10:
+
         class Context8(Context):
             def set_binding_shape(self, i, shape):
                 calls.append(("set_binding_shape", i, tuple(shape)))
@@ -131,6 +133,7 @@ def make_trt(version, rt, calls, batch=-1):
 
         engine_cls = Engine8
     else:
+
         class Context10(Context):
             def set_input_shape(self, name, shape):
                 calls.append(("set_input_shape", name, tuple(shape)))
@@ -212,8 +215,14 @@ def test_trt10_call_sequence_and_buffer_reuse(fake_gpu, tmp_path):
             x = _x()
             np.testing.assert_allclose(eng.infer(x), x[:, None] * SCALES.reshape(1, N, 1, 1, 1), rtol=1e-6)
         seq = _names(calls[start:])
-        assert seq[:6] == ["set_input_shape", "cudaMallocHost", "cudaMalloc", "set_tensor_address",
-                           "cudaMallocHost", "cudaMalloc"]  # fmt: skip
+        assert seq[:6] == [
+            "set_input_shape",
+            "cudaMallocHost",
+            "cudaMalloc",
+            "set_tensor_address",
+            "cudaMallocHost",
+            "cudaMalloc",
+        ]
         assert seq.count("cudaMalloc") == 2 and seq.count("execute_async_v3") == 3  # allocated once
         assert seq[-4:] == ["cudaMemcpyAsync", "execute_async_v3", "cudaMemcpyAsync", "cudaStreamSynchronize"]
         assert ("execute_async_v3", 77) in calls  # the stream handle
@@ -302,8 +311,9 @@ def test_pycuda_is_used_when_cuda_python_is_missing(monkeypatch):
     calls = []
     drv = types.ModuleType("pycuda.driver")
     ctx = types.SimpleNamespace(push=lambda: calls.append("push"), pop=lambda: calls.append("pop"))
-    device = types.SimpleNamespace(retain_primary_context=lambda: ctx, name=lambda: "Xavier",
-                                   compute_capability=lambda: (7, 2))  # fmt: skip
+    device = types.SimpleNamespace(
+        retain_primary_context=lambda: ctx, name=lambda: "Xavier", compute_capability=lambda: (7, 2)
+    )
     drv.init = lambda: calls.append("init")
     drv.Device = lambda i: device
     pkg = types.ModuleType("pycuda")

@@ -100,8 +100,11 @@ def test_port_in_use_is_clear():
 
 class _Echo(Engine):
     def __init__(self):
-        super().__init__(EngineSpec("blurred", (1, 3, 16, 16), "frames", (1, 2, 3, 16, 16), "fp32", 2,
-                                    "stand-in", "none", Path("e.onnx")))  # fmt: skip
+        super().__init__(
+            EngineSpec(
+                "blurred", (1, 3, 16, 16), "frames", (1, 2, 3, 16, 16), "fp32", 2, "stand-in", "none", Path("e.onnx")
+            )
+        )
 
     def _infer_impl(self, x):
         time.sleep(0.005)

@@ -6,6 +6,7 @@ import subprocess
 import sys
 import textwrap
 
+
 def _runtime_modules():
     """Every module of b2v_edge.runtime (found on disk, so new modules are covered too) + the run CLI."""
     import pkgutil
@@ -17,7 +18,9 @@ def _runtime_modules():
 
 
 def _check(code: str) -> None:
-    script = textwrap.dedent(code) + "\nimport sys\nbad = sorted(m for m in sys.modules if m.split('.')[0] == 'torch')\n"
+    script = (
+        textwrap.dedent(code) + "\nimport sys\nbad = sorted(m for m in sys.modules if m.split('.')[0] == 'torch')\n"
+    )
     script += "print('TORCH' if bad else 'CLEAN', bad[:5])\n"
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr

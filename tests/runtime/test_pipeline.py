@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from b2v_edge.runtime.engine import Engine, EngineSpec
-from b2v_edge.runtime.pipeline import FrameSlot, Pipeline, run
 from b2v_edge.runtime.options import RunError, RunOptions
+from b2v_edge.runtime.pipeline import FrameSlot, Pipeline, run
 from b2v_edge.runtime.sources import SourceError, SourceSpec
 
 
@@ -21,8 +21,11 @@ class SlowEngine(Engine):
 
     def __init__(self, delay=0.0, n=3, size=(16, 24), nan_at=(), interrupt_at=None):
         h, w = size
-        super().__init__(EngineSpec("blurred", (1, 3, h, w), "frames", (1, n, 3, h, w), "fp32", n,
-                                    "stand-in", "none", Path("slow.onnx")))  # fmt: skip
+        super().__init__(
+            EngineSpec(
+                "blurred", (1, 3, h, w), "frames", (1, n, 3, h, w), "fp32", n, "stand-in", "none", Path("slow.onnx")
+            )
+        )
         self.delay, self.calls, self.nan_at, self.interrupt_at = delay, 0, set(nan_at), interrupt_at
 
     def _infer_impl(self, x):
@@ -142,8 +145,9 @@ def test_nan_frames_are_reported_skipped_and_counted(tmp_path, caplog):
 def test_too_many_consecutive_nan_frames_stop_with_error(tmp_path):
     engine = SlowEngine(nan_at=set(range(1, 100)))
     with pytest.raises(RunError, match="3 consecutive frames gave NaN/Inf"):
-        Pipeline(_opts(tmp_path, max_failures=3), engine=engine, source=FakeSource(count=10, live=False),
-                 outputs=[]).run()  # fmt: skip
+        Pipeline(
+            _opts(tmp_path, max_failures=3), engine=engine, source=FakeSource(count=10, live=False), outputs=[]
+        ).run()
 
 
 def test_source_error_mid_stream_propagates(tmp_path):
@@ -152,26 +156,33 @@ def test_source_error_mid_stream_propagates(tmp_path):
 
 
 def test_max_frames_quit_key_stop_and_ctrl_c(tmp_path):
-    s = Pipeline(_opts(tmp_path, max_frames=5), engine=SlowEngine(), source=FakeSource(count=100, live=False),
-                 outputs=[]).run()  # fmt: skip
+    s = Pipeline(
+        _opts(tmp_path, max_frames=5), engine=SlowEngine(), source=FakeSource(count=100, live=False), outputs=[]
+    ).run()
     assert s.frames_processed == 5 and s.stop_reason == "max frames (5)"
     out = Recorder(quit_at=3)
     s = Pipeline(_opts(tmp_path), engine=SlowEngine(), source=FakeSource(count=100, live=False), outputs=[out]).run()
     assert s.frames_processed == 3 and s.stop_reason == "quit from the preview window" and out.closed_ok
-    pipe = Pipeline(_opts(tmp_path), engine=SlowEngine(delay=0.01), source=FakeSource(count=10**6, period=0.001),
-                    outputs=[])  # fmt: skip
+    pipe = Pipeline(
+        _opts(tmp_path), engine=SlowEngine(delay=0.01), source=FakeSource(count=10**6, period=0.001), outputs=[]
+    )
     threading.Timer(0.2, pipe.stop, args=("stopped by test",)).start()
     assert pipe.run().stop_reason == "stopped by test"
     out = Recorder()
-    s = Pipeline(_opts(tmp_path), engine=SlowEngine(interrupt_at=4), source=FakeSource(count=100, live=False),
-                 outputs=[out]).run()  # fmt: skip
+    s = Pipeline(
+        _opts(tmp_path), engine=SlowEngine(interrupt_at=4), source=FakeSource(count=100, live=False), outputs=[out]
+    ).run()
     assert s.stop_reason == "interrupted (Ctrl-C)" and s.frames_processed == 3 and out.closed_ok is True
 
 
 def test_overlay_and_summary(tmp_path):
     out = Recorder()
-    s = Pipeline(_opts(tmp_path, show="grid"), engine=SlowEngine(delay=0.002), source=FakeSource(count=12, live=False),
-                 outputs=[out]).run()  # fmt: skip
+    s = Pipeline(
+        _opts(tmp_path, show="grid"),
+        engine=SlowEngine(delay=0.002),
+        source=FakeSource(count=12, live=False),
+        outputs=[out],
+    ).run()
     shape, n_images, overlay = out.writes[-1]
     assert shape == (24, 32, 3) and n_images == 1
     assert overlay[0].startswith("stand-in/none fp32  16x24  N=3") and "FPS" in overlay[1]
@@ -193,8 +204,9 @@ class RampEngine(SlowEngine):
 @pytest.mark.parametrize("show, values", [("middle", [128]), ("sequence", [0, 64, 128, 191, 255]), ("grid", None)])
 def test_show_modes_pick_the_right_frames(tmp_path, show, values):
     out = Recorder()
-    Pipeline(_opts(tmp_path, show=show), engine=RampEngine(n=5), source=FakeSource(count=2, live=False),
-             outputs=[out]).run()  # fmt: skip
+    Pipeline(
+        _opts(tmp_path, show=show), engine=RampEngine(n=5), source=FakeSource(count=2, live=False), outputs=[out]
+    ).run()
     if values is None:
         grid = out.last[0]  # N=5 -> 2 rows x 3 columns of 24x32 tiles, the last one black
         assert len(out.last) == 1 and grid.shape == (48, 96, 3)

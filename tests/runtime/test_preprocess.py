@@ -56,8 +56,11 @@ def test_postprocess_without_mapping_and_clipping():
     frames[1] = -1.0
     out = postprocess(frames)
     assert out[0].shape == (4, 5, 3) and out[0].max() == 255 and out[1].max() == 0
-    keep = postprocess(np.zeros((1, 2, 3, 8, 8), np.float32), FrameMapping((4, 4), (8, 8), (2, 2, 4, 4), "letterbox"),
-                       to_source_size=False)  # fmt: skip
+    keep = postprocess(
+        np.zeros((1, 2, 3, 8, 8), np.float32),
+        FrameMapping((4, 4), (8, 8), (2, 2, 4, 4), "letterbox"),
+        to_source_size=False,
+    )
     assert keep[0].shape == (4, 4, 3)
 
 

@@ -13,8 +13,15 @@ import pytest
 
 from b2v_edge.runtime import preview
 from b2v_edge.runtime.preview import (
-    PreviewWindow, compose, draw_overlay, frames_for_mode, gui_available, has_display, right_label, tile_grid,
-)  # fmt: skip
+    PreviewWindow,
+    compose,
+    draw_overlay,
+    frames_for_mode,
+    gui_available,
+    has_display,
+    right_label,
+    tile_grid,
+)
 
 
 def _imgs(n=7, h=20, w=30):
@@ -65,8 +72,9 @@ def test_has_display(monkeypatch):
 
 def _xwd_pixels(display):
     """Screenshot of the X root window via ``xwd`` (XWD format, 24/32 bpp) as raw ``uint8`` rows."""
-    raw = subprocess.run(["xwd", "-root", "-silent", "-display", display], capture_output=True,
-                         timeout=20, check=True).stdout  # fmt: skip
+    raw = subprocess.run(
+        ["xwd", "-root", "-silent", "-display", display], capture_output=True, timeout=20, check=True
+    ).stdout
     head = np.frombuffer(raw[:100], ">u4")
     header_size, width, height, bpp, bpl, ncolors = head[0], head[4], head[5], head[11], head[12], head[19]
     start = int(header_size) + 12 * int(ncolors)
@@ -77,14 +85,19 @@ def _xwd_pixels(display):
 
 
 @pytest.mark.skipif(not gui_available(), reason="this OpenCV has no GUI (opencv-python-headless)")
-@pytest.mark.skipif(shutil.which("Xvfb") is None or shutil.which("xwd") is None,
-                    reason="Xvfb/xwd not installed (Debian: apt install xvfb x11-apps)")  # fmt: skip
+@pytest.mark.skipif(
+    shutil.which("Xvfb") is None or shutil.which("xwd") is None,
+    reason="Xvfb/xwd not installed (Debian: apt install xvfb x11-apps)",
+)
 def test_window_appears_under_xvfb(monkeypatch):
     import cv2
 
     display = ":97"
-    xvfb = subprocess.Popen(["Xvfb", display, "-screen", "0", "800x600x24", "-nolisten", "tcp"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    xvfb = subprocess.Popen(
+        ["Xvfb", display, "-screen", "0", "800x600x24", "-nolisten", "tcp"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         deadline = time.monotonic() + 10
         while not os.path.exists(f"/tmp/.X11-unix/X{display[1:]}") and time.monotonic() < deadline:

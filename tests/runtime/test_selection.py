@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
+
 from b2v_edge.runtime.manifest import Artifact, Manifest, ManifestError
 from b2v_edge.runtime.selection import (
     check_plan_compat,
@@ -44,7 +45,9 @@ def _plan_art(**extra):
 
 def test_check_plan_compat_refuses_other_trt_and_gpu(tmp_path):
     assert check_plan_compat(_plan_art(), tmp_path, "10.3.0.26", "8.7", "Orin") is None
-    with pytest.raises(ManifestError, match=r"TensorRT 10.3.0, this device has 8.6.2.*build-engine .* --precision fp16"):
+    with pytest.raises(
+        ManifestError, match=r"TensorRT 10.3.0, this device has 8.6.2.*build-engine .* --precision fp16"
+    ):
         check_plan_compat(_plan_art(), tmp_path, "8.6.2", "8.7", "Orin")
     with pytest.raises(ManifestError, match=r"sm 8.7.*sm 7.2.*build-engine"):
         check_plan_compat(_plan_art(), tmp_path, "10.3.0", "7.2", "Xavier")

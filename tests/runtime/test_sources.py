@@ -11,8 +11,15 @@ import pytest
 
 from b2v_edge.runtime import sources
 from b2v_edge.runtime.sources import (
-    Source, SourceError, SourceSpec, csi_pipeline, has_gstreamer, open_source, parse_source, rtsp_pipeline,
-)  # fmt: skip
+    Source,
+    SourceError,
+    SourceSpec,
+    csi_pipeline,
+    has_gstreamer,
+    open_source,
+    parse_source,
+    rtsp_pipeline,
+)
 
 
 # ---- parsing ------------------------------------------------------------------------------
@@ -20,12 +27,17 @@ def test_parse_kinds(tmp_path, video):
     (tmp_path / "imgs").mkdir()
     cv2.imwrite(str(tmp_path / "one.png"), np.zeros((4, 4, 3), np.uint8))
     cases = {
-        "0": ("camera", 0), "12": ("camera", 12), "synthetic": ("synthetic", "synthetic"),
-        "csi://1": ("csi", 1), "rtsp://cam.local:8554/live": ("stream", "rtsp://cam.local:8554/live"),
-        "http://x/y.mjpg": ("stream", "http://x/y.mjpg"), str(video): ("file", str(video)),
-        str(tmp_path / "imgs"): ("folder", str(tmp_path / "imgs")), str(tmp_path / "one.png"): ("image", str(tmp_path / "one.png")),
+        "0": ("camera", 0),
+        "12": ("camera", 12),
+        "synthetic": ("synthetic", "synthetic"),
+        "csi://1": ("csi", 1),
+        "rtsp://cam.local:8554/live": ("stream", "rtsp://cam.local:8554/live"),
+        "http://x/y.mjpg": ("stream", "http://x/y.mjpg"),
+        str(video): ("file", str(video)),
+        str(tmp_path / "imgs"): ("folder", str(tmp_path / "imgs")),
+        str(tmp_path / "one.png"): ("image", str(tmp_path / "one.png")),
         f"file://{video}": ("file", str(video)),
-    }  # fmt: skip
+    }
     for uri, (kind, target) in cases.items():
         spec = parse_source(uri)
         assert (spec.kind, spec.target) == (kind, target), uri
@@ -122,7 +134,7 @@ def test_open_source_argument_checks():
 def test_synthetic_source_real_stream():
     src = open_source("synthetic", size=(32, 40), frames=3, fps=25.0)
     it = iter(src)
-    (f0, t0), (f1, t1) = next(it), next(it)
+    (f0, t0), (_f1, t1) = next(it), next(it)
     assert f0.shape == (32, 40, 3) and f0.dtype == np.uint8 and (t0, t1) == (0.0, 0.04)
     assert src.live is False and src.frame_count is None
     src.close()

@@ -34,9 +34,21 @@ def test_fps_meter():
 
 
 def test_summary_rows_and_efficiency():
-    s = RunSummary("synthetic", "synthetic", "onnxruntime/CPU fp32", "m.onnx", (256, 256), 7,
-                   frames_processed=10, stream_fps=9.0, infer_fps=10.0, shadow_psnr_db=math.inf,
-                   shadow_count=2, output="o.mp4", serve_url="http://127.0.0.1:1/")  # fmt: skip
+    s = RunSummary(
+        "synthetic",
+        "synthetic",
+        "onnxruntime/CPU fp32",
+        "m.onnx",
+        (256, 256),
+        7,
+        frames_processed=10,
+        stream_fps=9.0,
+        infer_fps=10.0,
+        shadow_psnr_db=math.inf,
+        shadow_count=2,
+        output="o.mp4",
+        serve_url="http://127.0.0.1:1/",
+    )
     assert s.efficiency == pytest.approx(0.9) and s.to_dict()["efficiency"] == pytest.approx(0.9)
     rows = dict(s.rows())
     assert "0.90" in rows["throughput"] and rows["shadow fp32 PSNR"].startswith("identical")

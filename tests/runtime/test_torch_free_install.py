@@ -29,7 +29,10 @@ def test_base_install_runs_demo_without_torch(tmp_path):
     out = tmp_path / "out.mp4"
     proc = subprocess.run(
         [str(env_dir / "bin" / "b2v-edge"), "run", "--headless", "--max-frames", "4", "--output", str(out)],
-        capture_output=True, text=True, timeout=600, cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=tmp_path,
     )
     assert proc.returncode == 0, proc.stdout[-1500:] + proc.stderr[-1500:]
     assert out.exists() and out.stat().st_size > 0
