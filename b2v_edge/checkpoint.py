@@ -16,14 +16,16 @@ from typing import Any, Dict, Optional, Tuple, Union
 
 import torch
 
+from b2v_edge.common.errors import B2VError
+
+from .common.atomic import atomic_write_bytes
 from .model.network import Blur2Video, ModelConfig, model_from_config
-from .runtime.atomic import atomic_write_bytes
 
 FORMAT_VERSION = 1
 DEMO_NAME = "demo_lite_n7.pt"
 
 
-class CheckpointError(ValueError):
+class CheckpointError(B2VError, ValueError):
     """A checkpoint that is missing, corrupt or incompatible (one-line message)."""
 
 

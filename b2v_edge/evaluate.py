@@ -10,7 +10,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence
 import numpy as np
 import torch
 
-from .runtime.metrics import sequence_scores
+from .common.metrics import sequence_scores
 
 
 @dataclass

@@ -21,10 +21,10 @@ import torch
 import torch.distributed as dist
 
 from .checkpoint import load_checkpoint, save_checkpoint
+from .common.atomic import atomic_write_text
 from .evaluate import evaluate
 from .losses import LossConfig, total_loss
 from .model.network import Blur2Video, build_model
-from .runtime.atomic import atomic_write_text
 
 LAST, BEST = "last.pt", "best.pt"
 

@@ -44,10 +44,10 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
 
 def main(argv: Optional[List[str]] = None) -> int:
     """Run the benchmark, write the markdown (and JSON) report; returns the exit code."""
+    from b2v_edge.common.atomic import atomic_write_text
+    from b2v_edge.common.manifest import ManifestError
     from b2v_edge.export.bench import BenchOptions, parse_sizes, run_bench
     from b2v_edge.export.report import render_bench_markdown
-    from b2v_edge.runtime.atomic import atomic_write_text
-    from b2v_edge.runtime.manifest import ManifestError
 
     args = parse_args(argv)
     try:

@@ -28,7 +28,7 @@ from typing import Any, Dict, List, Optional, Tuple, Union
 import numpy as np
 import onnx
 
-from b2v_edge.runtime.manifest import Artifact, Manifest, ManifestError
+from b2v_edge.common.manifest import Artifact, Manifest, ManifestError
 
 from . import cache as cache_mod
 from .dataset import CalibSet, build_eval_set, collect, stream_inputs

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
 from typing import Any, Dict, Optional, Tuple
 
-from b2v_edge.runtime.atomic import atomic_write_text
+from b2v_edge.common.atomic import atomic_write_text
+from b2v_edge.common.paths import cache_dir
 
 from .options import CalibOptions, parse_data_spec
 
@@ -34,8 +34,7 @@ CACHE_FORMAT = 1
 
 def default_cache_dir() -> Path:
     """``$XDG_CACHE_HOME/b2v-edge/calib`` (``~/.cache/...`` when unset)."""
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "b2v-edge" / "calib"
+    return cache_dir("calib")
 
 
 def _listing(root: Path) -> str:

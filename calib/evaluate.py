@@ -17,7 +17,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 import numpy as np
 import onnx
 
-from b2v_edge.runtime.metrics import psnr, sequence_scores
+from b2v_edge.common.metrics import psnr, sequence_scores
 
 from .plan import PrecisionPlan
 from .progress import Advance

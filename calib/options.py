@@ -19,6 +19,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Optional, Tuple
 
+from b2v_edge.common.errors import B2VError
+
 __all__ = [
     "BACKENDS",
     "CalibError",
@@ -38,7 +40,7 @@ DATA_KINDS = ("synthetic", "images", "video", "camera", "gopro", "panorama")
 DATA_FORMS = "synthetic | images:DIR | video:FILE | camera:N | gopro:PATH | panorama:PATH"
 
 
-class CalibError(ValueError):
+class CalibError(B2VError, ValueError):
     """Calibration cannot proceed (one-line, actionable message)."""
 
 

@@ -23,7 +23,8 @@ from typing import Any, Callable, Counter, Iterator, List, Optional, Sequence, T
 import cv2
 import numpy as np
 
-from b2v_edge.runtime.sources import IMAGE_EXTS, SourceError, list_images, open_source
+from b2v_edge.common.images import IMAGE_EXTS, list_images
+from b2v_edge.runtime.sources import SourceError, open_source
 
 from .options import CalibError, CalibOptions, parse_data_spec
 from .progress import Advance

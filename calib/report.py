@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 import numpy as np
 import onnx
 
-from b2v_edge.runtime.atomic import atomic_write_bytes, atomic_write_text
-from b2v_edge.runtime.manifest import Artifact, Manifest, sha256_file
+from b2v_edge.common.atomic import atomic_write_bytes, atomic_write_text
+from b2v_edge.common.manifest import Artifact, Manifest, sha256_file
 
 from .plan import DEFAULT_REASONS, EXTRA_REASONS
 from .qdq import activation_scales

@@ -20,7 +20,7 @@ import struct
 from pathlib import Path
 from typing import Dict, Mapping, Tuple
 
-from b2v_edge.runtime.atomic import atomic_write_text
+from b2v_edge.common.atomic import atomic_write_text
 
 from .options import CalibError
 

@@ -26,8 +26,9 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from b2v_edge.runtime.manifest import Manifest
-from b2v_edge.runtime.metrics import psnr, sequence_scores
+from b2v_edge.common.errors import B2VError
+from b2v_edge.common.manifest import Manifest
+from b2v_edge.common.metrics import psnr, sequence_scores
 
 from .bench_measure import IsolationError, Job, TorchEngine, measure_gemm, model_gflops, run_job
 from .parity_data import ParitySample, environment_info, load_reference, load_samples
@@ -51,7 +52,7 @@ STREAM_SIZE = (480, 640)  # (h, w) of the stream test video: a VGA camera
 Progress = Callable[[str], None]
 
 
-class BenchError(ValueError):
+class BenchError(B2VError, ValueError):
     """Invalid bench options (one-line message)."""
 
 

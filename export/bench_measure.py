@@ -14,6 +14,7 @@ from typing import Any, Dict, Optional, Tuple
 
 import numpy as np
 
+from b2v_edge.common.errors import B2VError
 from b2v_edge.runtime.engine import Engine, EngineSpec
 
 from .parity_data import torch_threads
@@ -131,7 +132,7 @@ def _stream_fps(engine: Engine, job: Job) -> float:
     return float(run(options, engine=engine).stream_fps)
 
 
-class IsolationError(RuntimeError):
+class IsolationError(B2VError, RuntimeError):
     """A fresh row process could not start (the caller's script lacks a ``__main__`` guard)."""
 
 

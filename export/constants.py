@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from b2v_edge.common.errors import B2VError
+
 INPUT_NAME = "blurred"
 OUTPUT_NAME = "frames"
 DEFAULT_OPSET = 18
@@ -10,5 +12,5 @@ MAX_SIDE = 4096  # largest height/width accepted by the export (and the dynamic-
 MAX_BATCH = 64
 
 
-class ExportError(RuntimeError):
+class ExportError(B2VError, RuntimeError):
     """An export step failed (one-line, actionable message)."""

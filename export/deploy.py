@@ -15,7 +15,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
-from b2v_edge.runtime.manifest import MANIFEST_NAME, Artifact, Manifest, ManifestError, sha256_file
+from b2v_edge.common.manifest import MANIFEST_NAME, Artifact, Manifest, ManifestError, sha256_file
 
 from .constants import ExportError
 

@@ -26,10 +26,12 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
+from b2v_edge.common.errors import B2VError
+
 from .roles import ROLE_KEY
 
 
-class RewriteError(ValueError):
+class RewriteError(B2VError, ValueError):
     """A GridSample this rewrite cannot express (mode, padding or align_corners the model never uses)."""
 
 

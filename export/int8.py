@@ -14,7 +14,7 @@ from typing import Any, Callable, List, Tuple
 
 import numpy as np
 
-from b2v_edge.runtime.manifest import Artifact, Manifest
+from b2v_edge.common.manifest import Artifact, Manifest
 
 from .constants import ExportError
 from .deploy import ONNX_NAMES, find_artifact

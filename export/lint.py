@@ -15,6 +15,8 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
+from b2v_edge.common.errors import B2VError
+
 from .graph import onnx_opset
 from .targets import load_table, opset_range, supported_ops, target_info, trt_version_of, version_key
 
@@ -70,7 +72,7 @@ class LintReport:
         }
 
 
-class LintError(ValueError):
+class LintError(B2VError, ValueError):
     """The graph cannot run correctly on the target; ``report`` holds every finding."""
 
     def __init__(self, report: LintReport, label: str = "graph") -> None:

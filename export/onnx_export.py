@@ -29,7 +29,7 @@ from typing import Any, Dict, Iterator, Optional, Union
 import onnx
 import torch
 
-from b2v_edge.runtime.atomic import atomic_open
+from b2v_edge.common.atomic import atomic_open
 
 from .constants import ALIGN, DEFAULT_OPSET, INPUT_NAME, MAX_BATCH, MAX_SIDE, OUTPUT_NAME, ExportError
 from .gather_rewrite import RewriteError, rewrite_gridsample

@@ -24,6 +24,8 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
+from b2v_edge.common.errors import B2VError
+
 REDUCE_AXES_INPUT_FROM_18 = {
     "ReduceMean",
     "ReduceMax",
@@ -38,7 +40,7 @@ REDUCE_AXES_INPUT_FROM_18 = {
 MIN_OPSET = 13
 
 
-class OpsetError(ValueError):
+class OpsetError(B2VError, ValueError):
     """The graph cannot be lowered to the requested opset (names the node and why)."""
 
 

@@ -26,6 +26,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
+from b2v_edge.common.errors import B2VError
+
 from .constants import ALIGN, DEFAULT_OPSET, MAX_BATCH, MAX_SIDE
 from .targets import TARGETS, load_table, target_for_trt, target_info, version_key
 
@@ -35,7 +37,7 @@ FP16_TOOLS: Tuple[str, ...] = ("auto", "onnxconverter", "modelopt")
 MIN_PSNR_DB: Dict[str, float] = {"fp32": 60.0, "fp16": 40.0, "int8": 25.0}
 
 
-class OptionsError(ValueError):
+class OptionsError(B2VError, ValueError):
     """An invalid combination of export options (one-line message saying what to use instead)."""
 
 

@@ -25,8 +25,8 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from b2v_edge.runtime.manifest import Artifact, Manifest, ManifestError
-from b2v_edge.runtime.metrics import psnr, sequence_scores, ssim
+from b2v_edge.common.manifest import Artifact, Manifest, ManifestError
+from b2v_edge.common.metrics import psnr, sequence_scores, ssim
 
 from .parity_data import (
     DEFAULT_MAX_GT_DROP,

@@ -24,13 +24,14 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tupl
 
 import numpy as np
 
-from b2v_edge.runtime.manifest import Manifest, sha256_file
+from b2v_edge.common.errors import B2VError
+from b2v_edge.common.images import IMAGE_EXTS, list_images
+from b2v_edge.common.manifest import Manifest, sha256_file
 
 __all__ = [
     "DEFAULT_MAX_GT_DROP",
     "DEFAULT_MIN_PSNR",
     "DEFAULT_SAMPLES",
-    "IMAGE_SUFFIXES",
     "ParityError",
     "ParityOptions",
     "ParitySample",
@@ -44,11 +45,10 @@ __all__ = [
     "torch_threads",
 ]
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 DATA_FORMS = "synthetic | gopro:PATH | panorama:PATH | images:DIR"
 
 
-class ParityError(ValueError):
+class ParityError(B2VError, ValueError):
     """Parity cannot run (bad options, missing data, wrong reference checkpoint); one-line message."""
 
 
@@ -175,7 +175,7 @@ def read_images(folder: Path, size: Tuple[int, int], count: int) -> List[ParityS
 
     if not folder.is_dir():
         raise ParityError(f"images:{folder} is not a folder")
-    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    files = list_images(folder)
     samples = []
     for path in files:
         bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
@@ -186,7 +186,7 @@ def read_images(folder: Path, size: Tuple[int, int], count: int) -> List[ParityS
         if len(samples) >= count:
             break
     if not samples:
-        raise ParityError(f"images:{folder} holds no readable image ({', '.join(IMAGE_SUFFIXES)})")
+        raise ParityError(f"images:{folder} holds no readable image ({', '.join(IMAGE_EXTS)})")
     return samples
 
 

@@ -15,7 +15,7 @@ from typing import Any, Callable, Dict, List, Optional
 
 import onnx
 
-from b2v_edge.runtime.manifest import Artifact, Manifest
+from b2v_edge.common.manifest import Artifact, Manifest
 
 from . import deploy
 from .fp16 import Fp16Result, convert_fp16
@@ -160,7 +160,7 @@ def build_fp16(ctx: _Context, fp32: GraphBuild) -> GraphBuild:
 
 
 def _model_section(ckpt: Any, options: ExportOptions) -> Dict[str, Any]:
-    from b2v_edge.runtime.manifest import sha256_file
+    from b2v_edge.common.manifest import sha256_file
 
     cfg = ckpt.config
     return {

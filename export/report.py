@@ -18,7 +18,7 @@ from typing import Any, Dict, List, Optional, Sequence, Union
 
 import numpy as np
 
-from b2v_edge.runtime.atomic import atomic_write_text
+from b2v_edge.common.atomic import atomic_write_text
 
 __all__ = [
     "diff_gain",

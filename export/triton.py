@@ -18,8 +18,8 @@ import shutil
 from pathlib import Path
 from typing import Any, List, Optional, Sequence, Tuple, Union
 
-from b2v_edge.runtime.atomic import atomic_open, atomic_write_text
-from b2v_edge.runtime.manifest import Artifact, Manifest
+from b2v_edge.common.atomic import atomic_open, atomic_write_text
+from b2v_edge.common.manifest import Artifact, Manifest
 
 DEFAULT_MAX_BATCH = 8
 _DTYPES = {"float32": "TYPE_FP32", "float16": "TYPE_FP16", "uint8": "TYPE_UINT8"}

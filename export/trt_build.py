@@ -25,8 +25,9 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
-from b2v_edge.runtime.atomic import atomic_write_bytes
-from b2v_edge.runtime.manifest import Artifact, Manifest, ManifestError, sha256_file
+from b2v_edge.common.atomic import atomic_write_bytes
+from b2v_edge.common.errors import B2VError
+from b2v_edge.common.manifest import Artifact, Manifest, ManifestError, sha256_file
 
 from .deploy import ONNX_NAMES, find_artifact, plan_name
 from .device import device_facts
@@ -38,7 +39,7 @@ Shape = Tuple[int, ...]
 HW_COMPAT = ("none", "ampere+")
 
 
-class BuildError(RuntimeError):
+class BuildError(B2VError, RuntimeError):
     """A plan could not be built (one-line message)."""
 
 

@@ -10,7 +10,7 @@ import shlex
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
-from b2v_edge.runtime.manifest import Manifest
+from b2v_edge.common.manifest import Manifest
 
 from .constants import ALIGN
 from .deploy import ONNX_NAMES, find_artifact, plan_name

@@ -8,7 +8,7 @@ from typing import Any, Dict, List, Sequence, Tuple, Union
 
 import numpy as np
 
-from b2v_edge.runtime.metrics import psnr
+from b2v_edge.common.metrics import psnr
 
 Shape = Tuple[int, int, int, int]
 

@@ -15,8 +15,9 @@ Typical use::
 or the whole loop: ``run(RunOptions(model="deploy", source="0"))``.
 """
 
+from b2v_edge.common.manifest import Artifact, Manifest, ManifestError
+
 from .engine import Engine, EngineError, EngineSpec, NonFiniteOutputError, open_engine
-from .manifest import Artifact, Manifest, ManifestError
 from .options import RunError, RunOptions
 from .pipeline import Pipeline, run
 from .preprocess import FrameMapping, postprocess, preprocess

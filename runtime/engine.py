@@ -22,7 +22,9 @@ from typing import Any, Dict, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from .manifest import MANIFEST_NAME, Artifact, Manifest, ManifestError
+from b2v_edge.common.errors import B2VError
+from b2v_edge.common.manifest import MANIFEST_NAME, Artifact, Manifest, ManifestError
+
 from .selection import check_plan_compat, precision_order, select_artifact
 
 __all__ = [
@@ -46,7 +48,7 @@ RANGE_TOL = 1e-3
 Dim = Optional[int]
 
 
-class EngineError(RuntimeError):
+class EngineError(B2VError, RuntimeError):
     """An engine that cannot be opened or run (one-line, actionable message)."""
 
 

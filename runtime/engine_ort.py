@@ -8,11 +8,12 @@ provider exists and the model runs there.
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
+
+from b2v_edge.common.paths import cache_dir
 
 from .engine import Engine, EngineError, EngineSpec, _dims, merge_spec
 
@@ -30,11 +31,6 @@ _GPU_PROVIDERS = frozenset(DEFAULT_PROVIDERS[:2])
 
 def _short(provider: str) -> str:
     return provider.replace("ExecutionProvider", "")
-
-
-def _cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "b2v-edge" / "ort-trt"
 
 
 def session_options(threads: Optional[int] = None, inter_threads: Optional[int] = None) -> Any:
@@ -64,7 +60,7 @@ def _provider_entry(name: str, precision: str) -> Union[str, Tuple[str, Dict[str
             "trt_fp16_enable": precision == "fp16",
             "trt_int8_enable": precision == "int8",
             "trt_engine_cache_enable": True,
-            "trt_engine_cache_path": str(_cache_dir()),
+            "trt_engine_cache_path": str(cache_dir("ort-trt")),
         }
     return name
 

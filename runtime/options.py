@@ -11,8 +11,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional, Tuple, Union
 
+from b2v_edge.common.errors import B2VError
+from b2v_edge.common.manifest import PRECISIONS
+
 from .engine import BACKENDS
-from .manifest import PRECISIONS
 from .mjpeg import LOCAL_HOSTS, parse_hostport
 from .preprocess import MODES
 from .preview import SHOW_MODES
@@ -24,7 +26,7 @@ __all__ = ["RunError", "RunOptions", "SYNTHETIC_HEADLESS_FRAMES"]
 SYNTHETIC_HEADLESS_FRAMES = 100
 
 
-class RunError(ValueError):
+class RunError(B2VError, ValueError):
     """Invalid run options or a run that cannot continue (one-line message)."""
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Optional, Sequence, Tuple
 
-from .manifest import Artifact, Manifest, ManifestError
+from b2v_edge.common.manifest import Artifact, Manifest, ManifestError
 
 
 def precision_order(backend: str, gpu: bool) -> Tuple[str, ...]:

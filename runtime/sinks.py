@@ -15,13 +15,15 @@ from typing import Any, List, Optional, Sequence, Union
 import cv2
 import numpy as np
 
+from b2v_edge.common.errors import B2VError
+
 __all__ = ["FOURCC", "SinkError", "VideoSink"]
 
 #: Container extension → FourCC available in every OpenCV build (no GPL/x264 needed).
 FOURCC = {".mp4": "mp4v", ".avi": "MJPG"}
 
 
-class SinkError(RuntimeError):
+class SinkError(B2VError, RuntimeError):
     """An output that cannot be written (one-line message)."""
 
 

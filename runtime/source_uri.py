@@ -5,21 +5,22 @@ image-folder listing. :mod:`.sources` (which opens them) re-exports everything h
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Dict, List, Union
+from typing import Dict, Union
 from urllib.parse import parse_qs, urlsplit
 
 import cv2
 
-IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+from b2v_edge.common.errors import B2VError
+from b2v_edge.common.images import IMAGE_EXTS
+
 LIVE_KINDS = ("camera", "csi", "stream")
 _STREAM_SCHEMES = ("rtsp", "rtsps", "http", "https", "rtmp", "udp", "rtp", "tcp")
 
 
-class SourceError(RuntimeError):
+class SourceError(B2VError, RuntimeError):
     """A source that cannot be opened or was lost (one-line, actionable message)."""
 
 
@@ -114,13 +115,3 @@ def parse_source(uri: Union[str, int]) -> SourceSpec:
         raise SourceError(f"source not found: {path} (no such file or folder)")
     kind = "image" if path.suffix.lower() in IMAGE_EXTS else "file"
     return SourceSpec(text, kind, str(path))
-
-
-def natural_key(path: Path) -> List[Any]:
-    """Sort key: ``2.png`` before ``10.png``."""
-    return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", path.name)]
-
-
-def list_images(folder: Path) -> List[Path]:
-    """The image files (:data:`IMAGE_EXTS`) directly in ``folder``, in natural order (may be empty)."""
-    return sorted((p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTS), key=natural_key)

@@ -45,14 +45,14 @@ __all__ = [
     "rtsp_pipeline",
 ]
 
+from b2v_edge.common.images import IMAGE_EXTS, list_images
+
 from .source_uri import (
-    IMAGE_EXTS,
     LIVE_KINDS,
     SourceError,
     SourceSpec,
     csi_pipeline,
     has_gstreamer,
-    list_images,
     parse_source,
     rtsp_pipeline,
 )

@@ -58,7 +58,7 @@ def calibrate_command(
     from b2v_edge.calib.api import run_calibration
     from b2v_edge.calib.options import CalibError, CalibOptions
     from b2v_edge.calib.report import render
-    from b2v_edge.runtime.manifest import ManifestError
+    from b2v_edge.common.manifest import ManifestError
 
     if camera is not None and data != "synthetic":
         fail("give either --camera or --data, not both")

@@ -28,10 +28,10 @@ def register(app: typer.Typer) -> None:
 
 def _errors() -> Tuple[type, ...]:
     from b2v_edge.checkpoint import CheckpointError
+    from b2v_edge.common.manifest import ManifestError
     from b2v_edge.export.constants import ExportError
     from b2v_edge.export.lint import LintError
     from b2v_edge.export.trt_build import BuildError
-    from b2v_edge.runtime.manifest import ManifestError
 
     return (CheckpointError, ExportError, LintError, BuildError, ManifestError, ValueError, OSError)
 
@@ -168,8 +168,8 @@ def build_engine_command(
     triton: Optional[Path] = typer.Option(None, "--triton", help="Also add the plan to this Triton repository."),
 ) -> None:
     """Build a raw TensorRT plan from a deploy dir on this device and record it in the manifest."""
+    from b2v_edge.common.manifest import ManifestError
     from b2v_edge.export.trt_build import BuildError, BuildOptions, TensorRTUnavailable, build_engine  # torch-free
-    from b2v_edge.runtime.manifest import ManifestError
 
     try:
         options = BuildOptions(

@@ -76,9 +76,9 @@ def parity_cmd(
     """Check every artifact against its PyTorch checkpoint (and ground truth); exit 1 when any fails."""
     from rich.progress import Progress
 
+    from ..common.manifest import ManifestError
     from ..export.parity import ParityOptions, Thresholds, parse_levels, record_in_manifest, run_parity
     from ..export.report import write_reports
-    from ..runtime.manifest import ManifestError
 
     try:
         thresholds = Thresholds(parse_levels(fail_under, "--fail-under"), parse_levels(max_gt_drop, "--max-gt-drop"))
@@ -111,9 +111,9 @@ def bench_cmd(
     json_out: bool = typer.Option(False, "--json", help="print JSON instead of the table"),
 ) -> None:
     """Latency, FPS, memory, accuracy and GFLOP/s of PyTorch eager and every artifact."""
+    from ..common.manifest import ManifestError
     from ..export.bench import BenchOptions, parse_sizes, run_bench
     from ..export.report import render_bench_markdown
-    from ..runtime.manifest import ManifestError
 
     try:
         opts = BenchOptions(

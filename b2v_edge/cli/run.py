@@ -8,7 +8,6 @@ summary. Torch-free: the runtime is imported inside the command; only building t
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 from typing import Any, Optional
 
@@ -17,6 +16,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from ..common.paths import cache_dir
 from .common import console, err_console, fail
 
 DEMO_DIR_NAME = "demo-deploy"
@@ -78,11 +78,6 @@ def run_command(
     console.print(table)
 
 
-def _cache_root() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "b2v-edge"
-
-
 def shipped_demo_dir() -> Path:
     """The demo model's deploy dir shipped inside the package (fp32 ONNX + manifest; torch-free)."""
     import importlib.resources
@@ -99,7 +94,7 @@ def default_model() -> Path:
     shipped = shipped_demo_dir()
     if (shipped / "manifest.json").exists():
         return shipped
-    demo = _cache_root() / DEMO_DIR_NAME
+    demo = cache_dir(DEMO_DIR_NAME)
     if (demo / "manifest.json").exists():
         return demo
     try:

@@ -13,7 +13,7 @@ from b2v_edge.calib.api import quantize_deploy, run_calibration
 from b2v_edge.calib.options import CalibError
 from b2v_edge.calib.qdq import activation_scales
 from b2v_edge.calib.trtcache import parse_trt_cache
-from b2v_edge.runtime.manifest import Manifest, ManifestError, sha256_file
+from b2v_edge.common.manifest import Manifest, ManifestError, sha256_file
 
 Q_OPS = ("QuantizeLinear", "DequantizeLinear")
 

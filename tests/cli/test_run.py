@@ -111,7 +111,7 @@ def test_deploy_problems_are_one_line_errors(env, models):
     empty = env / "empty"
     empty.mkdir()
     _one_line_error(invoke("--model", empty, "--headless"), "no manifest.json")
-    from b2v_edge.runtime.manifest import Manifest
+    from b2v_edge.common.manifest import Manifest
 
     Manifest(root=empty).save()
     _one_line_error(invoke("--model", empty, "--headless"), "has no onnx artifact")

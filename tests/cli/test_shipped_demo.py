@@ -5,9 +5,9 @@ import torch
 
 from b2v_edge.checkpoint import demo_checkpoint_path, load_checkpoint
 from b2v_edge.cli.run import default_model, shipped_demo_dir
+from b2v_edge.common.manifest import Manifest, sha256_file
+from b2v_edge.common.metrics import psnr
 from b2v_edge.runtime import open_engine
-from b2v_edge.runtime.manifest import Manifest, sha256_file
-from b2v_edge.runtime.metrics import psnr
 
 
 def test_shipped_demo_onnx_matches_the_shipped_checkpoint():

@@ -75,12 +75,12 @@ def make_deploy(
     """
     import onnx
 
+    from b2v_edge.common.manifest import Manifest
     from b2v_edge.export import deploy
     from b2v_edge.export.fp16 import convert_fp16
     from b2v_edge.export.graph import check_model, io_spec, onnx_opset, simplify
     from b2v_edge.export.onnx_export import save_onnx
     from b2v_edge.export.roles import copy_roles, tag_roles
-    from b2v_edge.runtime.manifest import Manifest
 
     root.mkdir(parents=True, exist_ok=True)
     model = onnx.load(str(fp32_onnx))

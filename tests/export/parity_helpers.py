@@ -19,8 +19,8 @@ import torch
 from onnx import numpy_helper
 
 from b2v_edge.checkpoint import load_checkpoint, save_checkpoint
+from b2v_edge.common.manifest import Artifact, Manifest, sha256_file
 from b2v_edge.model import build_model
-from b2v_edge.runtime.manifest import Artifact, Manifest, sha256_file
 
 TINY = dict(
     enc_channels=(4, 4, 6, 6, 8),

@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 from export_helpers import TinyWarpNet, perturb
 
+from b2v_edge.common.manifest import Artifact, Manifest
 from b2v_edge.export import api, deploy, pipeline
 from b2v_edge.export.onnx_export import ExportError, export_onnx
 from b2v_edge.export.options import ExportOptions
-from b2v_edge.runtime.manifest import Artifact, Manifest
 
 
 def test_deploy_dir_contents(tiny_deploy):

@@ -10,11 +10,11 @@ import onnxruntime as ort
 import pytest
 import torch
 
+from b2v_edge.common.metrics import psnr
 from b2v_edge.export import fp16 as fp16_mod
 from b2v_edge.export.fp16 import convert_fp16, unshare_initializers
 from b2v_edge.export.graph import check_model, simplify
 from b2v_edge.export.roles import ROLE_KEY, copy_roles, keep_fp32_nodes, sampling_nodes, tag_roles
-from b2v_edge.runtime.metrics import psnr
 
 
 def _prepared(path) -> onnx.ModelProto:

@@ -11,6 +11,7 @@ import numpy as np
 import parity_helpers as H  # tests/export is on sys.path (pytest rootdir-relative import)
 import pytest
 
+from b2v_edge.common.manifest import Manifest, ManifestError, sha256_file
 from b2v_edge.export.parity import (
     ParityError,
     ParityOptions,
@@ -20,7 +21,6 @@ from b2v_edge.export.parity import (
     run_parity,
 )
 from b2v_edge.export.parity_data import load_samples
-from b2v_edge.runtime.manifest import Manifest, ManifestError, sha256_file
 
 
 @pytest.fixture(scope="session")

@@ -6,9 +6,9 @@ import pytest
 from export_helpers import make_deploy
 from trt_standin import StandIn, StandInCuda
 
+from b2v_edge.common.manifest import Manifest, ManifestError
 from b2v_edge.export.triton import model_config, parse_config, write_repository
 from b2v_edge.export.trt_build import BuildOptions, build_engine
-from b2v_edge.runtime.manifest import Manifest, ManifestError
 
 
 def test_static_onnx_repository(tmp_path, onnx_files):

@@ -11,9 +11,9 @@ import pytest
 from export_helpers import make_deploy
 from trt_standin import StandIn, StandInCuda
 
+from b2v_edge.common.manifest import Manifest, ManifestError
 from b2v_edge.export.trt_build import BuildError, BuildOptions, TensorRTUnavailable, build_engine
 from b2v_edge.export.trt_command import trtexec_command
-from b2v_edge.runtime.manifest import Manifest, ManifestError
 
 
 @pytest.fixture
@@ -98,7 +98,7 @@ def test_v86_memory_pool_and_version_compatible(tmp_path, onnx_files):
 
 
 def _refresh_shas(deploy: Path) -> None:
-    from b2v_edge.runtime.manifest import sha256_file
+    from b2v_edge.common.manifest import sha256_file
 
     manifest = Manifest.load(deploy)
     for art in manifest.artifacts:
@@ -226,8 +226,8 @@ def test_bad_build_options(kwargs):
 def test_real_plan_matches_onnxruntime(tmp_path, onnx_files, precision):
     """On a device with TensorRT and a GPU: build a real plan, run it, compare with ORT (PSNR)."""
     pytest.importorskip("tensorrt")
+    from b2v_edge.common.metrics import psnr
     from b2v_edge.runtime import open_engine
-    from b2v_edge.runtime.metrics import psnr
 
     deploy = make_deploy(tmp_path / "gpu", onnx_files["native"])
     art = build_engine(deploy, BuildOptions(precision=precision))

@@ -14,7 +14,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from b2v_edge.runtime.manifest import Artifact, Manifest, sha256_file
+from b2v_edge.common.manifest import Artifact, Manifest, sha256_file
 
 
 def scales_for(n: int) -> np.ndarray:

@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 
+from b2v_edge.common.manifest import Manifest, ManifestError
 from b2v_edge.runtime import engine as engine_mod
 from b2v_edge.runtime.engine import (
     Engine,
@@ -15,7 +16,6 @@ from b2v_edge.runtime.engine import (
     NonFiniteOutputError,
     open_engine,
 )
-from b2v_edge.runtime.manifest import Manifest, ManifestError
 
 
 def _x(b=1, h=16, w=24, seed=0):

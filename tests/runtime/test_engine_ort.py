@@ -8,7 +8,6 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 
-from b2v_edge.runtime import engine_ort
 from b2v_edge.runtime.engine import EngineError
 from b2v_edge.runtime.engine_ort import DEFAULT_PROVIDERS, OrtEngine, choose_providers, session_options
 
@@ -109,8 +108,3 @@ def test_wrong_io_rank_is_refused(tmp_path):
     onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 18)], ir_version=8), str(path))
     with pytest.raises(EngineError, match=r"expected \[B,3,H,W\] -> \[B,N,3,H,W\]"):
         OrtEngine(path)
-
-
-def test_cache_dir_respects_xdg(monkeypatch, tmp_path):
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-    assert engine_ort._cache_dir() == tmp_path / "b2v-edge" / "ort-trt"

@@ -17,11 +17,11 @@ import types
 import numpy as np
 import pytest
 
+from b2v_edge.common.manifest import ManifestError
 from b2v_edge.runtime import cudamem
 from b2v_edge.runtime import engine as engine_mod
 from b2v_edge.runtime.engine import EngineError, open_engine
 from b2v_edge.runtime.engine_trt import TrtEngine, device_info, trt_major
-from b2v_edge.runtime.manifest import ManifestError
 
 N, H, W = 3, 8, 8
 SCALES = np.linspace(0.5, 1.0, N, dtype=np.float32)

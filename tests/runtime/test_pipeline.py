@@ -248,7 +248,7 @@ def test_no_display_falls_back_to_headless(tmp_path, deploy, monkeypatch, video)
 def test_engine_and_source_errors_surface(tmp_path, deploy):
     with pytest.raises(SourceError, match="source not found"):
         run(RunOptions(model=deploy, source=str(tmp_path / "nope.mp4"), headless=True))
-    from b2v_edge.runtime.manifest import ManifestError
+    from b2v_edge.common.manifest import ManifestError
 
     with pytest.raises(ManifestError, match="does not exist"):
         run(RunOptions(model=tmp_path / "nowhere", source="synthetic", headless=True))

@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import pytest
 
-from b2v_edge.runtime.manifest import Artifact, Manifest, ManifestError
+from b2v_edge.common.manifest import Artifact, Manifest, ManifestError
 from b2v_edge.runtime.selection import (
     check_plan_compat,
     precision_order,

@@ -2,7 +2,7 @@ import os
 
 import pytest
 
-from b2v_edge.runtime.atomic import atomic_open, atomic_write_bytes, atomic_write_text
+from b2v_edge.common.atomic import atomic_open, atomic_write_bytes, atomic_write_text
 
 
 def test_writes_and_leaves_no_temp(tmp_path):

@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Union
 
 from .atomic import atomic_write_text
+from .errors import B2VError
 
 SCHEMA_VERSION = 1
 MANIFEST_NAME = "manifest.json"
@@ -43,7 +44,7 @@ KINDS = ("onnx", "tensorrt_plan")
 PRECISIONS = ("fp32", "fp16", "int8")
 
 
-class ManifestError(ValueError):
+class ManifestError(B2VError, ValueError):
     """A deploy directory or manifest that cannot be used (one-line, actionable message)."""
 
 
