@@ -29,6 +29,7 @@ import numpy as np
 import onnx
 
 from b2v_edge.common.manifest import Artifact, Manifest, ManifestError
+from b2v_edge.common.vocab import PRECISIONS
 
 from . import cache as cache_mod
 from .dataset import CalibSet, build_eval_set, collect, stream_inputs
@@ -43,8 +44,8 @@ from .readers import Reader, make_reader
 __all__ = ["CalibReport", "quantize_deploy", "run_calibration"]
 
 OUTPUT_NAMES = {
-    "tensorrt": ("model.int8.onnx", "calibration.json", "calibration.cache"),
-    "onnxruntime": ("model.int8.cpu.onnx", "calibration.cpu.json", None),
+    "tensorrt": (PRECISIONS["int8"].onnx_name, "calibration.json", "calibration.cache"),
+    "onnxruntime": (PRECISIONS["int8"].cpu_onnx_name, "calibration.cpu.json", None),
 }
 TRT_VERSIONS = {
     "trt8.0": "8.0.1",
@@ -183,7 +184,8 @@ def _speed(model: FP32Model, qdq: onnx.ModelProto, acc: Accuracy, x: np.ndarray,
     fp32_ms, int8_ms = latency_ms(str(model.path), x, runs), latency_ms(qdq, x, runs)
     speedup = fp32_ms / int8_ms if int8_ms > 0 else 0.0
     drop = acc.gt_drop
-    accurate = drop <= 0.5 if drop is not None else acc.mean_vs_fp32 >= 30.0
+    bar = PRECISIONS["int8"]
+    accurate = drop <= bar.max_gt_drop_db if drop is not None else acc.mean_vs_fp32 >= bar.min_psnr_db
     faster = speedup >= 1.05
     recommended = "int8" if faster and accurate else "fp32"
     why = f"INT8 runs at {speedup:.2f}x the speed of FP32" + (

@@ -16,10 +16,12 @@ from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from b2v_edge.common.manifest import MANIFEST_NAME, Artifact, Manifest, ManifestError, sha256_file
+from b2v_edge.common.vocab import PRECISIONS
+from b2v_edge.common.vocab import precision as vocab_precision
 
 from .constants import ExportError
 
-ONNX_NAMES = {"fp32": "model.onnx", "fp16": "model.fp16.onnx", "int8": "model.int8.onnx"}
+ONNX_NAMES = {p.name: p.onnx_name for p in PRECISIONS.values()}
 TOOLS = ("torch", "onnx", "onnxscript", "onnxruntime", "onnxsim", "onnxconverter-common", "nvidia-modelopt", "b2v-edge")
 # Keys of the manifest that identify *which* model an artifact belongs to: if any differs from an
 # existing deploy dir, that dir's other artifacts are stale and are removed.
@@ -28,7 +30,7 @@ IDENTITY_KEYS = ("checkpoint_sha256", "shape", "warp", "opset", "target")
 
 def plan_name(precision: str) -> str:
     """Fixed plan file name, ``model.<precision>.plan``."""
-    return f"model.{precision}.plan"
+    return vocab_precision(precision).plan_name
 
 
 def tool_versions() -> Dict[str, str]:

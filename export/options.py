@@ -27,14 +27,15 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
 from b2v_edge.common.errors import B2VError
+from b2v_edge.common.vocab import PRECISION_NAMES, min_psnr_db
 
 from .constants import ALIGN, DEFAULT_OPSET, MAX_BATCH, MAX_SIDE
 from .targets import TARGETS, load_table, target_for_trt, target_info, version_key
 
-PRECISIONS: Tuple[str, ...] = ("fp32", "fp16", "int8")
+PRECISIONS: Tuple[str, ...] = PRECISION_NAMES
 WARPS: Tuple[str, ...] = ("auto", "native", "gather")
 FP16_TOOLS: Tuple[str, ...] = ("auto", "onnxconverter", "modelopt")
-MIN_PSNR_DB: Dict[str, float] = {"fp32": 60.0, "fp16": 40.0, "int8": 25.0}
+MIN_PSNR_DB: Dict[str, float] = min_psnr_db()
 
 
 class OptionsError(B2VError, ValueError):

@@ -27,6 +27,7 @@ import numpy as np
 from b2v_edge.common.errors import B2VError
 from b2v_edge.common.images import IMAGE_EXTS, list_images
 from b2v_edge.common.manifest import Manifest, sha256_file
+from b2v_edge.common.vocab import max_gt_drop_db, min_psnr_db
 
 __all__ = [
     "DEFAULT_MAX_GT_DROP",
@@ -55,8 +56,8 @@ class ParityError(B2VError, ValueError):
 #: Samples of a default run. SSIM (scikit-image, ~0.06-0.2 s per 256x256 frame) dominates the cost; with 8
 #: samples fp32+fp16+int8 of the lite model at 256x256 (N=7) finish in a few minutes on 2 shared cores.
 DEFAULT_SAMPLES = 8
-DEFAULT_MIN_PSNR: Dict[str, float] = {"fp32": 60.0, "fp16": 40.0, "int8": 30.0}
-DEFAULT_MAX_GT_DROP: Dict[str, float] = {"fp32": 0.1, "fp16": 0.1, "int8": 0.5}
+DEFAULT_MIN_PSNR: Dict[str, float] = min_psnr_db()
+DEFAULT_MAX_GT_DROP: Dict[str, float] = max_gt_drop_db()
 BACKENDS = ("auto", "onnxruntime", "tensorrt")
 
 

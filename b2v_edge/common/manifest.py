@@ -37,11 +37,12 @@ from typing import Any, Dict, List, Optional, Union
 
 from .atomic import atomic_write_text
 from .errors import B2VError
+from .vocab import PRECISION_NAMES
 
 SCHEMA_VERSION = 1
 MANIFEST_NAME = "manifest.json"
 KINDS = ("onnx", "tensorrt_plan")
-PRECISIONS = ("fp32", "fp16", "int8")
+PRECISIONS = PRECISION_NAMES
 
 
 class ManifestError(B2VError, ValueError):
