@@ -11,6 +11,14 @@ below are our choices, named here and recorded in every checkpoint.
   pushes frame k away from its time-symmetric partner (and from a copy of the middle frame).
 * Total (Eq. 6): photometric + lambda_tcl * TCL + lambda_pt * penalty.
 
+The pixel error of the photometric loss is L1 (default) or Charbonnier (``sqrt(d^2 + eps^2)``), plus
+optionally a frequency term: the L1 distance of the orthonormal 2-D FFTs (real and imaginary parts),
+weighted by ``fft_weight`` — the "frequency loss" of MIMO-UNet (Cho et al., ICCV 2021), which
+rewards restoring high frequencies that a plain pixel loss lets the network leave blurred.
+
+:func:`middle_loss` is the photometric loss of the middle frame alone (training the encoder and the
+middle decoder on their own, before the other frames).
+
 Order ambiguity: a blur and its time-reversed sequence are the same image, so the supervision is
 ambiguous. With ``order_invariant=True`` (our default, as in the evaluation protocol of the paper)
 each sample is scored against whichever of the forward / reversed ground truth gives the lower
@@ -20,7 +28,7 @@ full-resolution photometric loss, and all terms then use that order.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Dict, Sequence, Tuple
+from typing import Dict, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -31,6 +39,8 @@ from .model.network import ModelOutput
 SCALE_WEIGHTS = (0.02, 0.04, 0.08, 0.16, 0.32, 1.0)  # H/32 ... H: fine scales dominate
 LAMBDA_TCL = 0.01
 LAMBDA_PT = 0.02
+PIXEL_LOSSES = ("l1", "charbonnier")
+CHARBONNIER_EPS = 1e-3
 
 
 @dataclass
@@ -43,6 +53,8 @@ class LossConfig:
         lambda_pt: weight of the penalty term (applied to a negative SAD, so it lowers the total).
         order_invariant: score each sample against the better of forward / reversed ground truth.
         middle_weight: extra weight of the middle frame in the photometric loss (1 = equal).
+        pixel: ``"l1"`` or ``"charbonnier"``.
+        fft_weight: weight of the frequency term (0 = off).
     """
 
     scale_weights: Tuple[float, ...] = SCALE_WEIGHTS
@@ -50,6 +62,14 @@ class LossConfig:
     lambda_pt: float = LAMBDA_PT
     order_invariant: bool = True
     middle_weight: float = 1.0
+    pixel: str = "l1"
+    fft_weight: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.pixel not in PIXEL_LOSSES:
+            raise ValueError(f"pixel loss must be one of {PIXEL_LOSSES}, got {self.pixel!r}")
+        if not self.fft_weight >= 0:
+            raise ValueError(f"fft_weight must be >= 0, got {self.fft_weight}")
 
     def to_dict(self) -> Dict[str, object]:
         d = asdict(self)
@@ -78,15 +98,59 @@ def per_sample_l1(pred: torch.Tensor, gt: torch.Tensor, frame_w: torch.Tensor) -
     return (per_frame * frame_w).sum(dim=1)
 
 
+def pixel_error(pred: torch.Tensor, gt: torch.Tensor, cfg: "LossConfig") -> torch.Tensor:
+    """Per-image error ``[..., C, h, w] -> [...]``: pixel term (+ ``fft_weight`` x frequency term)."""
+    diff = pred - gt
+    if cfg.pixel == "charbonnier":
+        err = torch.sqrt(diff * diff + CHARBONNIER_EPS**2).mean(dim=(-3, -2, -1))
+    else:
+        err = diff.abs().mean(dim=(-3, -2, -1))
+    if cfg.fft_weight > 0:
+        spec = torch.fft.rfft2(diff, norm="ortho")
+        err = err + cfg.fft_weight * (spec.real.abs() + spec.imag.abs()).mean(dim=(-3, -2, -1))
+    return err
+
+
+def middle_loss(
+    scales: Sequence[torch.Tensor], gt_middle: torch.Tensor, cfg: "LossConfig"
+) -> Tuple[torch.Tensor, Dict[str, float]]:
+    """Multi-scale photometric loss of the middle frame alone.
+
+    Args:
+        scales: middle images ``[B,3,h_s,w_s]``, H/32 .. H (``Blur2Video.forward_middle``).
+        gt_middle: the sharp middle frame ``[B,3,H,W]`` in [0, 1].
+        cfg: the loss weights (``scale_weights``, ``pixel``, ``fft_weight``).
+
+    Returns:
+        (scalar loss, dict of float terms for logging).
+    """
+    if len(scales) != len(cfg.scale_weights):
+        raise ValueError(f"{len(scales)} prediction scales but {len(cfg.scale_weights)} scale weights")
+    if scales[-1].shape != gt_middle.shape:
+        raise ValueError(f"prediction {tuple(scales[-1].shape)} and ground truth {tuple(gt_middle.shape)} differ")
+    gt = gt_middle.unsqueeze(1)
+    total = gt.new_zeros(())
+    for pred, w in zip(scales, cfg.scale_weights):
+        target = downsample(gt, pred.shape[-2:])[:, 0]
+        total = total + w * pixel_error(pred, target, cfg).mean()
+    return total, {"loss": float(total.detach())}
+
+
 def photometric_loss(
-    scales: Sequence[torch.Tensor], gt: torch.Tensor, weights: Sequence[float], frame_w: torch.Tensor
+    scales: Sequence[torch.Tensor],
+    gt: torch.Tensor,
+    weights: Sequence[float],
+    frame_w: torch.Tensor,
+    cfg: Optional["LossConfig"] = None,
 ) -> torch.Tensor:
-    """Multi-scale photometric loss per sample ``[B]`` (Eq. 3)."""
+    """Multi-scale photometric loss per sample ``[B]`` (Eq. 3); ``cfg`` picks the pixel error (L1 default)."""
+    cfg = cfg if cfg is not None else LossConfig()
     if len(scales) != len(weights):
         raise ValueError(f"{len(scales)} prediction scales but {len(weights)} scale weights")
     total = gt.new_zeros(gt.shape[0])
     for pred, w in zip(scales, weights):
-        total = total + w * per_sample_l1(pred, downsample(gt, pred.shape[-2:]), frame_w)
+        err = pixel_error(pred, downsample(gt, pred.shape[-2:]), cfg)  # [B, N]
+        total = total + w * (err * frame_w).sum(dim=1)
     return total
 
 
@@ -130,7 +194,7 @@ def total_loss(out: ModelOutput, gt: torch.Tensor, cfg: LossConfig) -> Tuple[tor
             rev = per_sample_l1(full, gt.flip(dims=[1]), frame_w)
             use_rev = (rev < fwd).view(-1, 1, 1, 1, 1)
         gt = torch.where(use_rev, gt.flip(dims=[1]), gt)
-    photo = photometric_loss(out.scales, gt, cfg.scale_weights, frame_w).mean()
+    photo = photometric_loss(out.scales, gt, cfg.scale_weights, frame_w, cfg).mean()
     tcl = consistency_loss(out.theta_ftn, out.theta_itn).mean()
     pen = penalty_term(full, gt).mean()
     loss = photo + cfg.lambda_tcl * tcl + cfg.lambda_pt * pen

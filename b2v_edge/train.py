@@ -23,10 +23,11 @@ import torch.distributed as dist
 from .checkpoint import load_checkpoint, save_checkpoint
 from .common.atomic import atomic_write_text
 from .evaluate import evaluate
-from .losses import LossConfig, total_loss
+from .losses import LossConfig, middle_loss, total_loss
 from .model.network import Blur2Video, build_model
 
 LAST, BEST = "last.pt", "best.pt"
+STAGES = ("full", "middle", "others")
 
 
 @dataclass
@@ -51,6 +52,8 @@ class TrainOptions:
     loss: LossConfig = field(default_factory=LossConfig)
     model_overrides: Dict[str, Any] = field(default_factory=dict)  # ModelConfig fields over the preset
     stop_after_epochs: Optional[int] = None  # stop early (then --resume continues); for time-boxed runs
+    stage: str = "full"  # full | middle (encoder + middle decoder alone) | others (the rest, middle path frozen)
+    eval_data: Optional[str] = None  # held-out data for the per-epoch score (default: the test split of data)
 
     def validate(self) -> None:
         if self.frames not in (3, 5, 7):
@@ -62,6 +65,8 @@ class TrainOptions:
                 raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
         if not (0 < self.lr < 1):
             raise ValueError(f"--lr must be in (0, 1), got {self.lr}")
+        if self.stage not in STAGES:
+            raise ValueError(f"--stage must be one of {', '.join(STAGES)}, got {self.stage!r}")
         if not self.loss.middle_weight > 0:
             raise ValueError(f"--middle-weight must be > 0, got {self.loss.middle_weight}")
 
@@ -109,6 +114,9 @@ def _make_sources(opts: TrainOptions) -> Tuple[Any, Any]:
     from .data.torch_dataset import make_source
 
     train = make_source(opts.data, frames=opts.frames, split="train", size=(opts.crop, opts.crop), seed=opts.seed)
+    if opts.eval_data is not None:
+        size = (opts.eval_size, opts.eval_size)
+        return train, make_source(opts.eval_data, frames=opts.frames, split="test", size=size, seed=0, command="eval")
     test = make_source(
         opts.data, frames=opts.frames, split="test", size=(opts.eval_size, opts.eval_size), seed=opts.seed
     )
@@ -152,9 +160,18 @@ def _retarget_schedule(opt: torch.optim.Optimizer, sched: Any, opts: TrainOption
 
 
 def _setup(opts: TrainOptions, out: Path) -> Tuple[Blur2Video, torch.optim.Optimizer, Any, int, List[Dict[str, Any]]]:
-    """Model, optimizer, scheduler, start step and history (fresh, --init or --resume)."""
-    model = build_model(opts.preset, opts.frames, **opts.model_overrides)
-    opt = torch.optim.Adam(model.parameters(), lr=opts.lr, betas=(0.9, 0.999))
+    """Model, optimizer, scheduler, start step and history (fresh, --init or --resume).
+
+    With ``--init`` and no model overrides the architecture is the init checkpoint's own.
+    """
+    init = load_checkpoint(opts.init) if opts.init and not opts.resume else None
+    if init is not None and not opts.model_overrides:
+        if init.config.frames != opts.frames:
+            raise ValueError(f"--init {opts.init} restores {init.config.frames} frames, not --frames {opts.frames}")
+        model = init.model
+    else:
+        model = build_model(opts.preset, opts.frames, **opts.model_overrides)
+    opt = torch.optim.Adam(_trainable(model, opts.stage), lr=opts.lr, betas=(0.9, 0.999))
     sched = _scheduler(opt, opts.total_steps)
     step, history = 0, []
     if opts.resume and (out / LAST).exists():
@@ -168,10 +185,32 @@ def _setup(opts: TrainOptions, out: Path) -> Tuple[Blur2Video, torch.optim.Optim
         step, history = int(state["step"]), list(state.get("history", []))
         _retarget_schedule(opt, sched, opts, step)
         torch.set_rng_state(state["torch_rng"])
-    elif opts.init:
-        init = load_checkpoint(opts.init)
+    elif init is not None and init.model is not model:
         model.load_state_dict(init.model.state_dict())
     return model, opt, sched, step, history
+
+
+class _MiddlePath(torch.nn.Module):
+    """``forward`` = the model's middle path (so DDP syncs the middle-stage gradients)."""
+
+    def __init__(self, model: Blur2Video) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor) -> List[torch.Tensor]:
+        return self.model.forward_middle(x)
+
+
+def _trainable(model: Blur2Video, stage: str) -> List[torch.nn.Parameter]:
+    """The parameters ``stage`` trains; the others are frozen (``requires_grad=False``)."""
+    middle_path = {id(p) for p in model.encoder.parameters()} | {id(p) for p in model.middle.parameters()}
+    params = []
+    for p in model.parameters():
+        train_it = stage == "full" or (id(p) in middle_path) == (stage == "middle")
+        p.requires_grad_(train_it)
+        if train_it:
+            params.append(p)
+    return params
 
 
 def _save(out: Path, name: str, model: Blur2Video, opts: TrainOptions, step: int, history: list, opt, sched) -> Path:
@@ -207,9 +246,9 @@ def train(opts: TrainOptions, on_step: Optional[Callable[[int, Dict[str, float]]
     from .data.torch_dataset import BlurDataset
 
     dataset = BlurDataset(train_src, flip=False, seed=opts.seed)  # flips are drawn in _fetch
-    net: torch.nn.Module = model
+    net: torch.nn.Module = _MiddlePath(model) if opts.stage == "middle" else model
     if world > 1:
-        net = torch.nn.parallel.DistributedDataParallel(model)
+        net = torch.nn.parallel.DistributedDataParallel(net)
     t0 = time.time()
     best_path = out / BEST if (out / BEST).exists() else None
     best_score = max((h.get("score", -math.inf) for h in history), default=-math.inf)
@@ -218,7 +257,10 @@ def train(opts: TrainOptions, on_step: Optional[Callable[[int, Dict[str, float]]
     while step < opts.total_steps:
         indices = batch_indices(step, opts.batch, len(dataset), opts.seed, rank, world)
         x, y = _fetch(dataset, indices, [opts.seed, step, rank])
-        loss, terms = total_loss(net(x, aux=True), y, opts.loss)
+        if opts.stage == "middle":
+            loss, terms = middle_loss(net(x), y[:, y.shape[1] // 2], opts.loss)
+        else:
+            loss, terms = total_loss(net(x, aux=True), y, opts.loss)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -230,7 +272,7 @@ def train(opts: TrainOptions, on_step: Optional[Callable[[int, Dict[str, float]]
             epochs_run += 1
             if rank == 0:
                 res = evaluate(model, test_src, opts.eval_samples, with_ssim=False)
-                score = float(np.mean(res.psnr))
+                score = res.psnr[res.frames // 2] if opts.stage == "middle" else float(np.mean(res.psnr))
                 history.append(
                     {
                         "step": step,

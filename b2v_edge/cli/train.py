@@ -8,11 +8,15 @@ from typing import Optional
 import typer
 from rich.markup import escape
 
+from ..common.dataspec import describe
 from .common import console, fail
 
 
 def train_cmd(
-    data: str = typer.Option("synthetic", help="synthetic | gopro:PATH | gopro-pairs:PATH | panorama:PATH"),
+    data: str = typer.Option(
+        "deadleaves",
+        help=f"training data, one source or a weighted mix like 3*deadleaves+photos:DIR: {describe('train')}",
+    ),
     frames: int = typer.Option(7, help="N, frames restored per blurred image (3, 5 or 7)"),
     preset: str = typer.Option("lite", help="model preset: lite (edge) or paper"),
     crop: int = typer.Option(96, help="square training crop (multiple of 32)"),
@@ -31,6 +35,20 @@ def train_cmd(
     stop_after_epochs: Optional[int] = typer.Option(
         None, help="stop after this many epochs in this run (then --resume)"
     ),
+    stage: str = typer.Option(
+        "full", help="full | middle (encoder + middle decoder alone, fast) | others (the rest, middle path frozen)"
+    ),
+    eval_data: Optional[str] = typer.Option(
+        None, help="held-out data scored every epoch (default: the test split of --data)"
+    ),
+    eval_samples: int = typer.Option(16, help="held-out samples scored every epoch"),
+    block: Optional[str] = typer.Option(
+        None, help="encoder/middle-decoder block: dense or naf (default: the preset's)"
+    ),
+    enc_blocks: Optional[str] = typer.Option(None, help="NAF blocks per encoder level, 5 ints like 1,1,2,2,4"),
+    mid_blocks: Optional[str] = typer.Option(None, help="NAF blocks per middle-decoder level, 5 ints like 2,2,1,1,0"),
+    pixel_loss: str = typer.Option("l1", help="pixel error of the photometric loss: l1 or charbonnier"),
+    fft_weight: float = typer.Option(0.0, help="weight of the frequency (FFT L1) term of the photometric loss"),
 ) -> None:
     """Train the blur-to-video network; checkpoints every epoch, atomically. Works under torchrun."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
@@ -38,6 +56,17 @@ def train_cmd(
     from ..losses import LossConfig
     from ..train import TrainOptions, train
 
+    try:
+        overrides = _model_overrides(block, enc_blocks, mid_blocks)
+        loss = LossConfig(
+            lambda_tcl=lambda_tcl,
+            lambda_pt=lambda_pt,
+            middle_weight=middle_weight,
+            pixel=pixel_loss,
+            fft_weight=fft_weight,
+        )
+    except ValueError as exc:
+        fail(escape(str(exc)))
     opts = TrainOptions(
         data=data,
         frames=frames,
@@ -52,8 +81,12 @@ def train_cmd(
         resume=resume,
         init=init,
         threads=threads,
-        loss=LossConfig(lambda_tcl=lambda_tcl, lambda_pt=lambda_pt, middle_weight=middle_weight),
+        loss=loss,
         stop_after_epochs=stop_after_epochs,
+        stage=stage,
+        eval_data=eval_data,
+        eval_samples=eval_samples,
+        model_overrides=overrides,
     )
     columns = (
         TextColumn("{task.description}"),
@@ -85,6 +118,21 @@ def train_cmd(
             f"held-out PSNR per frame: {[round(p, 2) for p in last['psnr']]} "
             f"(blurred repeated: {[round(p, 2) for p in last['baseline_psnr']]})"
         )
+
+
+def _model_overrides(block: Optional[str], enc_blocks: Optional[str], mid_blocks: Optional[str]) -> dict:
+    """ModelConfig overrides from the CLI (only the flags that were given)."""
+    overrides: dict = {}
+    if block is not None:
+        overrides["block"] = block
+    for name, text in (("enc_blocks", enc_blocks), ("mid_blocks", mid_blocks)):
+        if text is None:
+            continue
+        try:
+            overrides[name] = tuple(int(v) for v in text.split(","))
+        except ValueError:
+            raise ValueError(f"--{name.replace('_', '-')} takes 5 comma-separated ints, got {text!r}") from None
+    return overrides
 
 
 def register(app: typer.Typer) -> None:

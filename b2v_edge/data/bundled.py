@@ -1,4 +1,4 @@
-"""Images bundled with scikit-image (no download) and their fixed train / test split.
+"""Photographs bundled with scikit-image (no download).
 
 Only images that ship inside the scikit-image wheel are listed; any image that fails to load
 (e.g. a future scikit-image moves it to the ``pooch`` download cache) is skipped silently, so the
@@ -12,30 +12,27 @@ from typing import Optional, Tuple
 
 import numpy as np
 
-__all__ = ["TRAIN_IMAGES", "TEST_IMAGES", "load_bundled", "split_images"]
+__all__ = ["PHOTOS", "load_bundled", "split_images"]
 
-#: Held-out images: used only by the ``test`` split (as background and as foreground patches).
-TEST_IMAGES: Tuple[str, ...] = ("coffee", "grass")
-
-#: Training images. ``cat`` is left out on purpose: it is the same picture as ``chelsea``.
-TRAIN_IMAGES: Tuple[str, ...] = (
+#: scikit-image's bundled photographs (text, logos and drawings left out). ``cat`` is the same picture
+#: as ``chelsea``. They are the held-out evaluation photos of the shipped model: it never trains on them.
+PHOTOS: Tuple[str, ...] = (
     "astronaut",
-    "chelsea",
-    "rocket",
-    "camera",
-    "coins",
-    "page",
-    "text",
     "brick",
+    "camera",
+    "cell",
+    "chelsea",
+    "clock",
+    "coffee",
+    "coins",
+    "grass",
     "gravel",
-    "moon",
     "hubble_deep_field",
     "immunohistochemistry",
+    "moon",
+    "motorcycle",
     "retina",
-    "colorwheel",
-    "logo",
-    "cell",
-    "clock",
+    "rocket",
 )
 
 
@@ -48,7 +45,7 @@ def load_bundled(name: str) -> Optional[np.ndarray]:
     try:
         import skimage.data as skdata
 
-        image = np.asarray(getattr(skdata, name)())
+        image = np.asarray(skdata.stereo_motorcycle()[0] if name == "motorcycle" else getattr(skdata, name)())
     except Exception:  # missing attribute, needs pooch/network, unreadable file ...
         return None
     if image.dtype == bool or image.ndim not in (2, 3) or min(image.shape[:2]) < 96:
@@ -66,17 +63,19 @@ def load_bundled(name: str) -> Optional[np.ndarray]:
 
 
 def split_images(split: str) -> Tuple[Tuple[str, ...], Tuple[np.ndarray, ...]]:
-    """Names and images of one split, skipping unavailable ones.
+    """Names and images of the bundled photos, skipping unavailable ones.
+
+    Both splits hold the same photos (a split changes only the seeds of the renderer); the shipped
+    model is trained on other content, so every photo here is held out for it.
 
     Raises:
         ValueError: unknown split.
-        RuntimeError: no image of the split could be loaded.
+        RuntimeError: no photo could be loaded.
     """
     if split not in ("train", "test"):
         raise ValueError(f"split must be 'train' or 'test', got {split!r}")
-    names = TRAIN_IMAGES if split == "train" else TEST_IMAGES
-    loaded = [(n, load_bundled(n)) for n in names]
+    loaded = [(n, load_bundled(n)) for n in PHOTOS]
     pairs = [(n, im) for n, im in loaded if im is not None]
     if not pairs:
-        raise RuntimeError(f"none of the scikit-image bundled images {names} could be loaded")
+        raise RuntimeError(f"none of the scikit-image bundled photos {PHOTOS} could be loaded")
     return tuple(n for n, _ in pairs), tuple(im for _, im in pairs)

@@ -1,6 +1,8 @@
-"""Zero-download synthetic motion blur from images bundled with scikit-image (numpy + OpenCV).
+"""Synthetic motion blur rendered over sharp content (numpy + OpenCV, zero download).
 
-A sample is rendered at ``N * k`` sub-frame times over the exposure: a background crop moved by a
+The content comes from a provider (:mod:`.content`): scikit-image's bundled photos (the default,
+``synthetic``), a folder of the user's photos (``photos:DIR``) or procedural dead-leaves images
+(``deadleaves``). A sample is rendered at ``N * k`` sub-frame times over the exposure: a background crop moved by a
 smooth camera trajectory (constant velocity + slight acceleration, small in-plane rotation and
 zoom) plus 1-3 soft-edged textured foreground patches with their own linear motion. The blurred
 image is the mean of all sub-frames; the N targets are the centre sub-frame of each group of k.
@@ -13,13 +15,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Dict, Iterator, List, Optional, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 import cv2
 import numpy as np
 
 from .base import Sample, SourceBase, check_size
-from .bundled import split_images
+from .content import BundledPhotos
 
 __all__ = ["SyntheticBlur", "SyntheticStream", "default_subframes"]
 
@@ -135,13 +137,12 @@ def _soft_mask(h: int, w: int, rng: np.random.Generator) -> np.ndarray:
 
 
 class SyntheticBlur(SourceBase):
-    """Synthetic blur source built from scikit-image's bundled images (no download).
+    """Synthetic motion-blur source: a moving camera and moving objects over sharp content.
 
     Args:
         frames: N, the number of target frames.
         size: output ``(H, W)`` (or an int for square).
-        split: ``"train"`` or ``"test"``; the two use disjoint source images
-            (:data:`~b2v_edge.data.bundled.TEST_IMAGES` are test only).
+        split: ``"train"`` or ``"test"`` (different seeds; a folder of photos also splits its photos).
         seed: base seed; sample ``i`` is a pure function of ``(seed, split, i)``.
         length: dataset length; defaults to 100_000 (train) / 64 (test). The train split also
             accepts indices ``>= length`` (it is an unbounded stream of samples).
@@ -149,6 +150,8 @@ class SyntheticBlur(SourceBase):
         strength: ``(min_px, max_px)`` total motion over the exposure at 128 px output;
             scaled by ``min(H, W) / 128``.
         linear: average sub-frames in linear light (gamma 2.2) instead of encoded values.
+        content: where the sharp pixels come from (:mod:`.content`); default: scikit-image's
+            bundled photos of ``split``.
 
     Each item is a :class:`~b2v_edge.data.base.Sample`; ``meta["blur_strength"]`` is the mean
     per-pixel displacement (output px) between the first and last sub-frame.
@@ -164,6 +167,7 @@ class SyntheticBlur(SourceBase):
         subframes: Optional[int] = None,
         strength: Tuple[float, float] = (4.0, 24.0),
         linear: bool = False,
+        content: Optional[Any] = None,
     ) -> None:
         if int(frames) < 1:
             raise ValueError(f"frames must be >= 1, got {frames}")
@@ -171,7 +175,9 @@ class SyntheticBlur(SourceBase):
         if not 0.0 <= lo <= hi:
             raise ValueError(f"strength must be (min_px, max_px), 0 <= min <= max; got {strength}")
         self.frames, self.size, self.split = int(frames), check_size(size), split
-        self.names, self.images = split_images(split)
+        if split not in _SPLIT_CODE:
+            raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+        self.content = content if content is not None else BundledPhotos(split)
         self.seed, self.linear, self.strength = int(seed), bool(linear), (lo, hi)
         self.subframes = default_subframes(self.frames) if subframes is None else int(subframes)
         if self.subframes < 1:
@@ -180,7 +186,7 @@ class SyntheticBlur(SourceBase):
         if self.length < 1:
             raise ValueError(f"length must be >= 1, got {length}")
         self.unbounded = split == "train"
-        self.name = f"synthetic-{split}"
+        self.name = f"{self.content.name}-{split}"
 
     def __len__(self) -> int:
         return self.length
@@ -189,18 +195,15 @@ class SyntheticBlur(SourceBase):
         i = int(index) if self.unbounded and int(index) >= 0 else self._check_index(index)
         rng = np.random.default_rng([self.seed, _SPLIT_CODE[self.split], i])
         scale = min(self.size) / 128.0
-        bg = int(rng.integers(len(self.images)))
-        cam = self._camera(rng, self.images[bg], scale)
-        others = [j for j in range(len(self.images)) if j != bg] or [bg]
-        patches = [
-            self._patch(rng, self.images[int(rng.choice(others))], scale) for _ in range(int(rng.integers(1, 4)))
-        ]
+        image_name, background = self.content.background(rng, i)
+        cam = self._camera(rng, background, scale)
+        patches = [self._patch(rng, self.content.patch(rng, i), scale) for _ in range(int(rng.integers(1, 4)))]
         blurred, frames = self._render(cam, patches)
         meta = {
-            "source": "synthetic",
+            "source": self.content.name,
             "split": self.split,
             "index": i,
-            "image": self.names[bg],
+            "image": image_name,
             "n_subframes": self.frames * self.subframes,
             "n_patches": len(patches),
             "blur_strength": self._strength(cam, patches),

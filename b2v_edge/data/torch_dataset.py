@@ -12,13 +12,10 @@ import torch
 from torch.utils.data import Dataset, get_worker_info
 
 from .base import BlurSource, random_crop_flip
-from .gopro import GoProAll, GoProPairs
-from .panorama import PanoramaBlur
-from .synthetic import SyntheticBlur
+from .factory import SourceRequest
+from .factory import make_source as factory_make_source
 
-__all__ = ["BlurDataset", "make_source", "SPEC_FORMS"]
-
-SPEC_FORMS = "synthetic | gopro:PATH | gopro-pairs:PATH | panorama:PATH"
+__all__ = ["BlurDataset", "make_source"]
 
 
 class BlurDataset(Dataset):
@@ -95,34 +92,26 @@ def make_source(
     seed: int = 0,
     linear: bool = False,
     length: Optional[int] = None,
+    command: str = "train",
 ) -> BlurSource:
-    """Build a source from a spec string.
+    """Build a source from a ``--data`` spec (see :mod:`b2v_edge.common.dataspec` for the grammar).
+
+    A thin keyword front-end of :func:`b2v_edge.data.factory.make_source` (which needs no torch).
 
     Args:
-        spec: ``synthetic``, ``gopro:PATH`` (GOPRO_Large_all), ``gopro-pairs:PATH`` (GOPRO_Large,
-            middle frame only: ``frames`` of the result is 1) or ``panorama:PATH``.
+        spec: e.g. ``synthetic``, ``deadleaves+photos:DIR``, ``gopro:PATH`` (mixes for ``train`` only).
         frames: N target frames (ignored by ``gopro-pairs``).
         split: ``"train"`` or ``"test"``.
-        size: render size ``(H, W)`` of the synthetic / panorama sources.
+        size: render / crop size ``(H, W)`` of the rendered and footage sources.
         crop: random crop of the GoPro sources (the rendered sources use ``size`` instead).
         flip: random flips of the GoPro sources.
         seed: seed of the source.
         linear: average in linear light (gamma 2.2) where the source synthesises the blur.
-        length: length of the synthetic / panorama sources (default: theirs).
+        length: length of the rendered sources (default: theirs).
+        command: the command asking (decides the accepted kinds).
 
     Raises:
         ValueError: unknown spec or missing path, naming the accepted forms.
     """
-    kind, sep, path = spec.partition(":")
-    kind = kind.strip().lower()
-    if kind == "synthetic" and not path:
-        return SyntheticBlur(frames, size, split, seed, length, linear=linear)
-    if kind in ("gopro", "gopro-pairs", "panorama") and sep and path.strip():
-        path = path.strip()
-        if kind == "gopro":
-            return GoProAll(path, split, frames, linear, crop, flip, seed)
-        if kind == "gopro-pairs":
-            blur_dir = "blur_gamma" if linear else "blur"
-            return GoProPairs(path, split, blur_dir, crop, flip, seed)
-        return PanoramaBlur(path, frames, size, split=split, seed=seed, length=length, linear=linear)
-    raise ValueError(f"unknown data source spec {spec!r}; accepted forms: {SPEC_FORMS}")
+    request = SourceRequest(frames, split, tuple(size), seed, linear, length, crop, flip)
+    return factory_make_source(spec, request, command)

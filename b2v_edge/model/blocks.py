@@ -163,3 +163,83 @@ class RefineBlock(nn.Module):
 
     def forward(self, feat: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
         return image + self.head(self.body(torch.cat([feat, image], dim=1)))
+
+
+# ---- NAFNet-style blocks (Chen et al., "Simple Baselines for Image Restoration", ECCV 2022) -----
+class LayerNorm2d(nn.Module):
+    """Layer normalisation over the channels of each pixel of ``[B,C,H,W]`` (learned scale and shift)."""
+
+    def __init__(self, channels: int, eps: float = 1e-6) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(1, channels, 1, 1))
+        self.bias = nn.Parameter(torch.zeros(1, channels, 1, 1))
+        self.eps = eps
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        mean = x.mean(dim=1, keepdim=True)
+        var = (x - mean).pow(2).mean(dim=1, keepdim=True)
+        return (x - mean) / torch.sqrt(var + self.eps) * self.weight + self.bias
+
+
+class SimpleGate(nn.Module):
+    """Split the channels in two halves and multiply them: ``[B,2C,H,W] -> [B,C,H,W]``."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        a, b = x.chunk(2, dim=1)
+        return a * b
+
+
+class NAFBlock(nn.Module):
+    """Nonlinear-activation-free block: ``[B,C,H,W] -> [B,C,H,W]``, starts as the identity.
+
+    Spatial mixing: LayerNorm -> 1x1 (C -> 2C) -> 3x3 depthwise -> SimpleGate -> simplified channel
+    attention (global pool, 1x1, multiply) -> 1x1 (C -> C), added with a learned scale ``beta``.
+    Channel mixing: LayerNorm -> 1x1 (C -> 2C) -> SimpleGate -> 1x1 (C -> C), scale ``gamma``.
+    ``beta`` and ``gamma`` start at zero, so a fresh block passes its input through unchanged.
+    """
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        c = channels
+        self.norm1 = LayerNorm2d(c)
+        self.expand = nn.Conv2d(c, 2 * c, 1)
+        self.depthwise = nn.Conv2d(2 * c, 2 * c, 3, padding=1, groups=2 * c)
+        self.gate = SimpleGate()
+        self.attention = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Conv2d(c, c, 1))
+        self.project = nn.Conv2d(c, c, 1)
+        self.norm2 = LayerNorm2d(c)
+        self.ffn_expand = nn.Conv2d(c, 2 * c, 1)
+        self.ffn_project = nn.Conv2d(c, c, 1)
+        self.beta = nn.Parameter(torch.zeros(1, c, 1, 1))
+        self.gamma = nn.Parameter(torch.zeros(1, c, 1, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.gate(self.depthwise(self.expand(self.norm1(x))))
+        y = self.project(y * self.attention(y))
+        x = x + y * self.beta
+        y = self.ffn_project(self.gate(self.ffn_expand(self.norm2(x))))
+        return x + y * self.gamma
+
+
+class NAFStage(nn.Module):
+    """A 1x1 projection to ``out_ch`` followed by ``blocks`` NAF blocks: ``[B,in,H,W] -> [B,out,H,W]``."""
+
+    def __init__(self, in_ch: int, out_ch: int, blocks: int) -> None:
+        super().__init__()
+        self.project = nn.Conv2d(in_ch, out_ch, 1) if in_ch != out_ch else nn.Identity()
+        self.blocks = nn.Sequential(*(NAFBlock(out_ch) for _ in range(blocks)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.blocks(self.project(x))
+
+
+class NAFEncoderBlock(nn.Module):
+    """Downsampling 3x3 stride-2 conv then ``blocks`` NAF blocks: ``[B,in,H,W] -> [B,out,H/2,W/2]``."""
+
+    def __init__(self, in_ch: int, out_ch: int, blocks: int) -> None:
+        super().__init__()
+        self.down = nn.Conv2d(in_ch, out_ch, 3, 2, 1)
+        self.blocks = nn.Sequential(*(NAFBlock(out_ch) for _ in range(blocks)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.blocks(self.down(x))

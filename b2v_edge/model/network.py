@@ -30,11 +30,23 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .blocks import AffineRegressor, DenseBlock, EncoderBlock, FeatureTransformer, RefineBlock, conv, upconv, zero_conv
+from .blocks import (
+    AffineRegressor,
+    DenseBlock,
+    EncoderBlock,
+    FeatureTransformer,
+    NAFEncoderBlock,
+    NAFStage,
+    RefineBlock,
+    conv,
+    upconv,
+    zero_conv,
+)
 from .warp import WARP_MODES, affine_warp
 
 ALIGN = 32  # 5 stride-2 levels
 SUPPORTED_FRAMES = (3, 5, 7)
+BLOCKS = ("dense", "naf")
 
 
 @dataclass
@@ -61,6 +73,11 @@ class ModelConfig:
         lw_pool_fine: the local-warping head on e1 (H/2) predicts flow at 1/lw_pool_fine resolution.
         up_kernel: kernel of the stride-2 deconvolutions, 4 (paper preset) or 2 (edge: 4x cheaper).
         refine_dilations: dilations of the refining block's convolutions.
+        block: ``dense`` (densely connected convs, the paper) or ``naf`` (NAFNet-style blocks) for
+            the encoder and the middle decoder; the non-middle decoders stay dense.
+        enc_blocks: NAF blocks per encoder level e1..e5 (``block="naf"`` only).
+        mid_blocks: NAF blocks per middle-decoder level H/16 .. H (``block="naf"`` only; entry [4]
+            is unused without ``full_res_block``).
     """
 
     frames: int = 7
@@ -78,6 +95,9 @@ class ModelConfig:
     up_kernel: int = 4
     refine_dilations: Tuple[int, ...] = (1, 2, 4)
     warp_mode: str = "native"
+    block: str = "dense"
+    enc_blocks: Tuple[int, ...] = (1, 1, 1, 1, 1)
+    mid_blocks: Tuple[int, ...] = (1, 1, 1, 1, 1)
     preset: str = "custom"
 
     def __post_init__(self) -> None:
@@ -87,6 +107,13 @@ class ModelConfig:
             if len(value) != 5 or min(value) < 1:
                 raise ValueError(f"ModelConfig.{name} needs 5 positive ints, got {value}")
             setattr(self, name, value)
+        for name in ("enc_blocks", "mid_blocks"):
+            value = tuple(int(v) for v in getattr(self, name))
+            if len(value) != 5 or min(value) < 0:
+                raise ValueError(f"ModelConfig.{name} needs 5 non-negative ints, got {value}")
+            setattr(self, name, value)
+        if self.block not in BLOCKS:
+            raise ValueError(f"block must be one of {BLOCKS}, got {self.block!r}")
         if self.frames not in SUPPORTED_FRAMES:
             raise ValueError(f"frames must be one of {SUPPORTED_FRAMES}, got {self.frames}")
         if self.warp_mode not in WARP_MODES:
@@ -140,7 +167,10 @@ class FrameDecoder(nn.Module):
             self.up_feat.append(upconv(prev, dec[j], kernel=cfg.up_kernel))
             self.up_img.append(upconv(3, 3, act=False, kernel=cfg.up_kernel))
             squeeze = dec[j] if cfg.squeeze else 0
-            self.dense.append(DenseBlock(in_ch, cfg.growth[j], cfg.dense_layers[j], dec[j], squeeze))
+            if middle and cfg.block == "naf":
+                self.dense.append(NAFStage(in_ch, dec[j], cfg.mid_blocks[j]))
+            else:
+                self.dense.append(DenseBlock(in_ch, cfg.growth[j], cfg.dense_layers[j], dec[j], squeeze))
             self.heads.append(zero_conv(dec[j], 3))
             prev = dec[j]
         if not cfg.full_res_block:  # sub-pixel head: H/2 feature -> full-resolution residual image
@@ -233,7 +263,10 @@ class Blur2Video(nn.Module):
         super().__init__()
         self.cfg = cfg
         chans = (3,) + cfg.enc_channels
-        self.encoder = nn.ModuleList(EncoderBlock(chans[i], chans[i + 1]) for i in range(5))
+        if cfg.block == "naf":
+            self.encoder = nn.ModuleList(NAFEncoderBlock(chans[i], chans[i + 1], cfg.enc_blocks[i]) for i in range(5))
+        else:
+            self.encoder = nn.ModuleList(EncoderBlock(chans[i], chans[i + 1]) for i in range(5))
         self.mid_index = cfg.frames // 2
         self.middle = FrameDecoder(cfg, middle=True)
         self.others = nn.ModuleList(FrameDecoder(cfg, middle=False) for _ in range(cfg.frames - 1))
@@ -253,8 +286,8 @@ class Blur2Video(nn.Module):
         if x.dim() != 4 or x.shape[1] != 3:
             raise ValueError(f"expected blurred input [B,3,H,W], got {tuple(x.shape)}")
 
-    def forward(self, x: torch.Tensor, aux: bool = False) -> Any:
-        self._check_input(x)
+    def _encode(self, x: torch.Tensor) -> Tuple[List[torch.Tensor], List[torch.Tensor]]:
+        """Edge-pad to a multiple of 32; return (input pyramid H..H/32, encoder features e1..e5)."""
         h, w = x.shape[2], x.shape[3]
         pad_h, pad_w = (-h) % ALIGN, (-w) % ALIGN
         xp = F.pad(x, (0, pad_w, 0, pad_h), mode="replicate") if (pad_h or pad_w) else x
@@ -265,6 +298,30 @@ class Blur2Video(nn.Module):
         for block in self.encoder:
             feat = block(feat)
             encs.append(feat)
+        return pyramid, encs
+
+    @staticmethod
+    def _crop_scales(images: Sequence[torch.Tensor], h: int, w: int) -> List[torch.Tensor]:
+        out = []
+        for s, image in enumerate(images):
+            hs, ws = -(-h // 2 ** (5 - s)), -(-w // 2 ** (5 - s))
+            out.append(image[..., :hs, :ws])
+        return out
+
+    def forward_middle(self, x: torch.Tensor) -> List[torch.Tensor]:
+        """The middle frame only (encoder + middle decoder): images ``[B,3,h_s,w_s]``, H/32 .. H.
+
+        The cheap path for training the middle frame on its own; the non-middle decoders are skipped.
+        """
+        self._check_input(x)
+        pyramid, encs = self._encode(x)
+        mid_scales, _, _ = self.middle(encs, pyramid)
+        return self._crop_scales(mid_scales, x.shape[2], x.shape[3])
+
+    def forward(self, x: torch.Tensor, aux: bool = False) -> Any:
+        self._check_input(x)
+        h, w = x.shape[2], x.shape[3]
+        pyramid, encs = self._encode(x)
         mid_scales, _, _ = self.middle(encs, pyramid)
         per_frame: List[List[torch.Tensor]] = []
         ftn_all, itn_all = [], []
@@ -277,10 +334,8 @@ class Blur2Video(nn.Module):
         if not aux:
             out = torch.stack([f[-1] for f in per_frame], dim=1)[..., :h, :w]
             return out.clamp(0.0, 1.0)
-        scales = []
-        for s in range(6):
-            hs, ws = -(-h // 2 ** (5 - s)), -(-w // 2 ** (5 - s))
-            scales.append(torch.stack([f[s] for f in per_frame], dim=1)[..., :hs, :ws])
+        stacked = [torch.stack([f[s] for f in per_frame], dim=1) for s in range(6)]
+        scales = self._crop_scales(stacked, h, w)
         return ModelOutput(scales, torch.stack(ftn_all, dim=1), torch.stack(itn_all, dim=1))
 
 

@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from b2v_edge.data.bundled import TEST_IMAGES, TRAIN_IMAGES, load_bundled, split_images
+from b2v_edge.data.bundled import PHOTOS, load_bundled, split_images
 from b2v_edge.data.synthetic import SyntheticBlur, SyntheticStream, default_subframes
 
 
@@ -41,16 +41,19 @@ def test_test_split_is_deterministic() -> None:
     assert not np.array_equal(a.blurred, c.blurred)
 
 
-def test_train_and_test_images_are_disjoint() -> None:
-    assert not set(TRAIN_IMAGES) & set(TEST_IMAGES)
-    _, train = split_images("train")
-    _, test = split_images("test")
-    for t in test:  # no identical picture under another name (e.g. cat == chelsea)
-        assert not any(t.shape == r.shape and np.array_equal(t, r) for r in train)
-    tr = SyntheticBlur(3, (32, 32), "train")
-    te = SyntheticBlur(3, (32, 32), "test")
-    assert {tr[i].meta["image"] for i in range(6)} <= set(TRAIN_IMAGES)
-    assert {te[i].meta["image"] for i in range(6)} <= set(TEST_IMAGES)
+def test_bundled_photos_are_distinct_and_cycled_by_the_test_split() -> None:
+    names, images = split_images("test")
+    assert names == PHOTOS and len(names) >= 12
+    for i, a in enumerate(images):  # no identical picture under another name (e.g. cat == chelsea)
+        assert not any(a.shape == b.shape and np.array_equal(a, b) for b in images[i + 1 :])
+    te = SyntheticBlur(3, (32, 32), "test", length=2 * len(names))
+    assert [te[i].meta["image"] for i in range(len(names))] == list(names)
+    assert te[len(names)].meta["image"] == names[0]
+
+
+def test_splits_share_the_photos_but_not_the_seeds() -> None:
+    tr, te = SyntheticBlur(3, (32, 32), "train")[0], SyntheticBlur(3, (32, 32), "test")[0]
+    assert tr.meta["image"] == te.meta["image"] and not np.array_equal(tr.blurred, te.blurred)
 
 
 def test_bundled_loader_skips_unavailable() -> None:

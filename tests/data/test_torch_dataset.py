@@ -54,9 +54,19 @@ def test_make_source_forms(gopro_all_root: Path, gopro_pairs_root: Path, panoram
     assert isinstance(pano, PanoramaBlur) and BlurDataset(pano)[0][1].shape == (3, 3, 16, 16)
 
 
-@pytest.mark.parametrize("spec", ["nope", "gopro", "gopro:", "synthetic:x", "panorama", ""])
-def test_make_source_unknown_spec(spec: str) -> None:
-    with pytest.raises(ValueError, match="accepted forms: synthetic"):
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("nope", "unknown kind 'nope'; accepted forms: synthetic"),
+        ("gopro", "gopro needs a DIR: write gopro:DIR"),
+        ("gopro:", "gopro needs a DIR"),
+        ("synthetic:x", "synthetic takes no argument"),
+        ("panorama", "panorama needs a DIR"),
+        ("", "--data is empty; accepted forms: synthetic"),
+    ],
+)
+def test_make_source_bad_spec(spec: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
         make_source(spec)
 
 
