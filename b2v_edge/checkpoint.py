@@ -1,5 +1,9 @@
 """Versioned checkpoints: ``{format_version, config, state_dict, metadata[, train_state]}``.
 
+Format 2 stores the non-middle frame decoders frame-batched (one module, per-frame weights stacked
+along dim 0); format 1 (one module per frame, ``others.<k>.``) is converted on load by
+:func:`convert_v1_state_dict`.
+
 Files are written atomically (temp file + rename) and read with ``torch.load(weights_only=True)``.
 ``"demo"`` (or no path) names the demo checkpoint shipped in ``b2v_edge/weights/``.
 """
@@ -21,7 +25,8 @@ from b2v_edge.common.errors import B2VError
 from .common.atomic import atomic_write_bytes
 from .model.network import Blur2Video, ModelConfig, model_from_config
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+READABLE_VERSIONS = (1, 2)
 DEMO_NAME = "demo_lite_n7.pt"
 
 
@@ -100,7 +105,7 @@ def _read(path: Path) -> Dict[str, Any]:
         raise CheckpointError(
             f"{path} is not a b2v-edge checkpoint (no format_version); was it saved by `b2v-edge train`?"
         )
-    if payload["format_version"] != FORMAT_VERSION:
+    if payload["format_version"] not in READABLE_VERSIONS:
         raise CheckpointError(
             f"{path} has checkpoint format {payload['format_version']}, this b2v-edge reads {FORMAT_VERSION}; upgrade b2v-edge"
         )
@@ -124,14 +129,44 @@ def load_checkpoint(spec: Union[str, Path, None] = None, with_train_state: bool 
     except (TypeError, ValueError, KeyError) as exc:
         raise CheckpointError(f"{path} has an invalid model config ({exc})") from exc
     model = model_from_config(cfg)
+    state_dict = payload["state_dict"]
+    if payload["format_version"] == 1:
+        state_dict = convert_v1_state_dict(state_dict, model.state_dict())
     try:
-        model.load_state_dict(payload["state_dict"], strict=True)
+        model.load_state_dict(state_dict, strict=True)
     except (RuntimeError, KeyError) as exc:
         msg = str(exc).strip().splitlines()[0][:160]
         raise CheckpointError(f"{path}: weights do not match its config ({msg})") from exc
     model.eval()
     state = payload.get("train_state") if with_train_state else None
     return Checkpoint(model, cfg, dict(payload.get("metadata", {})), state, path)
+
+
+def convert_v1_state_dict(old: Dict[str, Any], target: Dict[str, Any]) -> Dict[str, Any]:
+    """Per-frame (format 1) weights -> the frame-batched layout of ``target`` (a model's state_dict).
+
+    Every ``others.<k>.<name>`` of the G non-middle frames becomes ``others.<name>``: the G tensors
+    reshaped to ``target``'s per-frame slice and concatenated along dim 0 (a grouped layer's weight
+    is its frames' weights stacked; the STN's ``Linear`` becomes a grouped 1x1 convolution).
+
+    Raises:
+        CheckpointError: a key of ``target`` has no per-frame source, or the shapes do not fit.
+    """
+    frames = 1 + max((int(k.split(".")[1]) for k in old if k.startswith("others.")), default=-1)
+    out = {k: v for k, v in old.items() if not k.startswith("others.")}
+    for key, ref in target.items():
+        if not key.startswith("others."):
+            continue
+        name = key[len("others.") :]
+        parts = [old.get(f"others.{k}.{name}") for k in range(frames)]
+        if frames == 0 or any(p is None for p in parts):
+            raise CheckpointError(f"format-1 checkpoint has no per-frame weights for {key}; re-train or re-export it")
+        per_frame_shape = (ref.shape[0] // frames, *ref.shape[1:])
+        try:
+            out[key] = torch.cat([p.reshape(per_frame_shape) for p in parts], dim=0)
+        except RuntimeError as exc:
+            raise CheckpointError(f"format-1 weights of {key} do not fit the model ({exc})") from exc
+    return out
 
 
 def checkpoint_summary(ckpt: Checkpoint) -> Tuple[str, int]:

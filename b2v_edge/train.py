@@ -34,7 +34,7 @@ STAGES = ("full", "middle", "others")
 class TrainOptions:
     """Options of one training run (validated once in :meth:`validate`)."""
 
-    data: str = "synthetic"
+    data: str = "deadleaves"
     frames: int = 7
     preset: str = "lite"
     crop: int = 96

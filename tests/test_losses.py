@@ -64,3 +64,36 @@ def test_middle_weight_scales_the_middle_frame_error():
     _, heavy = total_loss(_out(pred), gt, LossConfig(middle_weight=3.0, **cfg))
     assert equal["photo"] == pytest.approx(0.1 / 3, rel=1e-3)  # weights normalised: 1/3 each
     assert heavy["photo"] == pytest.approx(0.1 * 3 / 5, rel=1e-3)  # middle 3/5
+
+
+def test_charbonnier_and_fft_terms():
+    from b2v_edge.losses import pixel_error
+
+    gt = torch.rand(2, 3, 16, 16)
+    pred = gt + 0.25
+    l1 = pixel_error(pred, gt, LossConfig())
+    charb = pixel_error(pred, gt, LossConfig(pixel="charbonnier"))
+    assert torch.allclose(l1, torch.full((2,), 0.25)) and torch.allclose(charb, l1, atol=1e-5)
+    assert float(pixel_error(gt, gt, LossConfig(pixel="charbonnier")).max()) < 2e-3
+    fft = LossConfig(fft_weight=1.0)
+    assert torch.allclose(pixel_error(gt, gt, fft), torch.zeros(2))
+    smooth = torch.nn.functional.avg_pool2d(gt, 3, 1, 1)
+    assert float((pixel_error(smooth, gt, fft) - pixel_error(smooth, gt, LossConfig())).min()) > 0
+    with pytest.raises(ValueError, match="pixel loss must be one of"):
+        LossConfig(pixel="l3")
+    with pytest.raises(ValueError, match="fft_weight"):
+        LossConfig(fft_weight=-1)
+
+
+def test_middle_loss_is_the_weighted_sum_over_scales():
+    from b2v_edge.losses import downsample, middle_loss
+
+    gt = torch.rand(2, 3, 32, 32)
+    scales = [torch.zeros(2, 3, 32 // 2**k, 32 // 2**k) for k in range(5, -1, -1)]
+    loss, terms = middle_loss(scales, gt, LossConfig())
+    expect = sum(
+        w * downsample(gt.unsqueeze(1), s.shape[-2:]).abs().mean() for s, w in zip(scales, LossConfig().scale_weights)
+    )
+    assert torch.allclose(loss, expect) and terms["loss"] == pytest.approx(float(expect))
+    with pytest.raises(ValueError, match="differ"):
+        middle_loss(scales, torch.rand(2, 3, 16, 16), LossConfig())

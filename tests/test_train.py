@@ -132,3 +132,39 @@ def test_resume_with_longer_schedule_moves_lr_milestones(tmp_path):
     # resume to 12 epochs: milestones move to 12 and 18, so at step 6..8 the LR is back to the base
     longer = train(_opts(tmp_path, epochs=12, resume=True, stop_after_epochs=1))
     assert longer.steps == 8 and abs(longer.history[-1]["lr"] - 1e-3) < 1e-12
+
+
+def _params(path):
+    return {k: v.clone() for k, v in load_checkpoint(path).model.state_dict().items()}
+
+
+def test_middle_stage_trains_only_the_middle_path(tmp_path):
+    res = train(_opts(tmp_path, stage="middle", epochs=1, data="synthetic"))
+    before = build_model("lite", 3, **TINY).state_dict()
+    after = _params(res.last)
+    changed = {k.split(".")[0] for k in after if not torch.equal(after[k], before[k])}
+    assert changed == {"encoder", "middle"}
+    h = res.history[-1]
+    assert h["score"] == h["psnr"][1]  # the middle frame's PSNR picks the best checkpoint
+
+
+def test_others_stage_freezes_the_middle_path_and_keeps_the_init_architecture(tmp_path):
+    import dataclasses
+
+    first = train(_opts(tmp_path / "m", stage="middle", epochs=1, model_overrides=dict(TINY, block="naf")))
+    opts = dataclasses.replace(
+        _opts(tmp_path / "o", stage="others", epochs=1), init=str(first.last), model_overrides={}
+    )
+    res = train(opts)
+    a, b = _params(first.last), _params(res.last)
+    changed = {k.split(".")[0] for k in a if not torch.equal(a[k], b[k])}
+    assert changed == {"others"} and load_checkpoint(res.last).config.block == "naf"
+
+
+def test_eval_data_is_scored_and_stage_is_validated(tmp_path):
+    import pytest
+
+    res = train(_opts(tmp_path, epochs=1, eval_data="synthetic", data="deadleaves"))
+    assert len(res.history) == 1
+    with pytest.raises(ValueError, match="--stage must be one of"):
+        train(_opts(tmp_path / "x", stage="middle-only"))

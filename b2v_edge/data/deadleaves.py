@@ -44,7 +44,7 @@ class DeadLeavesOptions:
     def __post_init__(self) -> None:
         if not self.alpha > 1.0:
             raise ValueError(f"alpha must be > 1, got {self.alpha}")
-        if not 0.0 < self.min_radius and 0.0 < self.max_radius_frac <= 1.0:
+        if not (self.min_radius > 0.0 and 0.0 < self.max_radius_frac <= 1.0):
             raise ValueError("min_radius must be > 0 and max_radius_frac in (0, 1]")
         for name in ("textured", "defocus"):
             if not 0.0 <= getattr(self, name) <= 1.0:

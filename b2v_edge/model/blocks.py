@@ -3,50 +3,74 @@
 All blocks take and return ``[B, C, H, W]`` tensors. Kernel sizes are not given in the paper's
 surviving text; we use 3x3 convolutions and 4x4 stride-2 transposed convolutions (exact 2x
 upsampling without checkerboard-prone odd kernels) and LeakyReLU(0.1).
+
+Frame batching: the non-middle frames are decoded by one set of modules with ``frames = G > 1``.
+Their tensors use the *frame-major channel layout* ``[B, G*C, H, W]``: channels ``k*C .. (k+1)*C``
+belong to frame k, so a grouped convolution (``groups=G``) is G independent convolutions with their
+own weights, and ``x.view(B*G, C, H, W)`` is the same memory with frames folded into the batch.
+A grouped layer's weight is the per-frame weights concatenated along dim 0 (see
+``b2v_edge.checkpoint`` for the conversion of per-frame checkpoints). Inputs shared by all frames
+(encoder features, middle images) enter through an ungrouped first layer or :func:`per_frame`.
 """
 
 from __future__ import annotations
 
-from typing import List
+from typing import List, Sequence
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .warp import affine_warp, flow_warp
+from .warp import affine_grids, affine_warp, flow_grids, flow_warp, warp_shared
 
 NEG_SLOPE = 0.1
 
 
-def conv(in_ch: int, out_ch: int, stride: int = 1, dilation: int = 1, act: bool = True) -> nn.Sequential:
+def per_frame(x: torch.Tensor, frames: int) -> torch.Tensor:
+    """A tensor shared by all frames, repeated into the frame-major layout: ``[B,C,H,W] -> [B,G*C,H,W]``."""
+    return x if frames == 1 else x.repeat(1, frames, 1, 1)
+
+
+def frame_cat(parts: Sequence[torch.Tensor], frames: int) -> torch.Tensor:
+    """Concatenate frame-major tensors per frame: ``[B,G*C_i,H,W]`` -> ``[B,G*sum(C_i),H,W]``."""
+    if frames == 1:
+        return torch.cat(list(parts), dim=1)
+    b, _, h, w = parts[0].shape
+    return torch.cat([p.reshape(b, frames, -1, h, w) for p in parts], dim=2).reshape(b, -1, h, w)
+
+
+def conv(
+    in_ch: int, out_ch: int, stride: int = 1, dilation: int = 1, act: bool = True, groups: int = 1
+) -> nn.Sequential:
     """3x3 convolution (+ LeakyReLU) with 'same' padding for stride 1.
 
     Args:
-        in_ch: input channels.
-        out_ch: output channels.
+        in_ch: input channels (all groups).
+        out_ch: output channels (all groups).
         stride: 1 or 2.
         dilation: dilation of the 3x3 kernel.
         act: append LeakyReLU(0.1).
+        groups: independent convolutions (frames decoded together).
     """
-    layers: List[nn.Module] = [nn.Conv2d(in_ch, out_ch, 3, stride, padding=dilation, dilation=dilation)]
+    layers: List[nn.Module] = [nn.Conv2d(in_ch, out_ch, 3, stride, padding=dilation, dilation=dilation, groups=groups)]
     if act:
         layers.append(nn.LeakyReLU(NEG_SLOPE, inplace=True))
     return nn.Sequential(*layers)
 
 
-def upconv(in_ch: int, out_ch: int, act: bool = True, kernel: int = 4) -> nn.Sequential:
+def upconv(in_ch: int, out_ch: int, act: bool = True, kernel: int = 4, groups: int = 1) -> nn.Sequential:
     """Transposed stride-2 convolution ``[B,in,H,W] -> [B,out,2H,2W]``; kernel 4 (pad 1) or 2 (pad 0)."""
     if kernel not in (2, 4):
         raise ValueError(f"upconv kernel must be 2 or 4, got {kernel}")
-    layers: List[nn.Module] = [nn.ConvTranspose2d(in_ch, out_ch, kernel, 2, padding=(kernel - 2) // 2)]
+    layers: List[nn.Module] = [nn.ConvTranspose2d(in_ch, out_ch, kernel, 2, padding=(kernel - 2) // 2, groups=groups)]
     if act:
         layers.append(nn.LeakyReLU(NEG_SLOPE, inplace=True))
     return nn.Sequential(*layers)
 
 
-def zero_conv(in_ch: int, out_ch: int) -> nn.Conv2d:
+def zero_conv(in_ch: int, out_ch: int, groups: int = 1) -> nn.Conv2d:
     """3x3 convolution initialised to output zeros (image/flow heads start as identity)."""
-    layer = nn.Conv2d(in_ch, out_ch, 3, 1, 1)
+    layer = nn.Conv2d(in_ch, out_ch, 3, 1, 1, groups=groups)
     nn.init.zeros_(layer.weight)
     nn.init.zeros_(layer.bias)
     return layer
@@ -69,22 +93,26 @@ class DenseBlock(nn.Module):
         out_ch: output feature channels.
         squeeze: if > 0, a 1x1 conv first squeezes the input to this many channels (edge presets:
             the concatenated skip/FTN/ITN input is wide, the 3x3 convs need not be).
+        frames: G frames decoded together (channel counts above are per frame; input and output are
+            frame-major ``[B, G*C, H, W]``).
     """
 
-    def __init__(self, in_ch: int, growth: int, layers: int, out_ch: int, squeeze: int = 0) -> None:
+    def __init__(self, in_ch: int, growth: int, layers: int, out_ch: int, squeeze: int = 0, frames: int = 1) -> None:
         super().__init__()
+        g = self.frames = frames
         self.squeeze: nn.Module = nn.Identity()
         if squeeze > 0:
-            self.squeeze = nn.Sequential(nn.Conv2d(in_ch, squeeze, 1), nn.LeakyReLU(NEG_SLOPE, True))
+            self.squeeze = nn.Sequential(nn.Conv2d(g * in_ch, g * squeeze, 1, groups=g), nn.LeakyReLU(NEG_SLOPE, True))
             in_ch = squeeze
-        self.convs = nn.ModuleList(conv(in_ch + i * growth, growth) for i in range(layers))
-        self.fuse = nn.Sequential(nn.Conv2d(in_ch + layers * growth, out_ch, 1), nn.LeakyReLU(NEG_SLOPE, True))
+        self.convs = nn.ModuleList(conv(g * (in_ch + i * growth), g * growth, groups=g) for i in range(layers))
+        fuse_in = g * (in_ch + layers * growth)
+        self.fuse = nn.Sequential(nn.Conv2d(fuse_in, g * out_ch, 1, groups=g), nn.LeakyReLU(NEG_SLOPE, True))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         feats = [self.squeeze(x)]
         for layer in self.convs:
-            feats.append(layer(torch.cat(feats, dim=1)))
-        return self.fuse(torch.cat(feats, dim=1))
+            feats.append(layer(frame_cat(feats, self.frames)))
+        return self.fuse(frame_cat(feats, self.frames))
 
 
 class AffineRegressor(nn.Module):
@@ -94,22 +122,30 @@ class AffineRegressor(nn.Module):
     transform (zero weights, bias = [1,0,0,0,1,0]), so every STN starts as the identity warp.
     ``pool`` > 1 average-pools the input first: theta is global, so fine levels need not be
     regressed at full feature resolution (our choice; keeps each STN cheap).
+
+    With ``frames = G``: one regressor per frame on a *shared* input ``[B,C,H,W]`` -> ``[B,G,2,3]``;
+    the first conv is ungrouped (every frame reads the same input), the rest is grouped, and the
+    linear layer is a grouped 1x1 convolution on the pooled features.
     """
 
-    def __init__(self, in_ch: int, hidden: int, pool: int = 1) -> None:
+    def __init__(self, in_ch: int, hidden: int, pool: int = 1, frames: int = 1) -> None:
         super().__init__()
+        g = self.frames = frames
         self.pool = pool
-        self.features = nn.Sequential(conv(in_ch, hidden, stride=2), conv(hidden, hidden))
-        self.fc = nn.Linear(hidden, 6)
+        self.features = nn.Sequential(conv(in_ch, g * hidden, stride=2), conv(g * hidden, g * hidden, groups=g))
+        self.fc: nn.Module = nn.Linear(hidden, 6) if g == 1 else nn.Conv2d(g * hidden, g * 6, 1, groups=g)
         nn.init.zeros_(self.fc.weight)
         with torch.no_grad():
-            self.fc.bias.copy_(torch.tensor([1.0, 0.0, 0.0, 0.0, 1.0, 0.0]))
+            self.fc.bias.copy_(torch.tensor([1.0, 0.0, 0.0, 0.0, 1.0, 0.0]).repeat(g))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.pool > 1:
             x = F.avg_pool2d(x, self.pool)
         pooled = self.features(x).mean(dim=(2, 3))
-        return self.fc(pooled).reshape(-1, 2, 3)
+        if self.frames == 1:
+            return self.fc(pooled).reshape(-1, 2, 3)
+        theta = self.fc(pooled[:, :, None, None])
+        return theta.reshape(-1, self.frames, 2, 3)
 
 
 class FlowHead(nn.Module):
@@ -117,13 +153,15 @@ class FlowHead(nn.Module):
 
     ``pool`` > 1 predicts the flow at 1/pool resolution and upsamples it bilinearly (values scaled
     by ``pool`` so they stay in input pixels).
+
+    With ``frames = G``: one head per frame on a shared input; the flow is frame-major ``[B,G*2,H,W]``.
     """
 
-    def __init__(self, in_ch: int, hidden: int, pool: int = 1) -> None:
+    def __init__(self, in_ch: int, hidden: int, pool: int = 1, frames: int = 1) -> None:
         super().__init__()
         self.pool = pool
-        self.body = conv(in_ch, hidden)
-        self.head = zero_conv(hidden, 2)
+        self.body = conv(in_ch, frames * hidden)
+        self.head = zero_conv(frames * hidden, frames * 2, groups=frames)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.pool == 1:
@@ -133,36 +171,51 @@ class FlowHead(nn.Module):
 
 
 class FeatureTransformer(nn.Module):
-    """FTN (Eq. 1): concat(STN-warped feature, LW-warped feature) -> ``[B,2C,H,W]``.
+    """FTN (Eq. 1) of G frames on a shared feature: per frame, concat(STN-warped, LW-warped feature).
 
-    Returns the transformed feature and the STN's ``theta`` (for the consistency loss).
+    ``[B,C,H,W] -> ([B,G*2C,H,W], theta [B,G,2,3])`` (for G = 1: ``[B,2C,H,W]`` and ``[B,2,3]``).
+    All 2G warps of one call are a single sampling operation (:func:`warp_shared`).
     """
 
-    def __init__(self, in_ch: int, stn_hidden: int, lw_hidden: int, stn_pool: int = 1, lw_pool: int = 1) -> None:
+    def __init__(
+        self, in_ch: int, stn_hidden: int, lw_hidden: int, stn_pool: int = 1, lw_pool: int = 1, frames: int = 1
+    ) -> None:
         super().__init__()
-        self.stn = AffineRegressor(in_ch, stn_hidden, stn_pool)
-        self.lw = FlowHead(in_ch, lw_hidden, lw_pool)
+        self.frames = frames
+        self.stn = AffineRegressor(in_ch, stn_hidden, stn_pool, frames)
+        self.lw = FlowHead(in_ch, lw_hidden, lw_pool, frames)
         self.warp_mode = "native"
 
     def forward(self, feat: torch.Tensor) -> "tuple[torch.Tensor, torch.Tensor]":
+        g = self.frames
         theta = self.stn(feat)
-        glob = affine_warp(feat, theta, self.warp_mode, "border")
-        local = flow_warp(feat, self.lw(feat), self.warp_mode, "border")
-        return torch.cat([glob, local], dim=1), theta
+        if g == 1:
+            glob = affine_warp(feat, theta, self.warp_mode, "border")
+            local = flow_warp(feat, self.lw(feat), self.warp_mode, "border")
+            return torch.cat([glob, local], dim=1), theta
+        b, c, h, w = feat.shape
+        grids = torch.cat([affine_grids(theta, h, w), flow_grids(self.lw(feat).reshape(b, g, 2, h, w))], dim=1)
+        warped = warp_shared(feat, grids, self.warp_mode, "border")  # [B, 2G, C, H, W]: G global, G local
+        per_frame = torch.stack([warped[:, :g], warped[:, g:]], dim=2)  # [B, G, 2, C, H, W]
+        return per_frame.reshape(b, g * 2 * c, h, w), theta
 
 
 class RefineBlock(nn.Module):
-    """Refining block: [last feature, image] -> image + residual, dilated convs widen the field of view."""
+    """Refining block: [last feature, image] -> image + residual, dilated convs widen the field of view.
 
-    def __init__(self, in_ch: int, ch: int, dilations: "tuple[int, ...]" = (1, 2, 4)) -> None:
+    With ``frames = G`` feature and image are frame-major (``[B,G*C,H,W]``, ``[B,G*3,H,W]``).
+    """
+
+    def __init__(self, in_ch: int, ch: int, dilations: "tuple[int, ...]" = (1, 2, 4), frames: int = 1) -> None:
         super().__init__()
-        layers: List[nn.Module] = [conv(in_ch + 3, ch)]
-        layers += [conv(ch, ch, dilation=d) for d in dilations[1:]]
+        g = self.frames = frames
+        layers: List[nn.Module] = [conv(g * (in_ch + 3), g * ch, groups=g)]
+        layers += [conv(g * ch, g * ch, dilation=d, groups=g) for d in dilations[1:]]
         self.body = nn.Sequential(*layers)
-        self.head = zero_conv(ch, 3)
+        self.head = zero_conv(g * ch, g * 3, groups=g)
 
     def forward(self, feat: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
-        return image + self.head(self.body(torch.cat([feat, image], dim=1)))
+        return image + self.head(self.body(frame_cat([feat, image], self.frames)))
 
 
 # ---- NAFNet-style blocks (Chen et al., "Simple Baselines for Image Restoration", ECCV 2022) -----

@@ -31,6 +31,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .blocks import (
+    NEG_SLOPE,
     AffineRegressor,
     DenseBlock,
     EncoderBlock,
@@ -39,10 +40,12 @@ from .blocks import (
     NAFStage,
     RefineBlock,
     conv,
+    frame_cat,
+    per_frame,
     upconv,
     zero_conv,
 )
-from .warp import WARP_MODES, affine_warp
+from .warp import WARP_MODES, affine_grids, warp_shared
 
 ALIGN = 32  # 5 stride-2 levels
 SUPPORTED_FRAMES = (3, 5, 7)
@@ -143,55 +146,66 @@ STN_POOL = (1, 1, 2, 4, 8, 8)  # per ITN/FTN level e5, e4, e3, e2, e1, e1(full r
 
 
 class FrameDecoder(nn.Module):
-    """Decoder of one frame. ``middle=True``: the middle frame; else a transformer-guided frame."""
+    """Decoder of the middle frame (``middle=True``) or of all G non-middle frames at once.
 
-    def __init__(self, cfg: ModelConfig, middle: bool) -> None:
+    The non-middle frames share every shape and differ only in their weights, so they are decoded
+    together (frame batching, see :mod:`.blocks`): grouped convolutions with ``groups = G`` hold
+    each frame's own weights, the STN/flow regressors of all frames run as one grouped stack, and
+    every FTN level and every ITN scale is one sampling call for all frames. The function is that of
+    G independent per-frame decoders (Eq. 2); only the memory layout is shared.
+    """
+
+    def __init__(self, cfg: ModelConfig, middle: bool, frames: int = 1) -> None:
         super().__init__()
         self.middle = middle
+        g = self.frames = 1 if middle else frames
         self.warp_mode = cfg.warp_mode
         self.full_res_block = cfg.full_res_block
         enc, dec = cfg.enc_channels, cfg.dec_channels
         skips = (enc[3], enc[2], enc[1], enc[0], 3)
         start_in = enc[4] + (0 if middle else 2 * enc[4] + 3)
-        self.start = (
-            nn.Sequential(nn.Conv2d(start_in, enc[4], 1), nn.LeakyReLU(0.1, True))
-            if cfg.squeeze
-            else conv(start_in, enc[4])
-        )
-        self.start_head = zero_conv(enc[4], 3)
+        if cfg.squeeze:
+            self.start = nn.Sequential(nn.Conv2d(g * start_in, g * enc[4], 1, groups=g), nn.LeakyReLU(NEG_SLOPE, True))
+        else:
+            self.start = conv(g * start_in, g * enc[4], groups=g)
+        self.start_head = zero_conv(g * enc[4], g * 3, groups=g)
         self.up_feat, self.up_img, self.dense, self.heads = (nn.ModuleList() for _ in range(4))
         prev = enc[4]
         for j in range(5 if cfg.full_res_block else 4):
             ftn = 0 if middle or j == 4 else 2 * skips[j]
             in_ch = dec[j] + 3 + skips[j] + ftn + (0 if middle else 3)
-            self.up_feat.append(upconv(prev, dec[j], kernel=cfg.up_kernel))
-            self.up_img.append(upconv(3, 3, act=False, kernel=cfg.up_kernel))
-            squeeze = dec[j] if cfg.squeeze else 0
+            self.up_feat.append(upconv(g * prev, g * dec[j], kernel=cfg.up_kernel, groups=g))
+            self.up_img.append(upconv(g * 3, g * 3, act=False, kernel=cfg.up_kernel, groups=g))
             if middle and cfg.block == "naf":
                 self.dense.append(NAFStage(in_ch, dec[j], cfg.mid_blocks[j]))
             else:
-                self.dense.append(DenseBlock(in_ch, cfg.growth[j], cfg.dense_layers[j], dec[j], squeeze))
-            self.heads.append(zero_conv(dec[j], 3))
+                squeeze = dec[j] if cfg.squeeze else 0
+                self.dense.append(DenseBlock(in_ch, cfg.growth[j], cfg.dense_layers[j], dec[j], squeeze, g))
+            self.heads.append(zero_conv(g * dec[j], g * 3, groups=g))
             prev = dec[j]
         if not cfg.full_res_block:  # sub-pixel head: H/2 feature -> full-resolution residual image
-            self.heads.append(nn.Sequential(zero_conv(dec[3], 12), nn.PixelShuffle(2)))
+            self.heads.append(nn.Sequential(zero_conv(g * dec[3], g * 12, groups=g), nn.PixelShuffle(2)))
         self.refine: Optional[RefineBlock] = None
         if middle or cfg.refine_all:
-            self.refine = RefineBlock(dec[4] if cfg.full_res_block else 3, cfg.refine_channels, cfg.refine_dilations)
+            self.refine = RefineBlock(dec[4] if cfg.full_res_block else 3, cfg.refine_channels, cfg.refine_dilations, g)
         if not middle:
             # FTNs on e5 (start), e4, e3, e2, e1; ITN regressors on e5, e4, e3, e2, e1, e1 (full res).
             lw_pool = (1, 1, 1, 1, cfg.lw_pool_fine)
             self.ftn = nn.ModuleList(
-                FeatureTransformer(c, cfg.stn_hidden, cfg.lw_hidden, STN_POOL[i], lw_pool[i])
+                FeatureTransformer(c, cfg.stn_hidden, cfg.lw_hidden, STN_POOL[i], lw_pool[i], g)
                 for i, c in enumerate((enc[4],) + skips[:4])
             )
             itn_in = (enc[4], enc[3], enc[2], enc[1], enc[0], enc[0])
-            self.itn = nn.ModuleList(AffineRegressor(c, cfg.stn_hidden, STN_POOL[i]) for i, c in enumerate(itn_in))
+            self.itn = nn.ModuleList(AffineRegressor(c, cfg.stn_hidden, STN_POOL[i], g) for i, c in enumerate(itn_in))
 
     def _itn(self, level: int, feat: torch.Tensor, mid_img: torch.Tensor, thetas: List[torch.Tensor]) -> torch.Tensor:
+        """All frames' ITN: warp the shared middle image by G thetas -> ``[B, G*3, h, w]``."""
         theta = self.itn[level](feat)
         thetas.append(theta)
-        return affine_warp(mid_img, theta, self.warp_mode, "border")
+        b, _, h, w = mid_img.shape
+        per_sample = theta if theta.dim() == 4 else theta.unsqueeze(1)  # G = 1 regressors give [B, 2, 3]
+        warped = warp_shared(mid_img, affine_grids(per_sample, h, w), self.warp_mode, "border")
+        return warped.reshape(b, self.frames * 3, h, w)
 
     def _start(
         self,
@@ -207,7 +221,7 @@ class FrameDecoder(nn.Module):
         ftn, theta = self.ftn[0](e5)
         t_ftn.append(theta)
         base = self._itn(0, e5, mid[0], t_itn)
-        feat = self.start(torch.cat([e5, ftn, base], dim=1))
+        feat = self.start(frame_cat([per_frame(e5, self.frames), ftn, base], self.frames))
         return feat, base + self.start_head(feat)
 
     def forward(
@@ -216,7 +230,7 @@ class FrameDecoder(nn.Module):
         pyramid: Sequence[torch.Tensor],
         mid_scales: Optional[Sequence[torch.Tensor]] = None,
     ) -> Tuple[List[torch.Tensor], List[torch.Tensor], List[torch.Tensor]]:
-        """Decode one frame.
+        """Decode the frame(s).
 
         Args:
             encs: encoder features e1..e5.
@@ -224,8 +238,10 @@ class FrameDecoder(nn.Module):
             mid_scales: middle-frame images at H/32 .. H (non-middle decoders only).
 
         Returns:
-            (images at H/32..H, FTN thetas, ITN thetas); theta lists are empty for the middle frame.
+            (images at H/32..H, each ``[B, G*3, h, w]`` frame-major; FTN thetas and ITN thetas, each
+            ``[B, G, 2, 3]`` per level), theta lists empty for the middle frame.
         """
+        g = self.frames
         skips = (encs[3], encs[2], encs[1], encs[0], pyramid[0])
         theta_ftn: List[torch.Tensor] = []
         theta_itn: List[torch.Tensor] = []
@@ -238,17 +254,17 @@ class FrameDecoder(nn.Module):
                 base = self._itn(j + 1, skips[j] if j < 4 else encs[0], mid_scales[j + 1], theta_itn)
             if j == 4 and not self.full_res_block:
                 image = base + self.heads[4](feat)
-                feat = pyramid[0]  # the refine block sees the blurred input instead of a full-res feature
+                feat = per_frame(pyramid[0], g)  # the refine block sees the blurred input, not a full-res feature
                 images.append(image)
                 break
-            parts = [self.up_feat[j](feat), self.up_img[j](image), skips[j]]
+            parts = [self.up_feat[j](feat), self.up_img[j](image), per_frame(skips[j], g)]
             if not self.middle:
                 if j < 4:
                     ftn, theta = self.ftn[j + 1](skips[j])
                     theta_ftn.append(theta)
                     parts.append(ftn)
                 parts.append(base)
-            feat = self.dense[j](torch.cat(parts, dim=1))
+            feat = self.dense[j](frame_cat(parts, g))
             image = base + self.heads[j](feat)
             images.append(image)
         if self.refine is not None:
@@ -269,7 +285,7 @@ class Blur2Video(nn.Module):
             self.encoder = nn.ModuleList(EncoderBlock(chans[i], chans[i + 1]) for i in range(5))
         self.mid_index = cfg.frames // 2
         self.middle = FrameDecoder(cfg, middle=True)
-        self.others = nn.ModuleList(FrameDecoder(cfg, middle=False) for _ in range(cfg.frames - 1))
+        self.others = FrameDecoder(cfg, middle=False, frames=cfg.frames - 1)
         self.set_warp_mode(cfg.warp_mode)
 
     def set_warp_mode(self, mode: str) -> "Blur2Video":
@@ -323,20 +339,17 @@ class Blur2Video(nn.Module):
         h, w = x.shape[2], x.shape[3]
         pyramid, encs = self._encode(x)
         mid_scales, _, _ = self.middle(encs, pyramid)
-        per_frame: List[List[torch.Tensor]] = []
-        ftn_all, itn_all = [], []
-        for dec in self.others:
-            imgs, t_ftn, t_itn = dec(encs, pyramid, mid_scales)
-            per_frame.append(imgs)
-            ftn_all.append(torch.stack(t_ftn, dim=1))
-            itn_all.append(torch.stack(t_itn, dim=1))
-        per_frame.insert(self.mid_index, mid_scales)
+        other_scales, t_ftn, t_itn = self.others(encs, pyramid, mid_scales)
+        g, m = self.cfg.frames - 1, self.mid_index
+        frames = []
+        for mid, other in zip(mid_scales, other_scales):
+            b, _, hs, ws = other.shape
+            other = other.reshape(b, g, 3, hs, ws)
+            frames.append(torch.cat([other[:, :m], mid.unsqueeze(1), other[:, m:]], dim=1))
         if not aux:
-            out = torch.stack([f[-1] for f in per_frame], dim=1)[..., :h, :w]
-            return out.clamp(0.0, 1.0)
-        stacked = [torch.stack([f[s] for f in per_frame], dim=1) for s in range(6)]
-        scales = self._crop_scales(stacked, h, w)
-        return ModelOutput(scales, torch.stack(ftn_all, dim=1), torch.stack(itn_all, dim=1))
+            return frames[-1][..., :h, :w].clamp(0.0, 1.0)
+        scales = self._crop_scales(frames, h, w)
+        return ModelOutput(scales, torch.stack(t_ftn, dim=2), torch.stack(t_itn, dim=2))
 
 
 # ---- presets (data) and factory -----------------------------------------------------------------

@@ -186,3 +186,47 @@ def flow_warp(x: torch.Tensor, flow: torch.Tensor, mode: str = "native", padding
             f"flow must be [B,2,H,W] = [{x.shape[0]},2,{x.shape[2]},{x.shape[3]}], got {tuple(flow.shape)}"
         )
     return grid_sample(x, flow_grid(flow), mode, padding)
+
+
+# ---- several warps of one shared input as one sampling call (frame-batched decoders) -------------
+def affine_grids(theta: torch.Tensor, h: int, w: int) -> torch.Tensor:
+    """Sampling grids ``[B, G, H, W, 2]`` for G affine matrices per sample, ``theta [B, G, 2, 3]``."""
+    if theta.dim() != 4 or theta.shape[2:] != (2, 3):
+        raise ValueError(f"expected theta of shape [B,G,2,3], got {tuple(theta.shape)}")
+    b, g = theta.shape[:2]
+    grid = base_grid(h, w, theta.device, theta.dtype).unsqueeze(0)  # [1, HW, 3]
+    out = torch.matmul(grid, theta.reshape(b * g, 2, 3).transpose(1, 2))  # [B*G, HW, 2]
+    return out.reshape(b, g, h, w, 2)
+
+
+def flow_grids(flow: torch.Tensor) -> torch.Tensor:
+    """Sampling grids ``[B, G, H, W, 2]`` for G pixel flows per sample, ``flow [B, G, 2, H, W]``."""
+    if flow.dim() != 5 or flow.shape[2] != 2:
+        raise ValueError(f"expected flow of shape [B,G,2,H,W], got {tuple(flow.shape)}")
+    b, g, _, h, w = flow.shape
+    base = base_grid(h, w, flow.device, flow.dtype)[:, :2].reshape(1, 1, h, w, 2)
+    scale = torch.tensor([2.0 / w, 2.0 / h], device=flow.device, dtype=flow.dtype)
+    return base + flow.permute(0, 1, 3, 4, 2) * scale
+
+
+def warp_shared(x: torch.Tensor, grids: torch.Tensor, mode: str = "native", padding: str = "zeros") -> torch.Tensor:
+    """Sample one input at K grids per sample in a single sampling call.
+
+    Args:
+        x: the shared input ``[B, C, H, W]``.
+        grids: ``[B, K, Ho, Wo, 2]`` normalised sampling grids (align_corners=False), e.g. from
+            :func:`affine_grids` / :func:`flow_grids`.
+        mode: ``native`` or ``gather``.
+        padding: ``zeros`` or ``border``.
+
+    Returns:
+        ``[B, K, C, Ho, Wo]``: ``out[:, k]`` equals ``grid_sample(x, grids[:, k])``. The K grids are
+        stacked along the output height, so the exported graph has one GridSample (or one gather
+        warp) however many frames are decoded.
+    """
+    _check(x, mode, padding)
+    if grids.dim() != 5 or grids.shape[-1] != 2 or grids.shape[0] != x.shape[0]:
+        raise ValueError(f"expected grids of shape [{x.shape[0]},K,Ho,Wo,2], got {tuple(grids.shape)}")
+    b, k, ho, wo, _ = grids.shape
+    out = grid_sample(x, grids.reshape(b, k * ho, wo, 2), mode, padding)  # [B, C, K*Ho, Wo]
+    return out.reshape(b, x.shape[1], k, ho, wo).permute(0, 2, 1, 3, 4)

@@ -88,3 +88,42 @@ def test_config_validation():
 def test_config_roundtrip():
     cfg = build_model("lite", 5).cfg
     assert ModelConfig.from_dict(cfg.to_dict()) == cfg
+
+
+NAF = dict(TINY, block="naf", enc_blocks=(1, 1, 2, 1, 1), mid_blocks=(1, 2, 1, 1, 0))
+
+
+def test_naf_model_starts_at_blurred_repeated_and_has_naf_blocks():
+    from b2v_edge.model.blocks import NAFBlock
+
+    model = build_model("lite", 5, **NAF).eval()
+    assert sum(isinstance(m, NAFBlock) for m in model.modules()) == 6 + 5
+    x = torch.rand(2, 3, 40, 48)
+    with torch.no_grad():
+        y = model(x)
+    assert y.shape == (2, 5, 3, 40, 48)
+    assert torch.allclose(y, x.unsqueeze(1).expand_as(y), atol=1e-6)
+
+
+@pytest.mark.parametrize("overrides", [TINY, NAF])
+def test_forward_middle_is_the_middle_frame_of_forward(overrides):
+    model = build_model("lite", 5, **overrides)
+    for p in model.parameters():  # move away from the identity init
+        p.data.add_(0.05 * torch.randn_like(p))
+    x = torch.rand(1, 3, 37, 50)
+    with torch.no_grad():
+        mid = model.forward_middle(x)
+        aux = model(x, aux=True)
+    assert len(mid) == 6
+    for s in range(6):
+        assert torch.allclose(mid[s], aux.scales[s][:, 2], atol=1e-6)
+
+
+def test_naf_block_gradients_and_validation():
+    model = build_model("lite", 3, **NAF)
+    model.forward_middle(torch.rand(1, 3, 32, 32))[-1].sum().backward()
+    assert all(p.grad is not None for n, p in model.named_parameters() if n.endswith(("beta", "gamma")))
+    with pytest.raises(ValueError, match="block must be one of"):
+        ModelConfig(block="resnet")
+    with pytest.raises(ValueError, match="mid_blocks needs 5 non-negative ints"):
+        ModelConfig(mid_blocks=(1, 1))
