@@ -29,6 +29,7 @@ import numpy as np
 import onnx
 
 from b2v_edge.common.manifest import Artifact, Manifest, ManifestError
+from b2v_edge.common.trt_version import LINE_RELEASES
 from b2v_edge.common.vocab import PRECISIONS
 
 from . import cache as cache_mod
@@ -47,14 +48,6 @@ OUTPUT_NAMES = {
     "tensorrt": (PRECISIONS["int8"].onnx_name, "calibration.json", "calibration.cache"),
     "onnxruntime": (PRECISIONS["int8"].cpu_onnx_name, "calibration.cpu.json", None),
 }
-TRT_VERSIONS = {
-    "trt8.0": "8.0.1",
-    "trt8.2": "8.2.1",
-    "trt8.5": "8.5.2",
-    "trt8.6": "8.6.2",
-    "trt10": "10.3.0",
-    "trt11": "11.0.0",
-}  # JetPack's TensorRT per target line (the cache header must match exactly)
 NEVER_INT8 = ("warp", "coordinates")
 
 
@@ -231,7 +224,7 @@ def run_calibration(deploy_dir: Union[str, Path], options: CalibOptions) -> Cali
     _check(qdq, opts.target)
     acc = accuracy(ref, predict(session(qdq), data.inputs), data)
     speed = _speed(model, qdq, acc, data.inputs[0], opts.speed_runs) if opts.target == "onnxruntime" else None
-    trt_version = opts.trt_version or TRT_VERSIONS.get(str(model.artifact.target), "8.5.2")
+    trt_version = opts.trt_version or LINE_RELEASES.get(str(model.artifact.target), LINE_RELEASES["trt8.5"])
     report = CalibReport(
         model.artifact,
         opts,

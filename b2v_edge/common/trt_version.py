@@ -20,7 +20,7 @@ from typing import Any, Dict, FrozenSet, Optional, Tuple
 
 from .errors import B2VError
 
-__all__ = ["LINE_RELEASES", "LINES", "TrtVersion", "TrtVersionError"]
+__all__ = ["LINE_RELEASES", "LINES", "TEGRA_SM", "TrtVersion", "TrtVersionError", "hardware_compatible_gpu"]
 
 #: TensorRT target lines, oldest first.
 LINES: Tuple[str, ...] = ("trt8.0", "trt8.2", "trt8.5", "trt8.6", "trt10", "trt11")
@@ -34,6 +34,8 @@ LINE_RELEASES: Dict[str, str] = {
     "trt10": "10.3.0",
     "trt11": "11.0.0",
 }
+#: Compute capabilities of Jetson (Tegra) GPUs: Nano/TX1, TX2, Xavier, Orin, Thor (CUDA 12 / 13 naming).
+TEGRA_SM = frozenset({"5.3", "6.2", "7.2", "8.7", "10.1", "11.0"})
 _LINE_START = {
     "trt8.0": (8, 0),
     "trt8.2": (8, 2),
@@ -230,3 +232,17 @@ class TrtVersion:
         if self.major >= 10:
             options.add("--stronglyTyped")
         return frozenset(options)
+
+
+def hardware_compatible_gpu(compute_capability: str) -> bool:
+    """Whether an ``ampere+`` (hardware-compatible) plan can be built and run on this GPU.
+
+    NVIDIA documents hardware compatibility for Ampere and newer discrete GPUs only, "not supported
+    on JetPack / DRIVE OS" (ONNX Runtime's TensorRT EP refuses it on sm 8.7).
+    """
+    parts = str(compute_capability).split(".")[:2]
+    try:
+        sm = (int(parts[0]), int(parts[1]))
+    except (ValueError, IndexError):
+        return False
+    return sm >= (8, 0) and str(compute_capability) not in TEGRA_SM
