@@ -12,45 +12,12 @@ import pytest
 from export_helpers import make_deploy
 from trt_standin import StandIn, StandInCuda
 
-from b2v_edge.calib.trtcache import write_trt_cache
-from b2v_edge.common.manifest import Manifest, sha256_file
+from b2v_edge.common.manifest import Manifest
 from b2v_edge.common.trt_version import LINE_RELEASES, TrtVersion
 from b2v_edge.export import trt_command
 from b2v_edge.export.trt_build import BuildOptions, TensorRTUnavailable, build_engine
 from b2v_edge.export.trt_command import MAX_ARG_BYTES, trtexec_command
 from b2v_edge.export.trt_recipe import plan_recipe
-
-ONNX_FOR = {"trt8.0": "gather13", "trt8.2": "gather13", "trt8.5": "native", "trt8.6": "native"}
-
-
-@pytest.fixture(scope="module")
-def deploys(tmp_path_factory, onnx_files) -> Dict[str, Path]:
-    """One deploy dir per target line (opset and warp the line's parser reads), with an int8 source."""
-    import onnx
-
-    from b2v_edge.export.opset import lower_opset
-
-    out = {}
-    for line in LINE_RELEASES:
-        root = tmp_path_factory.mktemp(line.replace(".", "_"))
-        warp = "gather" if line in ("trt8.0", "trt8.2") else "native"
-        deploy = make_deploy(root / "d", onnx_files[ONNX_FOR.get(line, "native")], target=line, warp=warp)
-        if line in ("trt8.5", "trt8.6"):
-            for name in ("model.onnx", "model.fp16.onnx"):
-                onnx.save(lower_opset(onnx.load(str(deploy / name)), 17), str(deploy / name))
-        manifest = Manifest.load(deploy)
-        for art in manifest.artifacts:
-            art.sha256 = sha256_file(deploy / art.path)
-        if TrtVersion.for_line(line).precision_flags:
-            write_trt_cache(deploy / "calibration.cache", {"blurred": 1 / 127}, LINE_RELEASES[line])
-            manifest.calibration = {"tensorrt": {"files": {"tensorrt_cache": {"path": "calibration.cache"}}}}
-        else:  # 10.x / 11.x build INT8 from the Q/DQ graph: a copy of the fp32 graph stands for it here
-            (deploy / "model.int8.onnx").write_bytes((deploy / "model.onnx").read_bytes())
-            fp32 = manifest.get("onnx", "fp32")
-            manifest.upsert(replace(fp32, path="model.int8.onnx", precision="int8"))
-        manifest.save()
-        out[line] = deploy
-    return out
 
 
 def _args(command: str) -> Dict[str, str]:
@@ -75,8 +42,8 @@ CASES = [
 
 
 @pytest.mark.parametrize("line, precision, extra", CASES)
-def test_trtexec_line_and_build_engine_do_the_same_build(deploys, line, precision, extra, tmp_path):
-    deploy = deploys[line]
+def test_trtexec_line_and_build_engine_do_the_same_build(trt_deploys, line, precision, extra, tmp_path):
+    deploy = trt_deploys[line]
     version = TrtVersion.for_line(line)
     options = BuildOptions(precision=precision, timing_cache=tmp_path / "t.cache", **extra)
     trt = StandIn(str(version))
@@ -119,48 +86,48 @@ def _same_pins(spec: str, deploy: Path) -> None:
         assert entries.get(node.name, default) == ("fp32" if node.name in kept else "fp16"), node.name
 
 
-def test_trt80_fp16_line_is_build_engine(deploys):
+def test_trt80_fp16_line_is_build_engine(trt_deploys):
     """trtexec 8.0 has neither --precisionConstraints nor --layerPrecisions (8.2 lacks the latter)."""
     for line in ("trt8.0", "trt8.2"):
-        command = trtexec_command(Manifest.load(deploys[line]), BuildOptions(precision="fp16", workspace_mib=512))
+        command = trtexec_command(Manifest.load(trt_deploys[line]), BuildOptions(precision="fp16", workspace_mib=512))
         assert command.startswith("b2v-edge build-engine") and "--workspace 512" in command
         assert "--precisionConstraints" not in command and "--layerPrecisions" not in command
 
 
-def test_trt85_fp16_line_pins_with_a_default(deploys):
-    args = _args(trtexec_command(Manifest.load(deploys["trt8.5"]), BuildOptions(precision="fp16")))
+def test_trt85_fp16_line_pins_with_a_default(trt_deploys):
+    args = _args(trtexec_command(Manifest.load(trt_deploys["trt8.5"]), BuildOptions(precision="fp16")))
     assert args["--layerPrecisions"].startswith("*:fp32,") and args["--precisionConstraints"] == "obey"
     assert "--memPoolSize" in args and "--workspace" not in args and "--noTF32" in args
 
 
-def test_v10_fp32_line_is_strongly_typed_like_the_build(deploys):
-    args = _args(trtexec_command(Manifest.load(deploys["trt10"]), BuildOptions(precision="fp32")))
+def test_v10_fp32_line_is_strongly_typed_like_the_build(trt_deploys):
+    args = _args(trtexec_command(Manifest.load(trt_deploys["trt10"]), BuildOptions(precision="fp32")))
     assert "--stronglyTyped" in args and "--fp16" not in args
 
 
-def test_v11_line_has_no_precision_flags(deploys):
+def test_v11_line_has_no_precision_flags(trt_deploys):
     for precision in ("fp16", "int8"):
-        args = _args(trtexec_command(Manifest.load(deploys["trt11"]), BuildOptions(precision=precision)))
+        args = _args(trtexec_command(Manifest.load(trt_deploys["trt11"]), BuildOptions(precision=precision)))
         assert not {"--fp16", "--int8", "--stronglyTyped", "--calib"} & set(args)
         assert args["--onnx"].endswith(f"model.{precision}.onnx")
 
 
-def test_compatibility_options_are_printed(deploys):
+def test_compatibility_options_are_printed(trt_deploys):
     opts = BuildOptions(version_compatible=True, hardware_compatibility="ampere+")
-    args = _args(trtexec_command(Manifest.load(deploys["trt10"]), opts))
+    args = _args(trtexec_command(Manifest.load(trt_deploys["trt10"]), opts))
     assert "--versionCompatible" in args and args["--hardwareCompatibilityLevel"] == "ampere+"
 
 
-def _fake_recipe(deploys, kept: List[str]):
-    recipe = plan_recipe(Manifest.load(deploys["trt8.6"]), BuildOptions(), TrtVersion.parse("8.6.1"))
+def _fake_recipe(trt_deploys, kept: List[str]):
+    recipe = plan_recipe(Manifest.load(trt_deploys["trt8.6"]), BuildOptions(), TrtVersion.parse("8.6.1"))
     return replace(recipe, keep_fp32=tuple(kept))
 
 
-def test_layer_precisions_fit_in_one_argument(deploys, monkeypatch):
+def test_layer_precisions_fit_in_one_argument(trt_deploys, monkeypatch):
     """The demo keeps 5,247 of 5,758 nodes: listing them is ~197 KB, over execve's 128 KiB per argument."""
     kept = [f"/others.{i % 6}/ftn.0/stn/warp/node_Mul_{i}" for i in range(5247)]
     free = [f"/middle/dense.{i}/conv/Conv" for i in range(511)]
-    recipe = _fake_recipe(deploys, kept)
+    recipe = _fake_recipe(trt_deploys, kept)
     monkeypatch.setattr(trt_command, "_graph_nodes", lambda path: kept + free)
     arg = trt_command.layer_precisions(recipe, Path("model.onnx"))
     assert arg.startswith("--layerPrecisions=*:fp32,") and len(arg.encode()) < MAX_ARG_BYTES
@@ -170,11 +137,11 @@ def test_layer_precisions_fit_in_one_argument(deploys, monkeypatch):
     assert trt_command.layer_precisions(recipe, Path("model.onnx")) is None
 
 
-def test_without_tensorrt_build_engine_raises_with_the_command(deploys, monkeypatch):
+def test_without_tensorrt_build_engine_raises_with_the_command(trt_deploys, monkeypatch):
     import b2v_edge.export.trt_build as tb
 
     monkeypatch.setattr(tb, "import_tensorrt", lambda: None)
-    deploy = deploys["trt10"]
+    deploy = trt_deploys["trt10"]
     with pytest.raises(TensorRTUnavailable) as info:
         build_engine(deploy, BuildOptions())
     cmd = info.value.command
