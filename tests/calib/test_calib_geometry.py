@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from collections import Counter
 
-import numpy as np
 import onnx
 import pytest
-from onnx import TensorProto, helper, numpy_helper
 
 from b2v_edge.calib.api import _float_ops, run_calibration
 from b2v_edge.calib.geometry import GEOMETRY_REASONS, geometry_nodes
@@ -36,41 +34,12 @@ def test_geometry_without_metadata_still_finds_heads(graphs):
     assert by_op[("Floor", "coordinates")] > 0 and by_op[("GatherElements", "warp")] > 0
 
 
-def _deconv_graph(size: int = 16) -> onnx.ModelProto:
-    """blurred -> Conv (stride 2) -> ConvTranspose (x2) -> Conv -> frames [1, 2, 3, H, W]."""
-    rng = np.random.default_rng(0)
-
-    def w(name, *shape):
-        return numpy_helper.from_array((rng.standard_normal(shape) * 0.3).astype(np.float32), name)
-
-    nodes = [
-        helper.make_node("Conv", ["blurred", "w0"], ["a"], name="down", strides=[2, 2], pads=[1, 1, 1, 1]),
-        helper.make_node("Relu", ["a"], ["b"], name="act"),
-        helper.make_node("ConvTranspose", ["b", "w1"], ["c"], name="up", strides=[2, 2]),
-        helper.make_node("Conv", ["c", "w2"], ["d"], name="mix", pads=[1, 1, 1, 1]),
-        helper.make_node("Relu", ["d"], ["e"], name="act2"),
-        helper.make_node("Conv", ["e", "w3"], ["f"], name="heads.0", pads=[1, 1, 1, 1]),
-        helper.make_node("Sigmoid", ["f"], ["g"], name="squash"),
-        helper.make_node("Reshape", ["g", "shape"], ["frames"], name="frames_reshape"),
-    ]
-    inits = [w("w0", 8, 3, 3, 3), w("w1", 8, 8, 2, 2), w("w2", 8, 8, 3, 3), w("w3", 6, 8, 3, 3)]
-    inits.append(numpy_helper.from_array(np.array([1, 2, 3, size, size], np.int64), "shape"))
-    graph = helper.make_graph(
-        nodes,
-        "deconv",
-        [helper.make_tensor_value_info("blurred", TensorProto.FLOAT, [1, 3, size, size])],
-        [helper.make_tensor_value_info("frames", TensorProto.FLOAT, [1, 2, 3, size, size])],
-        inits,
-    )
-    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)], ir_version=8)
-
-
-def test_float_ops_per_tensorrt_version():
+def test_float_ops_per_tensorrt_version(graphs):
     assert _float_ops("tensorrt", "8.5.2") == ("ConvTranspose",) and _float_ops("tensorrt", "8.6.1") == (
         "ConvTranspose",
     )
     assert _float_ops("tensorrt", "10.3.0") == () and _float_ops("onnxruntime", "8.6.1") == ()
-    plan = build_plan(_deconv_graph(), float_ops=("ConvTranspose",))
+    plan = build_plan(graphs.deconv_graph(), float_ops=("ConvTranspose",))
     assert plan.excluded["deconvolution"] == ["up"]
 
 
@@ -79,7 +48,7 @@ def test_convtranspose_weights_stay_float_for_trt8(tmp_path, graphs, fast, versi
     """TensorRT 8.x has no per-output-channel INT8 deconvolution (NVIDIA/TensorRT#2380); ORT uses axis 1."""
     from dataclasses import replace
 
-    deploy = graphs.make_deploy(tmp_path / "d", _deconv_graph(), "native", target="trt8.6")
+    deploy = graphs.make_deploy(tmp_path / "d", graphs.deconv_graph(), "native", target="trt8.6")
     run_calibration(deploy, replace(fast, trt_version=version))
     qdq = onnx.load(str(deploy / "model.int8.onnx"))
     producer = {o: n for n in qdq.graph.node for o in n.output}
