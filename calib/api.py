@@ -29,6 +29,7 @@ import numpy as np
 import onnx
 
 from b2v_edge.common.manifest import Artifact, Manifest, ManifestError
+from b2v_edge.common.trt_version import LINE_RELEASES, TrtVersion
 from b2v_edge.common.vocab import PRECISIONS
 
 from . import cache as cache_mod
@@ -47,15 +48,7 @@ OUTPUT_NAMES = {
     "tensorrt": (PRECISIONS["int8"].onnx_name, "calibration.json", "calibration.cache"),
     "onnxruntime": (PRECISIONS["int8"].cpu_onnx_name, "calibration.cpu.json", None),
 }
-TRT_VERSIONS = {
-    "trt8.0": "8.0.1",
-    "trt8.2": "8.2.1",
-    "trt8.5": "8.5.2",
-    "trt8.6": "8.6.2",
-    "trt10": "10.3.0",
-    "trt11": "11.0.0",
-}  # JetPack's TensorRT per target line (the cache header must match exactly)
-NEVER_INT8 = ("warp", "coordinates")
+NEVER_INT8 = ("warp", "coordinates", "deconvolution")
 
 
 @dataclass
@@ -130,6 +123,13 @@ def _ranges(model: FP32Model, reader: Reader, opts: CalibOptions, key: Optional[
         save_ranges(ranges, cache_mod.ranges_path(cache_dir, key))
         cache_mod.write_entry(cache_dir, key, calib.to_cache())
     return ranges, calib, False
+
+
+def _float_ops(target: str, trt_version: str) -> Tuple[str, ...]:
+    """Op types kept out of INT8 for this TensorRT: ConvTranspose on 8.x (per-input-channel kernels)."""
+    if target == "tensorrt" and not TrtVersion.parse(trt_version).int8_deconvolution:
+        return ("ConvTranspose",)
+    return ()
 
 
 def _quantizable(nodes: List[str], ops: List[str], op_of: Dict[str, str]) -> bool:
@@ -226,12 +226,13 @@ def run_calibration(deploy_dir: Union[str, Path], options: CalibOptions) -> Cali
         ranges, calib, hit = _ranges(model, reader, opts, key)
     data, source = build_eval_set(reader, calib, opts, model.size)
     ref = predict(session(str(model.path)), data.inputs)
-    plan, ranking, steps = _refine_plan(model, ranges, build_plan(model.proto, opts.exclude), opts, data, ref)
+    trt_version = opts.trt_version or LINE_RELEASES.get(str(model.artifact.target), LINE_RELEASES["trt8.5"])
+    plan0 = build_plan(model.proto, opts.exclude, float_ops=_float_ops(opts.target, trt_version))
+    plan, ranking, steps = _refine_plan(model, ranges, plan0, opts, data, ref)
     qdq = _quantize(model, reader, calib, ranges, plan, opts)
     _check(qdq, opts.target)
     acc = accuracy(ref, predict(session(qdq), data.inputs), data)
     speed = _speed(model, qdq, acc, data.inputs[0], opts.speed_runs) if opts.target == "onnxruntime" else None
-    trt_version = opts.trt_version or TRT_VERSIONS.get(str(model.artifact.target), "8.5.2")
     report = CalibReport(
         model.artifact,
         opts,

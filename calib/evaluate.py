@@ -99,7 +99,7 @@ def session(model: Union[onnx.ModelProto, str], threads: Optional[int] = None) -
     """A CPU ONNX Runtime session for a ModelProto or a file path."""
     import onnxruntime as ort
 
-    from b2v_edge.runtime.engine_ort import session_options
+    from b2v_edge.runtime.engines.ort import session_options
 
     data = model.SerializeToString() if isinstance(model, onnx.ModelProto) else str(model)
     return ort.InferenceSession(data, session_options(threads), providers=["CPUExecutionProvider"])

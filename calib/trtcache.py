@@ -9,7 +9,8 @@ Format (text, what ``IInt8EntropyCalibrator2::writeCalibrationCache`` produces a
 
 The header carries the TensorRT version number (``major*1000 + minor*100 + patch`` before 10,
 ``major*10000 + minor*100 + patch`` from 10: 8.5.2 → ``8502``, 10.9.0 → ``100900``); TensorRT skips
-a cache whose version does not match its own. Each line maps an ONNX tensor name to its scale
+a cache whose version does not match its own, so ``b2v-edge build-engine`` checks the header against
+the installed TensorRT and re-stamps it (the ranges come from ONNX Runtime, not from TensorRT). Each line maps an ONNX tensor name to its scale
 (``amax / 127``) as the big-endian IEEE-754 float32 bits in hex. Tensors with no line (the float
 nodes of the precision plan) have no dynamic range, so TensorRT keeps those layers out of INT8.
 """
@@ -21,21 +22,21 @@ from pathlib import Path
 from typing import Dict, Mapping, Tuple
 
 from b2v_edge.common.atomic import atomic_write_text
+from b2v_edge.common.trt_version import TrtVersion, TrtVersionError
 
 from .options import CalibError
 
-__all__ = ["ALGORITHM", "parse_trt_cache", "trt_version_number", "write_trt_cache"]
+__all__ = ["ALGORITHM", "parse_trt_cache", "render_trt_cache", "trt_version_number", "write_trt_cache"]
 
 ALGORITHM = "EntropyCalibration2"
 
 
 def trt_version_number(version: str) -> int:
     """``"8.5.2"`` → 8502, ``"10.3.0"`` → 100300 (TensorRT's ``NV_TENSORRT_VERSION``)."""
-    parts = [int(p) for p in str(version).split(".")[:3] if p.isdigit()]
-    if len(parts) < 2:
-        raise CalibError(f"TensorRT version must look like 8.5.2, got {version!r}")
-    major, minor, patch = (parts + [0])[:3]
-    return major * (10000 if major >= 10 else 1000) + minor * 100 + patch
+    try:
+        return TrtVersion.parse(version).number
+    except TrtVersionError as exc:
+        raise CalibError(f"TensorRT version must look like 8.5.2, got {version!r}") from exc
 
 
 def _hex(scale: float) -> str:

@@ -15,7 +15,7 @@ from typing import Any, Dict, Optional, Tuple
 import numpy as np
 
 from b2v_edge.common.errors import B2VError
-from b2v_edge.runtime.engine import Engine, EngineSpec
+from b2v_edge.runtime.engines import Engine, EngineSpec
 
 from .parity_data import torch_threads
 
@@ -95,7 +95,7 @@ def _peak_mb() -> Optional[float]:
 def _open(job: Job) -> Engine:
     if job.kind == "torch":
         return TorchEngine(job.path, job.size, job.threads)
-    from b2v_edge.runtime.engine import open_engine
+    from b2v_edge.runtime import open_engine
 
     return open_engine(job.path, "tensorrt" if job.kind == "tensorrt_plan" else "onnxruntime", threads=job.threads)
 

@@ -6,13 +6,15 @@ from typing import Any, Dict
 
 
 def device_facts(cuda: Any = None) -> Dict[str, str]:
-    """GPU name, compute capability and CUDA runtime version ("" when unknown)."""
+    """GPU name, compute capability and CUDA runtime version ("" when unknown).
+
+    A CUDA binding loaded for the query is closed again (PyCUDA aborts at exit on a pushed context).
+    """
     facts = {"gpu": "", "compute_capability": "", "cuda_version": ""}
     try:
-        from b2v_edge.runtime.cudamem import load_cuda
+        from b2v_edge.runtime.engines.cuda import query_device
 
-        api = cuda or load_cuda()
-        facts["gpu"], facts["compute_capability"] = api.device_info()
+        facts["gpu"], facts["compute_capability"] = query_device(cuda)
     except Exception:  # no CUDA binding: the plan still records TensorRT's version
         pass
     facts["cuda_version"] = cuda_runtime_version()

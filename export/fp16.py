@@ -8,7 +8,11 @@ coordinates, GridSample / GatherElements) and converts the rest.
 
 Converters: onnxconverter-common (default, always available with the ``[export]`` extra) or NVIDIA
 ModelOpt AutoCast when installed (``fp16_tool="auto"`` prefers it; it is an optional extra because it
-pins older onnx / onnxruntime-gpu, see shared/FACTS.md).
+pins older onnx / onnxruntime-gpu).
+
+The manifest records the kept node names and their output tensors: TensorRT 8.x builds the fp16
+plan from the fp32 graph and pins exactly these nodes to float32 (its ONNX parser names layers after
+nodes and tensors after the ONNX outputs).
 """
 
 from __future__ import annotations
@@ -43,6 +47,7 @@ class Fp16Result:
     kept_by_role: Dict[str, int] = field(default_factory=dict)
     kept_by_op: Dict[str, int] = field(default_factory=dict)
     total_nodes: int = 0
+    kept_tensors: List[str] = field(default_factory=list)
 
     def summary(self) -> Dict[str, object]:
         """JSON-ready description for ``Artifact.extra``."""
@@ -53,6 +58,7 @@ class Fp16Result:
             "kept_fp32_by_role": self.kept_by_role,
             "kept_fp32_by_op": self.kept_by_op,
             "kept_fp32_nodes": sorted(self.kept_fp32),
+            "kept_fp32_tensors": sorted(self.kept_tensors),
         }
 
 
@@ -257,6 +263,7 @@ def convert_fp16(model: onnx.ModelProto, tool: str = "auto") -> Fp16Result:
         if node.op_type in ORT_FP32_OPS and node.name not in kept:
             kept[node.name] = "no_fp16_kernel"
     names = list(kept)
+    tensors = [o for n in model.graph.node if n.name in kept for o in n.output if o]
     model = copy_model(model)
     unshare_initializers(model, set(names))
     converted = _with_modelopt(model, names) if tool == "modelopt" else _with_onnxconverter(model, names)
@@ -268,4 +275,5 @@ def convert_fp16(model: onnx.ModelProto, tool: str = "auto") -> Fp16Result:
         kept_by_role=dict(Counter(kept.values())),
         kept_by_op=dict(Counter(ops[n] for n in kept).most_common()),
         total_nodes=len(model.graph.node),
+        kept_tensors=tensors,
     )

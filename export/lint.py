@@ -119,7 +119,7 @@ def _check_gridsample(
     node: onnx.NodeProto, trt: str, opset: int, ranks: Dict[str, int], exact: bool
 ) -> Iterator[Finding]:
     rule = load_table()["op_rules"]["GridSample"]
-    mode = _attr(node, "mode", "linear" if opset >= 20 else "bilinear")
+    mode = _attr(node, "mode", "bilinear")  # no attribute: the parser's own default, bilinear
     if mode not in rule["modes"]:
         yield Finding(
             node.name,
@@ -153,6 +153,17 @@ def _check_gridsample(
 
 def _minor(version: str) -> str:
     return ".".join(str(v) for v in version_key(version)[:2])
+
+
+def _constant_values(model: onnx.ModelProto) -> Dict[str, onnx.TensorProto]:
+    """Initializers and ``Constant`` node outputs (``value`` attribute) by tensor name."""
+    values = {i.name: i for i in model.graph.initializer}
+    for node in model.graph.node:
+        if node.op_type == "Constant":
+            value = next((a.t for a in node.attribute if a.name == "value"), None)
+            if value is not None:
+                values[node.output[0]] = value
+    return values
 
 
 def _zero_point_findings(model: onnx.ModelProto, inits: Dict[str, onnx.TensorProto]) -> Iterator[Finding]:
@@ -195,6 +206,7 @@ def _node_findings(model: onnx.ModelProto, trt: str, exact: bool) -> Iterator[Fi
     rules = load_table()["op_rules"]
     inits = {i.name for i in model.graph.initializer}
     constants = {o for n in model.graph.node if n.op_type == "Constant" for o in n.output}
+    values = _constant_values(model)
     unsupported = load_table()["unsupported_ops"]
     grid_since = rules["GridSample"]["since"]
     for node in model.graph.node:
@@ -227,6 +239,8 @@ def _node_findings(model: onnx.ModelProto, trt: str, exact: bool) -> Iterator[Fi
             yield from _check_gridsample(node, trt, opset, ranks, exact)
         elif node.op_type == "Resize":
             yield from _check_resize(node, rules["Resize"])
+        elif node.op_type == "Pad" and version_key(trt) < version_key(rules["Pad"]["constant_only_before"]):
+            yield from _check_constant_pad(node, rules["Pad"], trt, values)
         axes = _axes_input(node, rules["axes_initializer"])
         if axes and axes not in inits and axes not in constants:
             yield Finding(
@@ -235,6 +249,20 @@ def _node_findings(model: onnx.ModelProto, trt: str, exact: bool) -> Iterator[Fi
                 "`axes` is computed at run time; the parser needs an initializer",
                 "simplify the graph (onnxsim) or export with static shapes",
             )
+
+
+def _check_constant_pad(
+    node: onnx.NodeProto, rule: Dict[str, Any], trt: str, values: Dict[str, onnx.TensorProto]
+) -> Iterator[Finding]:
+    """TensorRT < 8.2 pads only with the constant 0, with ``pads`` known at build time."""
+    mode = _attr(node, "mode", "constant")
+    value = values.get(node.input[2]) if len(node.input) > 2 and node.input[2] else None
+    nonzero = value is not None and np.any(numpy_helper.to_array(value) != 0)
+    runtime = len(node.input) > 2 and node.input[2] and value is None
+    pads_unknown = len(node.input) > 1 and node.input[1] not in values
+    if mode != "constant" or nonzero or runtime or pads_unknown or _attr(node, "value", 0.0):
+        what = f"mode {mode!r}" if mode != "constant" else "a non-zero or computed pad"
+        yield Finding(node.name, node.op_type, f"TensorRT {trt} pads only with constant 0 ({what})", rule["fix"])
 
 
 def _axes_input(node: onnx.NodeProto, ops: List[str]) -> Optional[str]:
@@ -286,8 +314,8 @@ def lint_model(model: Union[onnx.ModelProto, str, Path], target: str, trt_versio
         return report
     report.findings.extend(_node_findings(model, trt, trt_version is not None))
     report.findings.extend(_check_opset(model, trt, target))
-    inits = {i.name: i for i in model.graph.initializer}
-    report.findings.extend(_zero_point_findings(model, inits))
+    values = _constant_values(model)
+    report.findings.extend(_zero_point_findings(model, values))
     report.findings.extend(_int8_gridsample(model))
     return report
 

@@ -328,7 +328,7 @@ def compare_artifact(
     """Run ``samples`` through an open engine and score them against the PyTorch outputs ``refs``.
 
     Args:
-        engine: an open :class:`~b2v_edge.runtime.engine.Engine` (``infer`` on ``[1,3,H,W]``).
+        engine: an open :class:`~b2v_edge.runtime.engines.base.Engine` (``infer`` on ``[1,3,H,W]``).
         art: the artifact's manifest entry.
         samples: inputs (and ground truth, if any).
         refs: PyTorch outputs, ``[N, H, W, 3]`` per sample.
@@ -392,7 +392,7 @@ def _check_one(
     options: ParityOptions,
     progress: Optional[Progress],
 ) -> ArtifactParity:
-    from b2v_edge.runtime.engine import EngineError, open_engine
+    from b2v_edge.runtime import EngineError, open_engine
 
     backend, reason = _engine_backend(art, options.backend)
     if not backend:

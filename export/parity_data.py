@@ -341,7 +341,7 @@ def _gpu(backends: Sequence[str]) -> str:
     if "tensorrt" not in backends:
         return "none used"
     try:
-        from b2v_edge.runtime.engine_trt import device_info
+        from b2v_edge.runtime.engines.trt import device_info
 
         trt_version, cc, name = device_info()
         return f"{name} (sm {cc}, TensorRT {trt_version})"

@@ -11,7 +11,9 @@ import importlib.resources
 import json
 from typing import Any, Dict, FrozenSet, Optional, Tuple
 
-TARGETS: Tuple[str, ...] = ("trt8.0", "trt8.2", "trt8.5", "trt8.6", "trt10", "trt11", "onnxruntime")
+from b2v_edge.common.trt_version import LINES, TrtVersion
+
+TARGETS: Tuple[str, ...] = (*LINES, "onnxruntime")
 TABLE_FILE = "trt_ops.json"
 
 
@@ -73,13 +75,9 @@ def opset_range(trt_version: str) -> Tuple[int, int]:
 
 
 def target_for_trt(trt_version: str) -> str:
-    """The target name for an installed TensorRT version (``"10.3.0"`` -> ``"trt10"``)."""
-    key = version_key(trt_version)
-    if key[:1] and key[0] >= 11:
-        return "trt11"
-    if key[:1] and key[0] >= 10:
-        return "trt10"
-    for name in ("trt8.6", "trt8.5", "trt8.2", "trt8.0"):
-        if key >= version_key(trt_version_of(name) or "0"):
-            return name
-    raise ValueError(f"TensorRT {trt_version} is older than 8.0, which b2v-edge does not support")
+    """The target name for an installed TensorRT version (``"10.3.0"`` -> ``"trt10"``).
+
+    Raises:
+        ValueError: not a version, or older than 8.0.
+    """
+    return TrtVersion.parse(trt_version).line

@@ -9,6 +9,12 @@ Layout (one model per backend available in the deploy dir)::
 
 A static-batch graph gets ``max_batch_size: 0`` and full dims; a dynamic-batch graph gets
 ``max_batch_size`` > 0, dims without the batch axis and ``dynamic_batching``. Dynamic H/W are ``-1``.
+
+Triton's TensorRT backend refuses a ``max_batch_size`` above the plan's optimization-profile maximum
+("configuration specified max-batch 8 but TensorRT engine only supports max-batch 4"), so the plan's
+model uses ``min(max_batch, profile max batch)``. A version-compatible plan loads only when the server
+trusts its embedded lean runtime: start ``tritonserver --backend-config=tensorrt,version-compatible=true``
+(:func:`server_args`).
 """
 
 from __future__ import annotations
@@ -33,6 +39,13 @@ def _tensor(name: str, dtype: str, dims: Sequence[int]) -> str:
     return f'  {{\n    name: "{name}"\n    data_type: {_DTYPES.get(dtype, "TYPE_FP32")}\n    dims: [ {", ".join(map(str, dims))} ]\n  }}'
 
 
+def plan_max_batch(artifact: Artifact) -> Optional[int]:
+    """The largest batch a plan's optimization profile accepts (None for a static plan)."""
+    profile = (artifact.extra or {}).get("profile") or {}
+    high = profile.get("max") or []
+    return int(high[0]) if high else None
+
+
 def model_config(name: str, platform: str, manifest: Manifest, max_batch: int = DEFAULT_MAX_BATCH) -> str:
     """``config.pbtxt`` text for one model built from the manifest's I/O description.
 
@@ -40,7 +53,8 @@ def model_config(name: str, platform: str, manifest: Manifest, max_batch: int = 
         name: Triton model name (the folder name).
         platform: ``onnxruntime_onnx`` or ``tensorrt_plan``.
         manifest: the deploy dir's manifest (input/output names and shapes).
-        max_batch: ``max_batch_size`` when the batch axis is dynamic.
+        max_batch: ``max_batch_size`` when the batch axis is dynamic (for a plan, at most its
+            profile's max batch: pass :func:`plan_max_batch`).
     """
     inp, out = manifest.input, manifest.output
     in_dims, out_dims = _dims(inp["shape"]), _dims(out["shape"])
@@ -104,9 +118,19 @@ def write_repository(
         folder = Path(repo) / f"{name}_{suffix}"
         _copy(manifest.path_of(art), folder / str(version) / file)
         config = folder / "config.pbtxt"
-        atomic_write_text(config, model_config(folder.name, platform, manifest, max_batch))
+        batch = max_batch
+        if kind == "tensorrt_plan" and plan_max_batch(art) is not None:
+            batch = min(max_batch, plan_max_batch(art) or max_batch)
+        atomic_write_text(config, model_config(folder.name, platform, manifest, batch))
         written.append(config)
     return written
+
+
+def server_args(deploy_dir: Union[str, Path], precision: Optional[str] = None) -> List[str]:
+    """``tritonserver`` arguments the repository's TensorRT model needs (empty for most plans)."""
+    art = _pick(Manifest.load(deploy_dir), "tensorrt_plan", precision)
+    options = ((art.extra or {}).get("build_options") or {}) if art is not None else {}
+    return ["--backend-config=tensorrt,version-compatible=true"] if options.get("version_compatible") else []
 
 
 def parse_config(text: str) -> Tuple[str, str, int]:

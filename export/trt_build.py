@@ -1,46 +1,54 @@
 """The one module that builds TensorRT plans (``b2v-edge build-engine`` / ``export --engine``).
 
-Version differences are visible branches, nowhere else:
+What a build does is decided once in :func:`~b2v_edge.export.trt_recipe.plan_recipe` (the same
+recipe prints the ``trtexec`` line, :mod:`.trt_command`); this module turns it into TensorRT Python
+API calls. Version differences are visible branches on :class:`~b2v_edge.common.trt_version.TrtVersion`:
 
-* **8.x** - explicit-batch network from the fp32 ``model.onnx``; ``BuilderFlag.FP16`` for fp16 with
-  the manifest's kept-fp32 nodes pinned to float32 (``OBEY_PRECISION_CONSTRAINTS``; ``STRICT_TYPES``
-  on 8.0/8.1); INT8 from the Q/DQ graph (``BuilderFlag.INT8``) or, without one, from ``model.onnx``
-  plus a calibration cache. Workspace: ``max_workspace_size`` before 8.4, ``set_memory_pool_limit``
-  from 8.4.
-* **10.x** - ``STRONGLY_TYPED`` network from the precision-in-graph ONNX (``model.fp16.onnx`` /
-  ``model.int8.onnx``): no precision flags, the graph's casts decide.
-* **11.x** - precision from the graph only (flags, calibrators and precision constraints are gone;
-  ``STRONGLY_TYPED`` is set only if the enum still exists, 11.x ignores it).
+* network: ``EXPLICIT_BATCH`` (8.x), ``STRONGLY_TYPED`` (10.x), no flag (11.x, strongly typed);
+* workspace: ``max_workspace_size`` before 8.4, ``set_memory_pool_limit`` from 8.4;
+* 8.x precision: builder flags, float32 pins (:func:`pin_fp32`) and a cache calibrator;
+* 8.6+: version / hardware compatibility.
 
-Common: workspace limit, one optimization profile (min/opt/max) when the input has dynamic axes,
-a timing cache file reused across builds, a **raw** plan (loads in trtexec and DeepStream) and the
-build provenance (TensorRT/CUDA versions, GPU, compute capability, options) in ``manifest.json``.
+Common: ``TF32`` cleared, one optimization profile (min/opt/max) when the input has dynamic axes, a
+timing cache file reused across builds (replaced when TensorRT rejects it), a **raw** plan (loads in
+trtexec and DeepStream) and the build provenance (TensorRT/CUDA versions, GPU, compute capability,
+options) in ``manifest.json``.
 """
 
 from __future__ import annotations
 
 import importlib
+import re
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import replace
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, List, Optional, Sequence, Set, Union
 
 from b2v_edge.common.atomic import atomic_write_bytes
-from b2v_edge.common.errors import B2VError
-from b2v_edge.common.manifest import Artifact, Manifest, ManifestError, sha256_file
+from b2v_edge.common.manifest import Artifact, Manifest, sha256_file
+from b2v_edge.common.trt_version import TrtVersion, TrtVersionError, hardware_compatible_gpu
 
-from .deploy import ONNX_NAMES, find_artifact, plan_name
+from .deploy import plan_name
 from .device import device_facts
-from .options import PRECISIONS
-from .targets import target_for_trt
-from .trt_command import build_shapes, trtexec_command
+from .trt_command import trtexec_command
+from .trt_recipe import HW_COMPAT, BuildError, BuildOptions, BuildRecipe, Shape, build_shapes, plan_recipe
 
-Shape = Tuple[int, ...]
-HW_COMPAT = ("none", "ampere+")
+__all__ = [
+    "HW_COMPAT",
+    "BuildError",
+    "BuildOptions",
+    "TensorRTUnavailable",
+    "build_engine",
+    "build_plan",
+    "build_shapes",
+    "import_tensorrt",
+    "pin_fp32",
+    "tensorrt_version",
+]
 
-
-class BuildError(B2VError, RuntimeError):
-    """A plan could not be built (one-line message)."""
+Log = Callable[[str], None]
+_UNNAMED = "(Unnamed Layer*"
+_SUFFIXED = re.compile(r"^(?P<base>.+)_\d+$")  # onnx-tensorrt's name for a node's later layers
 
 
 class TensorRTUnavailable(BuildError):
@@ -51,48 +59,6 @@ class TensorRTUnavailable(BuildError):
         self.command = command
 
 
-@dataclass(frozen=True)
-class BuildOptions:
-    """Settings of one plan build.
-
-    Args:
-        precision: ``fp32``, ``fp16`` or ``int8``.
-        workspace_mib: builder workspace limit in MiB.
-        min_shape: smallest input shape of the optimization profile (dynamic graphs only).
-        opt_shape: shape TensorRT tunes for (default: the export shape).
-        max_shape: largest input shape (default: batch 4, 1088x1920 or the export size if larger).
-        timing_cache: timing cache file (default ``<deploy>/timing.cache``), reused across builds.
-        calibration_cache: TensorRT 8.x INT8 without a Q/DQ graph (default: manifest ``calibration.cache``).
-        version_compatible: build a version-compatible plan (TensorRT >= 8.6).
-        hardware_compatibility: ``none`` or ``ampere+`` (TensorRT >= 8.6).
-    """
-
-    precision: str = "fp16"
-    workspace_mib: int = 1024
-    min_shape: Optional[Shape] = None
-    opt_shape: Optional[Shape] = None
-    max_shape: Optional[Shape] = None
-    timing_cache: Optional[Path] = None
-    calibration_cache: Optional[Path] = None
-    version_compatible: bool = False
-    hardware_compatibility: str = "none"
-
-    def __post_init__(self) -> None:
-        if self.precision not in PRECISIONS:
-            raise ValueError(f"unknown precision {self.precision!r}; choose one of {', '.join(PRECISIONS)}")
-        if not 16 <= int(self.workspace_mib) <= 1 << 20:
-            raise ValueError(f"workspace must be 16..1048576 MiB, got {self.workspace_mib}")
-        if self.hardware_compatibility not in HW_COMPAT:
-            raise ValueError(f"hardware_compatibility must be one of {HW_COMPAT}, got {self.hardware_compatibility!r}")
-        for name in ("min_shape", "opt_shape", "max_shape"):
-            shape = getattr(self, name)
-            if shape is not None and (len(shape) != 4 or min(shape) < 1):
-                raise ValueError(f"{name} must be 4 positive ints B,3,H,W; got {shape}")
-
-    def to_dict(self) -> Dict[str, Any]:
-        return {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(self).items()}
-
-
 def import_tensorrt() -> Any:
     """``import tensorrt`` (None when it is not installed)."""
     try:
@@ -101,116 +67,117 @@ def import_tensorrt() -> Any:
         return None
 
 
-def trt_major(trt: Any) -> Tuple[str, int, int]:
-    """(version string, major, minor) of the imported module."""
-    version = str(getattr(trt, "__version__", "0.0"))
-    parts = (version.split(".") + ["0"])[:2]
+def tensorrt_version(trt: Any) -> TrtVersion:
+    """The version of the imported module (:class:`BuildError` when unreadable or older than 8.0)."""
     try:
-        return version, int(parts[0]), int(parts[1])
-    except ValueError as exc:
-        raise BuildError(f"cannot read the TensorRT version {version!r}") from exc
-
-
-# ---- source selection ---------------------------------------------------------------------------
-def select_source(manifest: Manifest, precision: str, major: int) -> Tuple[Artifact, str]:
-    """The ONNX artifact to parse and the precision mode (``graph``, ``flags`` or ``calibration``).
-
-    TensorRT >= 10 reads precision from the graph; 8.x uses flags on ``model.onnx`` (fp16, int8
-    with a calibration cache) or the Q/DQ graph (int8).
-    """
-    if major >= 10 or precision == "fp32":
-        return _get(manifest, ONNX_NAMES[precision], precision), "graph"
-    if precision == "fp16":
-        return _get(manifest, ONNX_NAMES["fp32"], "fp32"), "flags"
-    qdq = find_artifact(manifest, ONNX_NAMES["int8"])
-    if qdq is not None:
-        return qdq, "graph"
-    return _get(manifest, ONNX_NAMES["fp32"], "fp32"), "calibration"
-
-
-def _get(manifest: Manifest, path: str, precision: str) -> Artifact:
-    art = find_artifact(manifest, path)
-    if art is None:
-        return manifest.get("onnx", precision)  # raises with the export command to run
-    return art
-
-
-def kept_fp32_nodes(manifest: Manifest) -> List[str]:
-    """Node names the fp16 export kept in float32 (pinned to fp32 on TensorRT 8.x)."""
-    art = find_artifact(manifest, ONNX_NAMES["fp16"])
-    if art is None:
-        return []
-    return list(art.extra.get("fp16", {}).get("kept_fp32_nodes", []))
+        version = TrtVersion.of(trt)
+    except TrtVersionError as exc:
+        raise BuildError(f"cannot read the TensorRT version: {exc}") from exc
+    if version.major < 8:
+        raise BuildError(f"TensorRT {version} is too old: b2v-edge supports 8.0 and newer")
+    return version
 
 
 # ---- network + config (the version branches) ----------------------------------------------------
-def create_network(trt: Any, builder: Any, major: int) -> Tuple[Any, str]:
-    """The network definition for this TensorRT line and its typing mode."""
-    flags = trt.NetworkDefinitionCreationFlag
-    if major >= 11:
-        strongly = getattr(flags, "STRONGLY_TYPED", None)
-        return builder.create_network(0 if strongly is None else 1 << int(strongly)), "strongly_typed"
-    if major >= 10:
-        return builder.create_network(1 << int(flags.STRONGLY_TYPED)), "strongly_typed"
-    return builder.create_network(1 << int(flags.EXPLICIT_BATCH)), "weakly_typed"
+def create_network(trt: Any, builder: Any, recipe: BuildRecipe) -> Any:
+    """The network definition with the recipe's creation flag (none on 11.x)."""
+    if recipe.network_flag is None:
+        return builder.create_network(0)
+    flag = getattr(trt.NetworkDefinitionCreationFlag, recipe.network_flag)
+    return builder.create_network(1 << int(flag))
 
 
-def set_workspace(trt: Any, config: Any, major: int, minor: int, mib: int) -> None:
-    """Workspace limit: ``max_workspace_size`` before 8.4, memory pool limit after."""
-    if major == 8 and minor < 4:
-        config.max_workspace_size = mib << 20
+def set_workspace(trt: Any, config: Any, recipe: BuildRecipe) -> None:
+    """Workspace limit: ``set_memory_pool_limit`` from 8.4, ``max_workspace_size`` before."""
+    size = recipe.workspace_mib << 20
+    if recipe.version.memory_pools:
+        config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, size)
     else:
-        config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, mib << 20)
+        config.max_workspace_size = size
 
 
-def set_precision_v8(
-    trt: Any,
-    config: Any,
-    network: Any,
-    minor: int,
-    precision: str,
-    mode: str,
-    keep: Sequence[str],
-    calibration_cache: Optional[bytes],
-) -> int:
-    """TensorRT 8.x precision: builder flags, fp32 pins for ``keep``, calibrator from a cache.
+def set_flags(trt: Any, config: Any, recipe: BuildRecipe) -> None:
+    """Builder flags to set and clear, and the hardware compatibility level."""
+    for name in recipe.set_flags:
+        config.set_flag(getattr(trt.BuilderFlag, name))
+    for name in recipe.clear_flags:
+        config.clear_flag(getattr(trt.BuilderFlag, name))
+    if recipe.hardware == "ampere+":
+        config.hardware_compatibility_level = trt.HardwareCompatibilityLevel.AMPERE_PLUS
+
+
+def _int_layer(trt: Any, layer: Any) -> bool:
+    """trtexec's rules for layers whose precision must not be set (``setLayerPrecisions``, 8.6):
+    INT32/BOOL precision, an INT32 constant, a layer on a shape tensor, INT32 in and out."""
+    if layer.precision in (trt.int32, trt.bool):
+        return True
+    if layer.num_outputs and layer.type == trt.LayerType.CONSTANT and layer.get_output(0).dtype == trt.int32:
+        return True
+    if layer.num_inputs:
+        first = layer.get_input(0)
+        if first is not None and first.is_shape_tensor:
+            return True
+        out_int = layer.num_outputs and layer.get_output(0).dtype == trt.int32
+        if first is not None and first.dtype == trt.int32 and out_int:
+            return True
+    return False
+
+
+def _pin_target(layer: Any, nodes: Set[str], tensors: Set[str], pinned: Set[str], constants: Set[str]) -> bool:
+    """Whether ``layer`` computes part of a kept node (by name, output tensor or position)."""
+    name = layer.name
+    if name in nodes:
+        return True
+    outputs = {layer.get_output(j).name for j in range(layer.num_outputs)}
+    if outputs & tensors:
+        return True
+    suffixed = _SUFFIXED.match(name)
+    if suffixed and suffixed.group("base") in nodes:
+        return True
+    if name.startswith(_UNNAMED):  # a helper layer fed only by kept layers (e.g. Gemm's alpha scale)
+        live = [t.name for t in (layer.get_input(i) for i in range(layer.num_inputs)) if t is not None]
+        live = [n for n in live if n not in constants]
+        return bool(live) and all(n in pinned for n in live)
+    return False
+
+
+def pin_fp32(trt: Any, network: Any, keep: Sequence[str], tensors: Sequence[str] = ()) -> Dict[str, int]:
+    """Pin the layers of kept ONNX nodes to float32 (precision and float outputs).
+
+    The parser names a node's first layer after the node, its later layers ``<node>_<n>``, leaves
+    helper layers ``(Unnamed Layer* N)`` and names each node's final tensor after the ONNX output:
+    layers are matched by name, by output tensor (``tensors``) and, for unnamed helpers, by being
+    fed only by pinned layers. Integer and shape layers are skipped as trtexec skips them.
 
     Returns:
-        The number of layers pinned to float32.
+        ``{"pinned": layers pinned, "skipped_int32": integer/shape layers left alone,
+        "unmatched_nodes": kept nodes no layer was named after}``.
     """
-    if precision == "fp32":
-        return 0
-    if precision == "fp16":
-        config.set_flag(trt.BuilderFlag.FP16)
-        obey = trt.BuilderFlag.STRICT_TYPES if minor < 2 else trt.BuilderFlag.OBEY_PRECISION_CONSTRAINTS
-        config.set_flag(obey)
-        return pin_fp32(trt, network, keep)
-    config.set_flag(trt.BuilderFlag.INT8)
-    if mode == "calibration":
-        if calibration_cache is None:
-            raise BuildError(
-                "TensorRT 8.x INT8 needs model.int8.onnx (Q/DQ) or a calibration cache: run "
-                "`b2v-edge export --precision int8` or pass --calibration-cache"
-            )
-        config.int8_calibrator = cache_calibrator(trt, calibration_cache)
-    return 0
-
-
-def pin_fp32(trt: Any, network: Any, keep: Sequence[str]) -> int:
-    """Set precision and float outputs to fp32 on layers named after kept ONNX nodes."""
-    names = set(keep)
-    pinned = 0
+    nodes, outs = set(keep), set(tensors)
+    pinned_outputs: Set[str] = set()
+    constants: Set[str] = set()
+    seen: Set[str] = set()
+    counts = {"pinned": 0, "skipped_int32": 0}
     for i in range(network.num_layers):
         layer = network.get_layer(i)
-        base = layer.name.split(" ")[0]
-        if layer.name not in names and base not in names:
+        outputs = [layer.get_output(j) for j in range(layer.num_outputs)]
+        if layer.type == trt.LayerType.CONSTANT:
+            constants.update(t.name for t in outputs)
+        if not _pin_target(layer, nodes, outs, pinned_outputs, constants):
+            continue
+        suffixed = _SUFFIXED.match(layer.name)
+        seen.update({layer.name, suffixed.group("base") if suffixed else layer.name})
+        pinned_outputs.update(t.name for t in outputs)
+        if _int_layer(trt, layer):
+            counts["skipped_int32"] += 1
             continue
         layer.precision = trt.float32
-        for j in range(layer.num_outputs):
-            if layer.get_output(j).dtype in (trt.float32, trt.float16):
+        for j, tensor in enumerate(outputs):
+            if tensor.dtype in (trt.float32, trt.float16):
                 layer.set_output_type(j, trt.float32)
-        pinned += 1
-    return pinned
+        counts["pinned"] += 1
+    counts["unmatched_nodes"] = len(nodes - seen)
+    return counts
 
 
 def cache_calibrator(trt: Any, cache: bytes) -> Any:
@@ -235,21 +202,10 @@ def cache_calibrator(trt: Any, cache: bytes) -> Any:
     return CacheCalibrator()
 
 
-def set_compatibility(trt: Any, config: Any, major: int, minor: int, options: BuildOptions) -> None:
-    """Version / hardware compatibility (TensorRT >= 8.6 only)."""
-    wanted = options.version_compatible or options.hardware_compatibility != "none"
-    if wanted and (major, minor) < (8, 6):
-        raise BuildError("version/hardware-compatible plans need TensorRT >= 8.6")
-    if options.version_compatible:
-        config.set_flag(trt.BuilderFlag.VERSION_COMPATIBLE)
-    if options.hardware_compatibility == "ampere+":
-        config.hardware_compatibility_level = trt.HardwareCompatibilityLevel.AMPERE_PLUS
-
-
-def add_profile(builder: Any, network: Any, config: Any, shapes: Dict[str, Shape]) -> Optional[Dict[str, List[int]]]:
+def add_profile(builder: Any, network: Any, config: Any, shapes: Optional[Dict[str, Shape]]) -> Optional[Dict]:
     """One optimization profile when the network input has dynamic axes."""
     tensor = network.get_input(0)
-    if all(int(d) >= 0 for d in tensor.shape):
+    if shapes is None or all(int(d) >= 0 for d in tensor.shape):
         return None
     profile = builder.create_optimization_profile()
     profile.set_shape(tensor.name, shapes["min"], shapes["opt"], shapes["max"])
@@ -265,57 +221,97 @@ def _parse(trt: Any, network: Any, logger: Any, path: Path) -> Any:
     return parser
 
 
-# ---- the build --------------------------------------------------------------------------------
-def _timing_cache(config: Any, path: Path) -> Any:
-    cache = config.create_timing_cache(path.read_bytes() if path.exists() else b"")
-    config.set_timing_cache(cache, False)
+def _builder(trt: Any, logger: Any) -> Any:
+    try:
+        return trt.Builder(logger)
+    except TypeError as exc:  # pybind11: "factory function returned nullptr" (no GPU / CUDA)
+        raise BuildError(
+            f"trt.Builder failed (CUDA initialization failure: {exc}): run build-engine on the device with the GPU"
+        ) from exc
+
+
+# ---- timing cache -------------------------------------------------------------------------------
+def _new_timing_cache(config: Any, blob: bytes) -> Any:
+    try:
+        cache = config.create_timing_cache(blob)
+    except (RuntimeError, TypeError, ValueError):
+        return None
+    if cache is None or not config.set_timing_cache(cache, False):
+        return None
     return cache
 
 
+def attach_timing_cache(config: Any, path: Path, log: Log) -> None:
+    """Use the timing cache file if TensorRT accepts it, else a new empty cache.
+
+    TensorRT rejects a cache from another GPU or TensorRT version (``set_timing_cache`` returns
+    False); the file is then replaced by this build's cache.
+    """
+    blob = path.read_bytes() if path.exists() else b""
+    if _new_timing_cache(config, blob) is not None:
+        return
+    if blob:
+        log(f"{path.name} is from another GPU or TensorRT version: starting a new timing cache")
+    if _new_timing_cache(config, b"") is None:
+        raise BuildError("TensorRT could not create an empty timing cache")
+
+
+def save_timing_cache(config: Any, path: Path) -> None:
+    """Write the cache TensorRT used for this build (``config.get_timing_cache()``)."""
+    cache = config.get_timing_cache()
+    if cache is not None:
+        atomic_write_bytes(path, bytes(cache.serialize()))
+
+
+# ---- the build ----------------------------------------------------------------------------------
 def build_plan(
     trt: Any,
+    recipe: BuildRecipe,
     source: Path,
     plan: Path,
-    options: BuildOptions,
-    mode: str,
-    keep: Sequence[str],
-    shapes: Dict[str, Shape],
-    timing_cache: Path,
-    calibration_cache: Optional[bytes],
+    calibration: Optional[bytes] = None,
+    log: Optional[Log] = None,
 ) -> Dict[str, Any]:
-    """Parse ``source`` and build a raw plan into ``plan`` (atomic); returns build facts.
+    """Parse ``source`` and build a raw plan into ``plan`` (atomic) following ``recipe``.
+
+    Returns:
+        Build facts for the manifest (version, typing, mode, pins, profile, seconds).
 
     Raises:
-        BuildError: no GPU / CUDA, parse or build failure.
+        BuildError: no GPU / CUDA, no fast INT8, parse or build failure.
     """
-    version, major, minor = trt_major(trt)
+    log = log or (lambda _m: None)
     logger = trt.Logger(trt.Logger.WARNING)
-    builder = trt.Builder(logger)
-    if not builder:
-        raise BuildError(
-            "trt.Builder failed (CUDA initialization failure): run build-engine on the device with the GPU"
-        )
-    network, typing = create_network(trt, builder, major)
+    builder = _builder(trt, logger)
+    if recipe.precision == "int8" and recipe.version.platform_queries and not builder.platform_has_fast_int8:
+        raise BuildError("this GPU has no fast INT8 (e.g. the Maxwell Jetson Nano): build --precision fp16")
+    network = create_network(trt, builder, recipe)
     parser = _parse(trt, network, logger, source)  # noqa: F841 - keep the parser alive while building
     config = builder.create_builder_config()
-    set_workspace(trt, config, major, minor, options.workspace_mib)
-    pinned = 0
-    if major < 10:  # 8.x: precision by flags (10.x+: the graph's types decide)
-        pinned = set_precision_v8(trt, config, network, minor, options.precision, mode, keep, calibration_cache)
-    set_compatibility(trt, config, major, minor, options)
-    profile = add_profile(builder, network, config, shapes)
-    cache = _timing_cache(config, timing_cache)
+    set_workspace(trt, config, recipe)
+    set_flags(trt, config, recipe)
+    pins = {"pinned": 0, "skipped_int32": 0, "unmatched_nodes": 0}
+    if recipe.keep_fp32:
+        pins = pin_fp32(trt, network, recipe.keep_fp32, recipe.keep_tensors)
+        log(f"pinned {pins['pinned']} layers to fp32 ({pins['skipped_int32']} integer/shape layers left alone)")
+    if recipe.mode == "calibration":
+        config.int8_calibrator = cache_calibrator(trt, calibration or b"")
+    profile = add_profile(builder, network, config, recipe.shapes)
+    attach_timing_cache(config, recipe.timing_cache, log)
     start = time.perf_counter()
     serialized = builder.build_serialized_network(network, config)
     if serialized is None:
-        raise BuildError(f"TensorRT {version} failed to build {plan.name} (see the TensorRT log above)")
+        raise BuildError(f"TensorRT {recipe.version} failed to build {plan.name} (see the TensorRT log above)")
     atomic_write_bytes(plan, bytes(serialized))
-    atomic_write_bytes(timing_cache, bytes(cache.serialize()))
+    save_timing_cache(config, recipe.timing_cache)
     return {
-        "tensorrt_version": version,
-        "network": typing,
-        "precision_mode": mode,
-        "fp32_pinned_layers": pinned,
+        "tensorrt_version": str(trt.__version__),
+        "network": recipe.typing,
+        "precision_mode": recipe.mode,
+        "builder_flags": list(recipe.set_flags),
+        "cleared_flags": list(recipe.clear_flags),
+        "fp32_pinned_layers": pins["pinned"],
+        "fp32_pins": pins,
         "profile": profile,
         "build_seconds": round(time.perf_counter() - start, 1),
     }
@@ -326,7 +322,7 @@ def build_engine(
     options: Optional[BuildOptions] = None,
     trt: Any = None,
     cuda: Any = None,
-    log: Optional[Callable[[str], None]] = None,
+    log: Optional[Log] = None,
     **fields: Any,
 ) -> Artifact:
     """Build ``model.<precision>.plan`` in a deploy dir on this machine and record it in the manifest.
@@ -335,55 +331,51 @@ def build_engine(
         deploy_dir: a directory written by ``b2v-edge export``.
         options: build settings (None = defaults).
         trt: the ``tensorrt`` module (None = import it; tests pass a stand-in).
-        cuda: a :class:`~b2v_edge.runtime.cudamem.CudaApi` for device facts (None = load one).
+        cuda: a :class:`~b2v_edge.runtime.engines.cuda.CudaApi` for device facts (None = load one).
         log: progress callback.
         **fields: :class:`BuildOptions` fields overriding ``options`` (e.g. ``precision="fp32"``).
 
     Raises:
         TensorRTUnavailable: TensorRT is not installed (``.command`` = the trtexec line to run instead).
         ManifestError: no deploy dir / source artifact (the message says which export to run).
-        BuildError: lint, parse or build failure.
+        BuildError: lint, parse or build failure; an option this TensorRT or GPU does not support.
     """
     log = log or (lambda _m: None)
     options = replace(options or BuildOptions(), **fields)
     manifest = Manifest.load(deploy_dir)
     trt = trt if trt is not None else import_tensorrt()
     if trt is None:
-        command = trtexec_command(manifest, options)
         raise TensorRTUnavailable(
             "TensorRT is not installed here (it ships with JetPack or NVIDIA's package index); "
             "run build-engine on the device, or run the equivalent trtexec command there",
-            command,
+            trtexec_command(manifest, options),
         )
-    version, major, _minor = trt_major(trt)
-    if major < 8:
-        raise BuildError(f"TensorRT {version} is too old: b2v-edge supports 8.0 and newer")
-    source, mode = select_source(manifest, options.precision, major)
-    manifest.verify(source)
-    src_path = manifest.path_of(source)
+    version = tensorrt_version(trt)
+    recipe = plan_recipe(manifest, options, version)
+    manifest.verify(recipe.source)
+    src_path = manifest.path_of(recipe.source)
     _lint_for_device(src_path, version, log)
-    shapes = build_shapes(manifest, options)
-    timing = Path(options.timing_cache or Path(manifest.root) / "timing.cache")
-    calib = _calibration_cache(manifest, options) if mode == "calibration" else None
-    keep = kept_fp32_nodes(manifest) if mode == "flags" else []
+    facts = device_facts(cuda)
+    _check_hardware(recipe, facts.get("compute_capability", ""), log)
+    calibration = _calibration_cache(recipe, log) if recipe.mode == "calibration" else None
     plan = Path(manifest.root) / plan_name(options.precision)
-    log(f"building {plan.name} with TensorRT {version} from {source.path} ({mode})")
-    facts = build_plan(trt, src_path, plan, options, mode, keep, shapes, timing, calib)
-    facts.update(device_facts(cuda))
+    log(f"building {plan.name} with TensorRT {version} from {recipe.source.path} ({recipe.mode})")
+    built = build_plan(trt, recipe, src_path, plan, calibration, log)
     extra = {
+        **built,
         **facts,
-        "source": source.path,
-        "source_sha256": source.sha256,
-        "build_options": {**options.to_dict(), "timing_cache": str(timing)},
+        "source": recipe.source.path,
+        "source_sha256": recipe.source.sha256,
+        "build_options": {**options.to_dict(), "timing_cache": str(recipe.timing_cache)},
     }
     art = Artifact(
         path=plan.name,
         kind="tensorrt_plan",
         precision=options.precision,
         sha256=sha256_file(plan),
-        warp=source.warp,
-        opset=source.opset,
-        target=target_for_trt(version),
+        warp=recipe.source.warp,
+        opset=recipe.source.opset,
+        target=version.line,
         extra=extra,
     )
     manifest.upsert(art)
@@ -391,32 +383,54 @@ def build_engine(
     return art
 
 
-def _lint_for_device(path: Path, version: str, log: Callable[[str], None]) -> None:
+def _check_hardware(recipe: BuildRecipe, compute_capability: str, log: Log) -> None:
+    if recipe.hardware != "ampere+":
+        return
+    if not compute_capability:
+        log("unknown GPU: cannot check that it supports ampere+ hardware compatibility")
+        return
+    if not hardware_compatible_gpu(compute_capability):
+        raise BuildError(
+            f"--hardware-compatibility ampere+ needs a discrete GPU with sm >= 8.0 (this one is sm "
+            f"{compute_capability}; Jetson/JetPack does not support it): build with --hardware-compatibility none"
+        )
+
+
+def _lint_for_device(path: Path, version: TrtVersion, log: Log) -> None:
     try:
         from .lint import lint_model
     except ImportError:  # no onnx on the device: the parser is the judge
         log("onnx is not installed: skipping the pre-build lint")
         return
-    report = lint_model(path, target_for_trt(version), trt_version=version)
+    report = lint_model(path, version.line, trt_version=str(version))
     for finding in report.warnings:
         log(f"lint warning: {finding}")
     if not report:
         raise BuildError(f"{path.name} fails the lint for TensorRT {version}: {report.errors[0]}")
 
 
-def calibration_cache_path(manifest: Manifest, options: Any) -> Optional[str]:
-    """The TensorRT calibration cache: ``options.calibration_cache``, else the one calibration recorded."""
-    if options.calibration_cache:
-        return str(options.calibration_cache)
-    files = (manifest.calibration.get("tensorrt") or {}).get("files") or {}
-    return (files.get("tensorrt_cache") or {}).get("path") or manifest.calibration.get("cache")
+def _calibration_cache(recipe: BuildRecipe, log: Log) -> bytes:
+    """The calibration cache, its header checked against (and stamped for) this TensorRT.
 
+    TensorRT skips a cache whose header names another version, and the build then has no ranges.
+    The ranges in a b2v-edge cache come from ONNX Runtime, not from a TensorRT build, so they hold
+    for any version: a cache for another release is re-stamped with this one.
+    """
+    from b2v_edge.calib.options import CalibError
+    from b2v_edge.calib.trtcache import ALGORITHM, parse_trt_cache, render_trt_cache
 
-def _calibration_cache(manifest: Manifest, options: BuildOptions) -> Optional[bytes]:
-    path = calibration_cache_path(manifest, options)
-    if not path:
-        return None
-    file = Path(path) if Path(path).is_absolute() else Path(manifest.root) / path
-    if not file.exists():
-        raise ManifestError(f"calibration cache {file} does not exist")
-    return file.read_bytes()
+    file = recipe.calibration_cache
+    if file is None or not file.exists():
+        raise BuildError(
+            f"TensorRT {recipe.version.major}.x INT8 needs model.int8.onnx (Q/DQ) or a calibration cache "
+            f"({file}): run `b2v-edge calibrate <deploy> --target tensorrt` or pass --calibration-cache"
+        )
+    try:
+        number, algorithm, scales = parse_trt_cache(file.read_text(encoding="utf-8"))
+    except (CalibError, UnicodeDecodeError) as exc:
+        raise BuildError(f"{file.name} is not a TensorRT calibration cache: {exc}") from exc
+    if algorithm != ALGORITHM or not scales:
+        raise BuildError(f"{file.name} holds no {ALGORITHM} ranges: re-run `b2v-edge calibrate --target tensorrt`")
+    if number != recipe.version.number:
+        log(f"{file.name} was written for TRT-{number}: re-stamped for TensorRT {recipe.version}")
+    return render_trt_cache(scales, str(recipe.version)).encode()

@@ -17,7 +17,8 @@ or the whole loop: ``run(RunOptions(model="deploy", source="0"))``.
 
 from b2v_edge.common.manifest import Artifact, Manifest, ManifestError
 
-from .engine import Engine, EngineError, EngineSpec, NonFiniteOutputError, open_engine
+from .engines import Engine, EngineError, EngineSpec, NonFiniteOutputError
+from .open import open_engine
 from .options import RunError, RunOptions
 from .pipeline import Pipeline, run
 from .preprocess import FrameMapping, postprocess, preprocess

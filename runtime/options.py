@@ -14,8 +14,8 @@ from typing import Any, Optional, Tuple, Union
 from b2v_edge.common.errors import B2VError
 from b2v_edge.common.manifest import PRECISIONS
 
-from .engine import BACKENDS
 from .mjpeg import LOCAL_HOSTS, parse_hostport
+from .open import BACKENDS
 from .preprocess import MODES
 from .preview import SHOW_MODES
 from .sinks import FOURCC

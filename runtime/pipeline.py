@@ -24,8 +24,9 @@ from typing import Any, Deque, List, Optional, Tuple
 
 import numpy as np
 
-from .engine import Engine, NonFiniteOutputError, open_engine
+from .engines import Engine, NonFiniteOutputError
 from .mjpeg import MjpegServer
+from .open import open_engine
 from .options import SYNTHETIC_HEADLESS_FRAMES, RunError, RunOptions
 from .preprocess import postprocess, preprocess
 from .preview import PreviewWindow, frames_for_mode, gui_available, has_display

@@ -43,3 +43,10 @@ def parity_helpers() -> ModuleType:
 def calib_graphs() -> ModuleType:
     """tests/calib/calib_graphs.py: build_graph, make_deploy (small warp graphs for calibration)."""
     return load_test_module("b2v_calib_test_graphs", "calib/calib_graphs.py")
+
+
+@pytest.fixture(scope="session")
+def trt_standin() -> ModuleType:
+    """tests/export/trt_standin.py: StandIn (a ``tensorrt`` gated by the real API surface), StandInCuda,
+    FakePyCuda, Surface."""
+    return load_test_module("trt_standin", "export/trt_standin.py")

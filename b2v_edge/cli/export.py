@@ -185,9 +185,11 @@ def build_engine_command(
         )
         art = build_engine(deploy_dir, options, log=_progress)
         if triton is not None:
-            from b2v_edge.export.triton import write_repository
+            from b2v_edge.export.triton import server_args, write_repository
 
             write_repository(deploy_dir, triton, precision)
+            for arg in server_args(deploy_dir, precision):
+                console.print(f"start tritonserver with {escape(arg)} (version-compatible plan)")
     except TensorRTUnavailable as exc:
         _trt_missing(exc)
     except (BuildError, ManifestError, ValueError, OSError) as exc:

@@ -177,3 +177,32 @@ def make_deploy(root: Path, model: onnx.ModelProto, warp: str = "native", target
         ],
     ).save()
     return root
+
+
+def deconv_graph(size: int = 16) -> onnx.ModelProto:
+    """blurred -> Conv (stride 2) -> ConvTranspose (x2) -> Conv -> frames [1, 2, 3, H, W]."""
+    rng = np.random.default_rng(0)
+
+    def w(name, *shape):
+        return numpy_helper.from_array((rng.standard_normal(shape) * 0.3).astype(np.float32), name)
+
+    nodes = [
+        helper.make_node("Conv", ["blurred", "w0"], ["a"], name="down", strides=[2, 2], pads=[1, 1, 1, 1]),
+        helper.make_node("Relu", ["a"], ["b"], name="act"),
+        helper.make_node("ConvTranspose", ["b", "w1"], ["c"], name="up", strides=[2, 2]),
+        helper.make_node("Conv", ["c", "w2"], ["d"], name="mix", pads=[1, 1, 1, 1]),
+        helper.make_node("Relu", ["d"], ["e"], name="act2"),
+        helper.make_node("Conv", ["e", "w3"], ["f"], name="heads.0", pads=[1, 1, 1, 1]),
+        helper.make_node("Sigmoid", ["f"], ["g"], name="squash"),
+        helper.make_node("Reshape", ["g", "shape"], ["frames"], name="frames_reshape"),
+    ]
+    inits = [w("w0", 8, 3, 3, 3), w("w1", 8, 8, 2, 2), w("w2", 8, 8, 3, 3), w("w3", 6, 8, 3, 3)]
+    inits.append(numpy_helper.from_array(np.array([1, 2, 3, size, size], np.int64), "shape"))
+    graph = helper.make_graph(
+        nodes,
+        "deconv",
+        [helper.make_tensor_value_info("blurred", TensorProto.FLOAT, [1, 3, size, size])],
+        [helper.make_tensor_value_info("frames", TensorProto.FLOAT, [1, 2, 3, size, size])],
+        inits,
+    )
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)], ir_version=8)

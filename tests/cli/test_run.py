@@ -126,7 +126,7 @@ def test_deploy_problems_are_one_line_errors(env, models):
 def test_plan_for_other_tensorrt_is_refused_with_rebuild_command(env, models, monkeypatch):
     deploy = models.make_deploy(env / "d")
     models.add_plan(deploy, trt_version="8.6.2")
-    from b2v_edge.runtime import engine_trt
+    from b2v_edge.runtime.engines import trt as engine_trt
 
     monkeypatch.setattr(engine_trt, "device_info", lambda cuda=None: ("10.3.0", "8.7", "Orin"))
     _one_line_error(invoke("--model", deploy, "--headless", "--backend", "tensorrt"), "b2v-edge build-engine")

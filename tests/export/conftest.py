@@ -48,3 +48,42 @@ def tiny_deploy(tmp_path_factory: pytest.TempPathFactory, tiny_checkpoint: Path)
     out = tmp_path_factory.mktemp("deploy") / "d"
     options = ExportOptions(out_dir=out, checkpoint=str(tiny_checkpoint), precision="fp16", height=64, width=64)
     return export(options)
+
+
+ONNX_FOR = {"trt8.0": "gather13", "trt8.2": "gather13", "trt8.5": "native", "trt8.6": "native"}
+
+
+@pytest.fixture(scope="session")
+def trt_deploys(tmp_path_factory: pytest.TempPathFactory, onnx_files: Dict[str, Path]) -> Dict[str, Path]:
+    """One deploy dir per target line (opset and warp the line's parser reads), with an int8 source."""
+    from dataclasses import replace
+
+    import onnx
+    from export_helpers import make_deploy
+
+    from b2v_edge.calib.trtcache import write_trt_cache
+    from b2v_edge.common.manifest import Manifest, sha256_file
+    from b2v_edge.common.trt_version import LINE_RELEASES, TrtVersion
+    from b2v_edge.export.opset import lower_opset
+
+    out = {}
+    for line in LINE_RELEASES:
+        root = tmp_path_factory.mktemp(line.replace(".", "_"))
+        warp = "gather" if line in ("trt8.0", "trt8.2") else "native"
+        deploy = make_deploy(root / "d", onnx_files[ONNX_FOR.get(line, "native")], target=line, warp=warp)
+        if line in ("trt8.5", "trt8.6"):
+            for name in ("model.onnx", "model.fp16.onnx"):
+                onnx.save(lower_opset(onnx.load(str(deploy / name)), 17), str(deploy / name))
+        manifest = Manifest.load(deploy)
+        for art in manifest.artifacts:
+            art.sha256 = sha256_file(deploy / art.path)
+        if TrtVersion.for_line(line).precision_flags:
+            write_trt_cache(deploy / "calibration.cache", {"blurred": 1 / 127}, LINE_RELEASES[line])
+            manifest.calibration = {"tensorrt": {"files": {"tensorrt_cache": {"path": "calibration.cache"}}}}
+        else:  # 10.x / 11.x build INT8 from the Q/DQ graph: a copy of the fp32 graph stands for it here
+            (deploy / "model.int8.onnx").write_bytes((deploy / "model.onnx").read_bytes())
+            fp32 = manifest.get("onnx", "fp32")
+            manifest.upsert(replace(fp32, path="model.int8.onnx", precision="int8"))
+        manifest.save()
+        out[line] = deploy
+    return out

@@ -13,7 +13,7 @@ import pytest
 from b2v_edge.export.bench import BenchError, BenchOptions, BenchRow, TorchEngine, _ratios, parse_sizes, run_bench
 from b2v_edge.export.bench_measure import Job, measure_gemm, measure_row, model_gflops
 from b2v_edge.export.report import render_bench_markdown
-from b2v_edge.runtime.engine import EngineError
+from b2v_edge.runtime import EngineError
 
 
 @pytest.fixture(scope="session")

@@ -123,7 +123,7 @@ def test_target_for_trt(version, target):
 
 
 def test_table_queries():
-    assert table_version("8.6.1") == "8.6" and table_version("10.7") == "10.0"
+    assert table_version("8.6.1") == "8.6" and table_version("10.7") == "10.1" and table_version("10.0.1") == "10.0"
     assert "GridSample" not in supported_ops("8.2") and "GridSample" in supported_ops("8.5.2")
     assert "AffineGrid" not in supported_ops("11.0")
     assert opset_range("8.2") == (7, 13) and opset_range("10.3") == (9, 20)

@@ -64,8 +64,9 @@ def test_opset20_gridsample_rejected_for_tensorrt(target):
     assert modes and modes[0].node == "warp0" and "#4646" in modes[0].reason
 
 
-def test_opset20_default_mode_is_linear_and_rejected():
-    assert any("'linear'" in f.reason for f in lint_model(_grid_sample(20), "trt10").errors)
+def test_gridsample_without_mode_gets_the_parsers_bilinear_default():
+    """onnx-tensorrt reads a missing mode as "bilinear": right, whatever the opset's own default."""
+    assert not [f for f in lint_model(_grid_sample(20), "trt10").errors if "mode" in f.reason]
 
 
 def test_opset20_gridsample_fine_for_onnxruntime():
@@ -159,3 +160,61 @@ def test_ensure_lint_message_has_node_reason_fix(onnx_files):
 def test_unknown_target():
     with pytest.raises(ValueError, match="unknown target"):
         lint_model(_grid_sample(), "trt7")
+
+
+def _pad(mode: str = "constant", value: Optional[float] = None) -> onnx.ModelProto:
+    inits = [numpy_helper.from_array(np.array([0, 0, 0, 0, 0, 0, 16, 16], np.int64), "pads")]
+    inputs = ["x", "pads"]
+    if value is not None:
+        inits.append(numpy_helper.from_array(np.array(value, np.float32), "cval"))
+        inputs.append("cval")
+    return _model([helper.make_node("Pad", inputs, ["y"], name="node_pad", mode=mode)], 13, inits=inits)
+
+
+def test_trt80_pads_only_with_constant_zero():
+    """A static export whose size is not a multiple of 32 edge-pads; TensorRT 8.0's parser rejects it."""
+    report = lint_model(_pad("edge"), "trt8.0")
+    assert [f.node for f in report.errors] == ["node_pad"] and "constant 0" in report.errors[0].reason
+    assert "multiples of 32" in report.errors[0].fix
+    assert not lint_model(_pad("constant", 1.0), "trt8.0", trt_version="8.0.1.6")
+    assert lint_model(_pad("constant", 0.0), "trt8.0") and lint_model(_pad("constant"), "trt8.0")
+    assert lint_model(_pad("edge"), "trt8.2")  # 8.2 maps edge to SliceMode::kCLAMP
+
+
+def test_real_static_export_with_edge_padding_fails_the_trt80_lint(tmp_path):
+    from export_helpers import tiny_blur2video
+
+    from b2v_edge.export.onnx_export import export_onnx
+
+    path = export_onnx(tiny_blur2video(), tmp_path / "pad.onnx", 48, 80, warp="gather", opset=13)
+    assert any(n.op_type == "Pad" for n in onnx.load(str(path)).graph.node)
+    assert any(f.op == "Pad" for f in lint_model(path, "trt8.0").errors)
+
+
+def test_zero_point_from_a_constant_node_is_read():
+    zero = helper.make_node("Constant", [], ["zp"], value=numpy_helper.from_array(np.array(0, np.int8)))
+    scale = numpy_helper.from_array(np.array(0.1, np.float32), "s")
+    q = helper.make_node("QuantizeLinear", ["x", "s", "zp"], ["y"], name="q")
+    assert lint_model(_model([zero, q], 13, inits=[scale]), "trt10")
+
+
+@pytest.mark.parametrize(
+    "version, op, supported",
+    [
+        ("8.0", "Einsum", False),
+        ("8.2", "Einsum", True),
+        ("8.2", "Xor", False),
+        ("8.5", "Xor", True),
+        ("8.5", "GroupNormalization", False),
+        ("8.6", "GroupNormalization", True),
+        ("8.6", "IsInf", True),
+        ("10.0", "STFT", False),
+        ("10.3", "HannWindow", False),
+        ("10.0", "DeformConv", False),
+        ("10.1", "DeformConv", True),
+    ],
+)
+def test_op_table_per_version_matches_operators_md(version, op, supported):
+    from b2v_edge.export.targets import supported_ops
+
+    assert (op in supported_ops(version)) == supported

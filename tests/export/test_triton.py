@@ -51,3 +51,24 @@ def test_tampered_artifact_is_not_copied(tmp_path, onnx_files):
 def test_parse_config_rejects_other_text():
     with pytest.raises(ValueError):
         parse_config("hello")
+
+
+def test_plan_max_batch_never_exceeds_the_profile(tmp_path, onnx_files):
+    """Triton refuses 'max-batch 8 but TensorRT engine only supports max-batch 4' at model load."""
+    deploy = make_deploy(tmp_path / "dyn", onnx_files["dynamic"], dynamic=True, fp16=False)
+    build_engine(
+        deploy, BuildOptions(precision="fp32", max_shape=(4, 3, 256, 256)), trt=StandIn("10.3.0"), cuda=StandInCuda()
+    )
+    written = write_repository(deploy, tmp_path / "repo", precision="fp32", max_batch=8)
+    batches = {parse_config(p.read_text())[1]: parse_config(p.read_text())[2] for p in written}
+    assert batches == {"onnxruntime_onnx": 8, "tensorrt_plan": 4}
+
+
+def test_version_compatible_plan_needs_the_server_flag(tmp_path, onnx_files):
+    from b2v_edge.export.triton import server_args
+
+    deploy = make_deploy(tmp_path / "d", onnx_files["native"])
+    build_engine(deploy, BuildOptions(), trt=StandIn("10.3.0"), cuda=StandInCuda())
+    assert server_args(deploy) == []
+    build_engine(deploy, BuildOptions(version_compatible=True), trt=StandIn("10.3.0"), cuda=StandInCuda())
+    assert server_args(deploy) == ["--backend-config=tensorrt,version-compatible=true"]

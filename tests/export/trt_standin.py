@@ -1,221 +1,826 @@
-"""A stand-in for the ``tensorrt`` Python module (TESTS ONLY): records the build call sequence.
+"""A stand-in for the ``tensorrt`` Python module (TESTS ONLY), gated by the real API surface.
 
-It mimics the API surface ``b2v_edge.export.trt_build`` uses for one TensorRT line (8.0, 8.2, 8.5,
-8.6, 10.x, 11.x): enums that exist or not per version, attributes removed in later versions, a
-parser that "parses" the ONNX file into layers named after its nodes. No GPU, no real plan.
+Every public name the stand-in offers for TensorRT ``X.Y`` is checked, at access time, against the
+surface extracted from NVIDIA's real bindings of that version (``tests/trt_api/surfaces``): a name
+the real module lacks raises ``AttributeError`` exactly as the real one would, and enum values are
+the real ones (``NetworkDefinitionCreationFlag.STRONGLY_TYPED`` is 0 in 11.x). Every access is
+recorded in ``touched`` as ``(real class, name)`` for the surface tests.
+
+TensorRT 8.0 / 8.2 / 8.5 have no bindings wheel: their surface is 8.6.1's minus the names that
+``python/src`` of ``release/8.0`` / ``8.2`` / ``8.4`` / ``8.5`` does not bind (:data:`ADDED_IN`).
+
+Behaviour mimicked from the real module:
+
+* ``Builder(logger)`` / ``Runtime(logger)`` raise ``TypeError`` when no GPU is visible (pybind11's
+  "factory function returned nullptr"), never a falsy object;
+* the ONNX parser names layers as onnx-tensorrt does: a node's first layer gets the node name,
+  helper layers (the bias add of a ``Gemm``, constants) are ``(Unnamed Layer* N) [Type]`` and
+  produce the node's ONNX output tensor; integer tensors are ``int32`` with INT32 layers, ``Shape``
+  outputs are shape tensors;
+* ``BuilderFlag.TF32`` exists and is on by default; ``clear_flag`` is recorded;
+* a version-compatible plan deserializes only with ``Runtime.engine_host_code_allowed = True`` and
+  only in the same or a newer TensorRT;
+* ``set_timing_cache`` returns False for a cache from another device (blob ``FOREIGN...``) and
+  ``create_timing_cache`` returns None for a corrupt blob (``CORRUPT...``).
+
+:class:`StandInCuda` simulates device memory for the runtime; :class:`FakePyCuda` is a
+``pycuda.driver`` with PyCUDA's context stack (abort at exit when it is not empty).
 """
 
 from __future__ import annotations
 
+import functools
+import itertools
+import json
+import re
 import types
-from typing import Any, List, Optional, Sequence, Tuple
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence, Set, Tuple
 
-import onnx
+import numpy as np
+
+SURFACES = Path(__file__).resolve().parents[1] / "trt_api" / "surfaces"
+#: Names TensorRT 8.6's bindings have that older 8.x bindings do not, with the first release binding
+#: them (grep of ``python/src/**/*.cpp`` on NVIDIA/TensorRT release/8.0, 8.2, 8.4, 8.5).
+ADDED_IN: Dict[Tuple[str, str], Tuple[int, int]] = {
+    ("BuilderFlag", "OBEY_PRECISION_CONSTRAINTS"): (8, 2),
+    ("BuilderFlag", "PREFER_PRECISION_CONSTRAINTS"): (8, 2),
+    ("module", "MemoryPoolType"): (8, 4),
+    ("IBuilderConfig", "set_memory_pool_limit"): (8, 4),
+    ("IBuilderConfig", "get_memory_pool_limit"): (8, 4),
+    ("module", "TensorIOMode"): (8, 5),
+    ("ICudaEngine", "num_io_tensors"): (8, 5),
+    ("ICudaEngine", "get_tensor_name"): (8, 5),
+    ("ICudaEngine", "get_tensor_mode"): (8, 5),
+    ("ICudaEngine", "get_tensor_shape"): (8, 5),
+    ("ICudaEngine", "get_tensor_dtype"): (8, 5),
+    ("IExecutionContext", "set_input_shape"): (8, 5),
+    ("IExecutionContext", "get_tensor_shape"): (8, 5),
+    ("IExecutionContext", "set_tensor_address"): (8, 5),
+    ("IExecutionContext", "execute_async_v3"): (8, 5),
+    ("BuilderFlag", "VERSION_COMPATIBLE"): (8, 6),
+    ("module", "HardwareCompatibilityLevel"): (8, 6),
+    ("IBuilderConfig", "hardware_compatibility_level"): (8, 6),
+    ("Runtime", "engine_host_code_allowed"): (8, 6),
+}
+NO_GPU = "pybind11::init(): factory function returned nullptr"
+PLAN_MAGIC = b"STANDIN-PLAN\n"
+SCALE_LO, SCALE_HI = 0.5, 1.0  # the stand-in engine returns frames[:, k] = x * linspace(0.5, 1, N)[k]
+#: Public names that are the stand-in's own test controls, not TensorRT API.
+TEST_API = frozenset(
+    {
+        "calls",
+        "parsed",
+        "touched",
+        "no_gpu",
+        "fail_parse",
+        "fail_build",
+        "fast_int8",
+        "names",
+        "surface",
+        "version",
+        "memory",
+        "engine",
+        "plan_bytes",
+    }
+)
 
 
-class _Enum:
-    def __init__(self, **members: int) -> None:
-        for name, value in members.items():
-            setattr(self, name, value)
+def _dt(trt: "StandIn", name: str) -> Any:
+    """A dtype of the stand-in without recording it as touched (internal use)."""
+    return trt.__dict__[name]
 
 
-class _Tensor:
-    def __init__(self, name: str, shape: Sequence[int], dtype: str = "float32") -> None:
-        self.name, self.shape, self.dtype = name, tuple(shape), dtype
+# ---- the real surfaces -------------------------------------------------------------------------
+def _key(version: str) -> Tuple[int, ...]:
+    return tuple(int(p) for p in re.findall(r"\d+", version)[:4])
 
 
-class _Layer:
-    def __init__(self, trt: "StandIn", name: str) -> None:
-        self._trt, self.name, self.num_outputs = trt, name, 1
-        self._outputs = [_Tensor(name + ":0", (1,), "float32")]
-        self._precision: Optional[str] = None
+def surface_versions() -> List[str]:
+    """Versions with a surface extracted from real bindings, oldest first."""
+    return sorted((p.stem for p in SURFACES.glob("*.json")), key=_key)
 
-    @property
-    def precision(self) -> Optional[str]:
-        return self._precision
 
-    @precision.setter
-    def precision(self, value: str) -> None:
-        self._precision = value
-        self._trt.calls.append(("layer.precision", self.name, value))
+@functools.lru_cache(maxsize=None)
+def _read(version: str) -> Dict[str, Any]:
+    return json.loads((SURFACES / f"{version}.json").read_text(encoding="utf-8"))
+
+
+class Surface:
+    """The public names (and enum values) of one TensorRT version's ``tensorrt`` module."""
+
+    def __init__(self, version: str) -> None:
+        self.version = version
+        key = _key(version)[:2]
+        real = [v for v in surface_versions() if _key(v)[:2] == key]
+        lower = [v for v in surface_versions() if _key(v)[0] == key[0] and _key(v)[:2] <= key]
+        self.source = (real or lower or ["8.6.1"])[-1]
+        data = _read(self.source)
+        self.module: Set[str] = set(data["module"])
+        self.classes: Dict[str, Set[str]] = {k: set(v) for k, v in data["classes"].items()}
+        self.enums: Dict[str, Dict[str, int]] = {k: dict(v) for k, v in data["enums"].items()}
+        if key < (8, 6) and self.source.startswith("8."):
+            self._drop_newer(key)
+
+    def _drop_newer(self, key: Tuple[int, ...]) -> None:
+        for (owner, name), since in ADDED_IN.items():
+            if key >= since:
+                continue
+            if owner == "module":
+                self.module.discard(name)
+                self.classes.pop(name, None)
+                self.enums.pop(name, None)
+            else:
+                self.classes.get(owner, set()).discard(name)
+                self.enums.get(owner, {}).pop(name, None)
+
+    def has(self, owner: str, name: str) -> bool:
+        """Whether ``owner.name`` exists (``owner`` = ``"module"`` or a class/enum name)."""
+        if owner == "module":
+            return name in self.module
+        return name in self.classes.get(owner, ()) or name in self.enums.get(owner, {})
+
+
+def union_surface(owner: str) -> Set[str]:
+    """Every name ``owner`` has in any extracted version (what a stand-in may implement)."""
+    names: Set[str] = set()
+    for version in surface_versions():
+        data = _read(version)
+        names |= set(data["module"]) if owner == "module" else set(data["classes"].get(owner, ()))
+        names |= set(data["enums"].get(owner, {}))
+    return names
+
+
+# ---- gating ------------------------------------------------------------------------------------
+class _Gated:
+    """Base of stand-in objects: public attribute access is checked against the real surface."""
+
+    _real = ""
+
+    def __init__(self, trt: "StandIn") -> None:
+        object.__setattr__(self, "_trt", trt)
+
+    def __getattribute__(self, name: str) -> Any:
+        if not name.startswith("_"):
+            object.__getattribute__(self, "_trt")._touch(type(self)._real, name)
+        return object.__getattribute__(self, name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if not name.startswith("_"):
+            self._trt._touch(type(self)._real, name)
+            layer = self.__dict__.get("name") if type(self)._real == "ILayer" else None
+            record = (
+                (f"{self._real}.{name}", layer, _describe(value))
+                if layer
+                else (f"{self._real}.{name}", _describe(value))
+            )
+            self._trt.calls.append(record)
+        object.__setattr__(self, name, value)
+
+
+def _describe(value: Any) -> Any:
+    if isinstance(value, _Member):
+        return value.name
+    if isinstance(value, (int, float, str, bool, type(None))):
+        return value
+    return type(value).__name__
+
+
+class _Member(int):
+    """An enum member: an int with the real value and its name."""
+
+    def __new__(cls, value: int, name: str) -> "_Member":
+        member = super().__new__(cls, value)
+        member.name = name
+        return member
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+class _Enum(_Gated):
+    def __init__(self, trt: "StandIn", real: str) -> None:
+        super().__init__(trt)
+        object.__setattr__(self, "_members", trt.surface.enums.get(real, {}))
+        object.__setattr__(self, "_name", real)
+
+    def __getattribute__(self, name: str) -> Any:
+        if name.startswith("_"):
+            return object.__getattribute__(self, name)
+        trt, real = object.__getattribute__(self, "_trt"), object.__getattribute__(self, "_name")
+        trt._touch(real, name)
+        return _Member(object.__getattribute__(self, "_members")[name], f"{real}.{name}")
+
+
+# ---- network, parser, builder ------------------------------------------------------------------
+class _Tensor(_Gated):
+    _real = "ITensor"
+
+    def __init__(self, trt: "StandIn", name: str, shape: Sequence[int], dtype: Any, shape_tensor: bool = False):
+        super().__init__(trt)
+        for key, value in (("name", name), ("shape", tuple(shape)), ("dtype", dtype)):
+            object.__setattr__(self, key, value)
+        object.__setattr__(self, "is_shape_tensor", shape_tensor)
+
+
+class _Layer(_Gated):
+    _real = "ILayer"
+
+    def __init__(self, trt: "StandIn", name: str, kind: str, inputs: List[_Tensor], outputs: List[_Tensor]) -> None:
+        super().__init__(trt)
+        object.__setattr__(self, "name", name)
+        object.__setattr__(self, "type", _Member(trt.surface.enums["LayerType"][kind], f"LayerType.{kind}"))
+        object.__setattr__(self, "_inputs", inputs)
+        object.__setattr__(self, "_outputs", outputs)
+        object.__setattr__(self, "num_inputs", len(inputs))
+        object.__setattr__(self, "num_outputs", len(outputs))
+        ints = (_dt(trt, "int32"), _dt(trt, "bool"))
+        int_only = bool(outputs) and all(object.__getattribute__(o, "dtype") in ints for o in outputs)
+        object.__setattr__(self, "precision", _dt(trt, "int32") if int_only else _dt(trt, "float32"))
+
+    def get_input(self, i: int) -> _Tensor:
+        return self._inputs[i]
 
     def get_output(self, i: int) -> _Tensor:
         return self._outputs[i]
 
-    def set_output_type(self, i: int, dtype: str) -> None:
-        self._trt.calls.append(("layer.set_output_type", self.name, i, dtype))
+    def set_output_type(self, i: int, dtype: Any) -> None:
+        self._trt.calls.append(("ILayer.set_output_type", self.name, i, _describe(dtype)))
 
 
-class _Network:
+class _Network(_Gated):
+    _real = "INetworkDefinition"
+
     def __init__(self, trt: "StandIn", flags: int) -> None:
-        self.trt, self.flags, self.layers, self.inputs = trt, flags, [], []
+        super().__init__(trt)
+        object.__setattr__(self, "_flags", flags)
+        object.__setattr__(self, "_layers", [])
+        object.__setattr__(self, "_inputs", [])
+        object.__setattr__(self, "_io", {})
 
     @property
     def num_layers(self) -> int:
-        return len(self.layers)
+        return len(self._layers)
 
     def get_layer(self, i: int) -> _Layer:
-        return self.layers[i]
+        return self._layers[i]
+
+    @property
+    def num_inputs(self) -> int:
+        return len(self._inputs)
 
     def get_input(self, i: int) -> _Tensor:
-        return self.inputs[i]
+        return self._inputs[i]
 
 
-class _Parser:
-    def __init__(self, network: _Network, logger: Any) -> None:
-        self.network, self.errors = network, []
+_ONNX_DTYPES = {1: "float32", 10: "float16", 6: "int32", 7: "int32", 9: "bool"}
+_LAYER_TYPES = {
+    "Conv": "CONVOLUTION",
+    "ConvTranspose": "DECONVOLUTION",
+    "MatMul": "MATRIX_MULTIPLY",
+    "Shape": "SHAPE",
+    "Cast": "CAST",
+    "Gather": "GATHER",
+    "GatherElements": "GATHER",
+    "GridSample": "GRID_SAMPLE",
+    "Reshape": "SHUFFLE",
+    "Transpose": "SHUFFLE",
+    "Concat": "CONCATENATION",
+    "Slice": "SLICE",
+    "Resize": "RESIZE",
+    "Floor": "UNARY",
+    "Relu": "ACTIVATION",
+}
+
+
+class _Parser(_Gated):
+    """``OnnxParser``: one TensorRT layer per ONNX node named as onnx-tensorrt names them."""
+
+    _real = "OnnxParser"
+
+    def __init__(self, trt: "StandIn", network: _Network) -> None:
+        super().__init__(trt)
+        object.__setattr__(self, "_network", network)
+        object.__setattr__(self, "_errors", [])
+        object.__setattr__(self, "_unnamed", itertools.count())
 
     def parse(self, data: bytes) -> bool:
-        trt = self.network.trt
-        trt.calls.append(("parser.parse", len(data)))
-        trt.parsed.append(data)
+        import onnx
+
+        trt = self._trt
+        trt.calls.append(("OnnxParser.parse", len(data)))
+        trt.parsed.append(bytes(data))
         if trt.fail_parse:
-            self.errors.append(types.SimpleNamespace(desc=lambda: "stand-in parse error: unsupported node"))
+            self._errors.append(_ParserError(trt, "stand-in parse error: unsupported node"))
             return False
-        model = onnx.load_from_string(data)
-        dims = [d.dim_value if d.HasField("dim_value") else -1 for d in model.graph.input[0].type.tensor_type.shape.dim]
-        self.network.inputs = [_Tensor(model.graph.input[0].name, dims)]
-        self.network.layers = [_Layer(trt, n.name) for n in model.graph.node]
+        model = onnx.shape_inference.infer_shapes(onnx.load_from_string(data))
+        types_of = {
+            v.name: _ONNX_DTYPES.get(v.type.tensor_type.elem_type, "float32")
+            for v in list(model.graph.value_info) + list(model.graph.input) + list(model.graph.output)
+        }
+        types_of.update({t.name: _ONNX_DTYPES.get(t.data_type, "float32") for t in model.graph.initializer})
+        first, last = model.graph.input[0], model.graph.output[0]
+        dims = [d.dim_value if d.HasField("dim_value") else -1 for d in first.type.tensor_type.shape.dim]
+        out_dims = [d.dim_value if d.HasField("dim_value") else -1 for d in last.type.tensor_type.shape.dim]
+        self._network._io.update(input=first.name, size=dims[2:], frames=out_dims[1] if len(out_dims) == 5 else 3)
+        tensors = {first.name: _Tensor(trt, first.name, dims, _dt(trt, "float32"))}
+        inits = {t.name for t in model.graph.initializer}
+        for node in model.graph.node:
+            self._import(node, types_of, tensors, inits)
+        self._network._inputs.append(tensors[first.name])
         return True
+
+    def _unnamed_name(self, kind: str) -> str:
+        return f"(Unnamed Layer* {next(self._unnamed)}) [{kind}]"
+
+    def _tensor(self, tensors: Dict[str, _Tensor], name: str, dtype: str, inits: Set[str]) -> _Tensor:
+        if name not in tensors:  # an initializer used as a tensor: an unnamed constant layer makes it
+            trt = self._trt
+            tensor = _Tensor(trt, name, (1,), _dt(trt, dtype))
+            layer = _Layer(trt, self._unnamed_name("Constant"), "CONSTANT", [], [tensor])
+            self._network._layers.append(layer)
+            tensors[name] = tensor
+        return tensors[name]
+
+    def _import(self, node: Any, types_of: Dict[str, str], tensors: Dict[str, _Tensor], inits: Set[str]) -> None:
+        trt = self._trt
+        if node.op_type == "Constant":  # weights, not a layer
+            for out in node.output:
+                tensors[out] = _Tensor(trt, out, (1,), _dt(trt, types_of.get(out, "float32")))
+            return
+        inputs = [self._tensor(tensors, i, types_of.get(i, "float32"), inits) for i in node.input if i]
+        shape_out = node.op_type == "Shape"
+        outs = [_Tensor(trt, o, (1,), _dt(trt, types_of.get(o, "float32")), shape_out) for o in node.output]
+        if node.op_type == "Gemm" and len(node.input) > 2:  # MatMul (registered) + bias add (unnamed)
+            product = _Tensor(trt, self._unnamed_name("Matrix Multiply") + "_output", (1,), _dt(trt, "float32"))
+            self._network._layers.append(_Layer(trt, node.name, "MATRIX_MULTIPLY", inputs[:2], [product]))
+            bias = inputs[2]
+            add = _Layer(trt, self._unnamed_name("ElementWise"), "ELEMENTWISE", [product, bias], outs)
+            self._network._layers.append(add)
+        else:
+            kind = _LAYER_TYPES.get(node.op_type, "ELEMENTWISE")
+            self._network._layers.append(_Layer(trt, node.name, kind, inputs, outs))
+        for out in outs:
+            tensors[out.name] = out
 
     @property
     def num_errors(self) -> int:
-        return len(self.errors)
+        return len(self._errors)
 
-    def get_error(self, i: int) -> Any:
-        return self.errors[i]
-
-
-class _Profile:
-    def __init__(self, trt: "StandIn") -> None:
-        self.trt = trt
-
-    def set_shape(self, name: str, low: Tuple[int, ...], opt: Tuple[int, ...], high: Tuple[int, ...]) -> None:
-        self.trt.calls.append(("profile.set_shape", name, tuple(low), tuple(opt), tuple(high)))
+    def get_error(self, i: int) -> "_ParserError":
+        return self._errors[i]
 
 
-class _TimingCache:
-    def __init__(self, data: bytes) -> None:
-        self.data = data
+class _ParserError(_Gated):
+    _real = "ParserError"
+
+    def __init__(self, trt: "StandIn", text: str) -> None:
+        super().__init__(trt)
+        object.__setattr__(self, "_text", text)
+
+    def desc(self) -> str:
+        return self._text
+
+
+class _Profile(_Gated):
+    _real = "IOptimizationProfile"
+
+    def set_shape(self, name: str, low: Sequence[int], opt: Sequence[int], high: Sequence[int]) -> None:
+        self._trt.calls.append(("IOptimizationProfile.set_shape", name, tuple(low), tuple(opt), tuple(high)))
+
+
+class _TimingCache(_Gated):
+    _real = "ITimingCache"
+
+    def __init__(self, trt: "StandIn", data: bytes) -> None:
+        super().__init__(trt)
+        object.__setattr__(self, "_data", data)
 
     def serialize(self) -> bytes:
-        return self.data + b"+tuned"
+        return b"TUNED:" + self._trt.version.encode()
 
 
-class _Config:
+class _HostMemory(_Gated):
+    _real = "IHostMemory"
+
+    def __init__(self, trt: "StandIn", data: bytes) -> None:
+        super().__init__(trt)
+        object.__setattr__(self, "_data", data)
+
+    def __bytes__(self) -> bytes:
+        return self._data
+
+
+class _Config(_Gated):
+    _real = "IBuilderConfig"
+
     def __init__(self, trt: "StandIn") -> None:
-        object.__setattr__(self, "trt", trt)
+        super().__init__(trt)
+        object.__setattr__(self, "_flags", {"TF32"})  # TF32 is on by default in every version
+        object.__setattr__(self, "_cache", None)
 
-    def __setattr__(self, name: str, value: Any) -> None:
-        if name == "max_workspace_size" and self.trt.major >= 10:
-            raise AttributeError("max_workspace_size was removed in TensorRT 10")
-        self.trt.calls.append((f"config.{name}", value if name != "int8_calibrator" else type(value).__name__))
-        object.__setattr__(self, name, value)
+    def set_flag(self, flag: _Member) -> None:
+        self._trt.calls.append(("IBuilderConfig.set_flag", flag.name.split(".")[-1]))
+        self._flags.add(flag.name.split(".")[-1])
 
-    def set_flag(self, flag: int) -> None:
-        self.trt.calls.append(("config.set_flag", self.trt.flag_name(flag)))
+    def clear_flag(self, flag: _Member) -> None:
+        self._trt.calls.append(("IBuilderConfig.clear_flag", flag.name.split(".")[-1]))
+        self._flags.discard(flag.name.split(".")[-1])
 
-    def set_memory_pool_limit(self, pool: int, size: int) -> None:
-        if (self.trt.major, self.trt.minor) < (8, 4):
-            raise AttributeError("set_memory_pool_limit is new in 8.4")
-        self.trt.calls.append(("config.set_memory_pool_limit", pool, size))
+    def get_flag(self, flag: _Member) -> bool:
+        return flag.name.split(".")[-1] in self._flags
+
+    def set_memory_pool_limit(self, pool: _Member, size: int) -> None:
+        self._trt.calls.append(("IBuilderConfig.set_memory_pool_limit", pool.name, size))
 
     def add_optimization_profile(self, profile: _Profile) -> int:
-        self.trt.calls.append(("config.add_optimization_profile",))
+        self._trt.calls.append(("IBuilderConfig.add_optimization_profile",))
         return 0
 
-    def create_timing_cache(self, data: bytes) -> _TimingCache:
-        self.trt.calls.append(("config.create_timing_cache", bytes(data)))
-        return _TimingCache(bytes(data))
+    def create_timing_cache(self, data: bytes) -> Optional[_TimingCache]:
+        self._trt.calls.append(("IBuilderConfig.create_timing_cache", bytes(data)))
+        return None if bytes(data).startswith(b"CORRUPT") else _TimingCache(self._trt, bytes(data))
 
     def set_timing_cache(self, cache: _TimingCache, ignore_mismatch: bool) -> bool:
-        self.trt.calls.append(("config.set_timing_cache", ignore_mismatch))
-        return True
+        if not isinstance(cache, _TimingCache):
+            raise TypeError("set_timing_cache(): incompatible function arguments")
+        accepted = ignore_mismatch or not cache._data.startswith(b"FOREIGN")
+        self._trt.calls.append(("IBuilderConfig.set_timing_cache", ignore_mismatch, accepted))
+        if accepted:
+            object.__setattr__(self, "_cache", cache)
+        return accepted
+
+    def get_timing_cache(self) -> Optional[_TimingCache]:
+        return self._cache
 
 
-class _Builder:
-    def __init__(self, trt: "StandIn") -> None:
-        self.trt = trt
-
-    def __bool__(self) -> bool:
-        return not self.trt.no_gpu
+class _Builder(_Gated):
+    _real = "Builder"
 
     def create_network(self, flags: int = 0) -> _Network:
-        self.trt.calls.append(("builder.create_network", flags))
-        return _Network(self.trt, flags)
+        self._trt.calls.append(("Builder.create_network", int(flags)))
+        return _Network(self._trt, int(flags))
 
     def create_builder_config(self) -> _Config:
-        self.trt.calls.append(("builder.create_builder_config",))
-        return _Config(self.trt)
+        self._trt.calls.append(("Builder.create_builder_config",))
+        return _Config(self._trt)
 
     def create_optimization_profile(self) -> _Profile:
-        return _Profile(self.trt)
+        return _Profile(self._trt)
 
-    def build_serialized_network(self, network: _Network, config: _Config) -> Optional[bytes]:
-        self.trt.calls.append(("builder.build_serialized_network",))
-        return None if self.trt.fail_build else b"RAWPLAN" + self.trt.__version__.encode()
+    @property
+    def platform_has_fast_int8(self) -> bool:
+        return self._trt.fast_int8
+
+    def build_serialized_network(self, network: _Network, config: _Config) -> Optional[_HostMemory]:
+        trt = self._trt
+        trt.calls.append(("Builder.build_serialized_network",))
+        if trt.fail_build:
+            return None
+        plan = {
+            "tensorrt": trt.version,
+            "version_compatible": "VERSION_COMPATIBLE" in config._flags,
+            "tf32": "TF32" in config._flags,
+            **network._io,
+        }
+        return _HostMemory(trt, PLAN_MAGIC + json.dumps(plan).encode())
 
 
+# ---- runtime -----------------------------------------------------------------------------------
+class _Context(_Gated):
+    _real = "IExecutionContext"
+
+    def __init__(self, trt: "StandIn", engine: "_Engine") -> None:
+        super().__init__(trt)
+        object.__setattr__(self, "_engine", engine)
+        object.__setattr__(self, "_shapes", dict(engine._shapes))
+        object.__setattr__(self, "_addr", {})
+
+    def _resolve(self, shape: Sequence[int]) -> None:
+        self._shapes[self._engine._names[0]] = tuple(shape)
+        self._shapes[self._engine._names[1]] = (shape[0], self._engine._frames, *tuple(shape)[1:])
+
+    def set_binding_shape(self, i: int, shape: Sequence[int]) -> bool:
+        self._trt.calls.append(("IExecutionContext.set_binding_shape", i, tuple(shape)))
+        self._resolve(shape)
+        return True
+
+    def get_binding_shape(self, i: int) -> Tuple[int, ...]:
+        return self._shapes[self._engine._names[i]]
+
+    def set_input_shape(self, name: str, shape: Sequence[int]) -> bool:
+        self._trt.calls.append(("IExecutionContext.set_input_shape", name, tuple(shape)))
+        self._resolve(shape)
+        return True
+
+    def get_tensor_shape(self, name: str) -> Tuple[int, ...]:
+        return self._shapes[name]
+
+    def set_tensor_address(self, name: str, ptr: int) -> bool:
+        self._trt.calls.append(("IExecutionContext.set_tensor_address", name))
+        self._addr[name] = ptr
+        return True
+
+    def _run(self, x_ptr: int, y_ptr: int) -> bool:
+        shape = self._shapes[self._engine._names[0]]
+        self._trt.memory.frames(x_ptr, y_ptr, shape, self._engine._frames)
+        return True
+
+    def execute_async_v2(self, bindings: Sequence[int], stream_handle: int) -> bool:
+        self._trt.calls.append(("IExecutionContext.execute_async_v2", len(bindings), stream_handle))
+        return self._run(bindings[0], bindings[1])
+
+    def execute_async_v3(self, stream_handle: int) -> bool:
+        self._trt.calls.append(("IExecutionContext.execute_async_v3", stream_handle))
+        names = self._engine._names
+        return self._run(self._addr[names[0]], self._addr[names[1]])
+
+
+class _Engine(_Gated):
+    """``ICudaEngine`` with one input ``[B,3,H,W]`` and one output ``[B,N,3,H,W]``."""
+
+    _real = "ICudaEngine"
+
+    def __init__(self, trt: "StandIn", frames: int = 3, size: Tuple[int, int] = (8, 8), batch: int = -1) -> None:
+        super().__init__(trt)
+        names = ["blurred", "frames"]
+        shapes = {"blurred": (batch, 3, *size), "frames": (batch, frames, 3, *size)}
+        for key, value in (("_names", names), ("_shapes", shapes), ("_frames", frames)):
+            object.__setattr__(self, key, value)
+
+    def create_execution_context(self) -> _Context:
+        self._trt.calls.append(("ICudaEngine.create_execution_context",))
+        return _Context(self._trt, self)
+
+    # 8.x bindings
+    @property
+    def num_bindings(self) -> int:
+        return 2
+
+    def get_binding_name(self, i: int) -> str:
+        return self._names[i]
+
+    def binding_is_input(self, i: int) -> bool:
+        return i == 0
+
+    def get_binding_shape(self, i: int) -> Tuple[int, ...]:
+        return self._shapes[self._names[i]]
+
+    def get_binding_dtype(self, i: int) -> _Member:
+        return _dt(self._trt, "float32")
+
+    # 8.5+ named tensors
+    @property
+    def num_io_tensors(self) -> int:
+        return 2
+
+    def get_tensor_name(self, i: int) -> str:
+        return self._names[i]
+
+    def get_tensor_mode(self, name: str) -> _Member:
+        modes = self._trt.surface.enums["TensorIOMode"]
+        mode = "INPUT" if name == self._names[0] else "OUTPUT"
+        return _Member(modes[mode], f"TensorIOMode.{mode}")
+
+    def get_tensor_shape(self, name: str) -> Tuple[int, ...]:
+        return self._shapes[name]
+
+    def get_tensor_dtype(self, name: str) -> _Member:
+        return _dt(self._trt, "float32")
+
+
+class _Runtime(_Gated):
+    _real = "Runtime"
+
+    def __init__(self, trt: "StandIn") -> None:
+        super().__init__(trt)
+        if trt.surface.has("Runtime", "engine_host_code_allowed"):
+            object.__setattr__(self, "engine_host_code_allowed", False)
+
+    def deserialize_cuda_engine(self, data: bytes) -> Optional[_Engine]:
+        trt = self._trt
+        trt.calls.append(("Runtime.deserialize_cuda_engine", len(data)))
+        if not bytes(data).startswith(PLAN_MAGIC):
+            return None
+        plan = json.loads(bytes(data)[len(PLAN_MAGIC) :])
+        built, here = _key(plan["tensorrt"])[:3], _key(trt.version)[:3]
+        compatible = bool(plan.get("version_compatible"))
+        if compatible and not self.__dict__.get("engine_host_code_allowed", False):
+            return None  # the embedded lean runtime is host code: TensorRT refuses it unless trusted
+        if built != here and not (compatible and here > built):
+            return None
+        return _Engine(trt, frames=int(plan.get("frames", 3)), size=tuple(plan.get("size", (8, 8))))
+
+
+# ---- the module --------------------------------------------------------------------------------
 class StandIn(types.ModuleType):
     """``tensorrt`` look-alike for one version; ``calls`` is the recorded API sequence."""
 
-    def __init__(self, version: str, strongly_typed_enum: bool = True) -> None:
+    def __init__(self, version: str) -> None:
         super().__init__("tensorrt")
-        self.__version__ = version
-        self.major, self.minor = (int(v) for v in version.split(".")[:2])
-        self.calls: List[tuple] = []
-        self.parsed: List[bytes] = []
-        self.no_gpu = self.fail_parse = self.fail_build = False
-        flags = {"EXPLICIT_BATCH": 0}
-        if self.major >= 10 and strongly_typed_enum:
-            flags["STRONGLY_TYPED"] = 1
-        self.NetworkDefinitionCreationFlag = _Enum(**flags)
-        self._flags = {"FP16": 0, "INT8": 1}
-        if self.major == 8 and self.minor < 2:
-            self._flags["STRICT_TYPES"] = 5
-        elif self.major == 8:
-            self._flags["OBEY_PRECISION_CONSTRAINTS"] = 6
-        if (self.major, self.minor) >= (8, 6):
-            self._flags["VERSION_COMPATIBLE"] = 7
-        if self.major >= 11:  # precision flags are gone: precision comes from the graph
-            self._flags = {k: v for k, v in self._flags.items() if k not in ("FP16", "INT8")}
-        self.BuilderFlag = _Enum(**self._flags)
-        self.MemoryPoolType = _Enum(WORKSPACE=0)
-        self.HardwareCompatibilityLevel = _Enum(NONE=0, AMPERE_PLUS=1)
-        self.float32, self.float16 = "float32", "float16"
-        trt = self
+        d = self.__dict__
+        d["__version__"] = d["version"] = version
+        d["surface"] = Surface(version)
+        d["calls"], d["parsed"], d["touched"] = [], [], []
+        d["no_gpu"] = d["fail_parse"] = d["fail_build"] = False
+        d["fast_int8"] = True
+        d["memory"] = None
+        for name in self.surface.enums:
+            if name[0].isupper() and self.surface.has("module", name):
+                d[name] = _Enum(self, name)
+        dtypes = self.surface.enums["DataType"]
+        for short, member in (("float32", "FLOAT"), ("float16", "HALF"), ("int32", "INT32"), ("bool", "BOOL")):
+            d[short] = _Member(dtypes[member], f"DataType.{member}")
+        d["Logger"] = _logger_class(self)
+        if self.surface.has("module", "IInt8EntropyCalibrator2"):
+            d["IInt8EntropyCalibrator2"] = _calibrator_class(self)
 
-        class Logger:
-            WARNING = 2
+    def __getattribute__(self, name: str) -> Any:
+        if not name.startswith("_") and name not in TEST_API:
+            object.__getattribute__(self, "_touch")("module", name)
+        return object.__getattribute__(self, name)
 
-            def __init__(self, level: int = 2) -> None:
-                trt.calls.append(("Logger", level))
-
-        class IInt8EntropyCalibrator2:
-            def __init__(self) -> None:
-                trt.calls.append(("IInt8EntropyCalibrator2",))
-
-        self.Logger = Logger
-        self.IInt8EntropyCalibrator2 = IInt8EntropyCalibrator2
-
-    def flag_name(self, value: int) -> str:
-        return next(k for k, v in self._flags.items() if v == value)
+    def _touch(self, owner: str, name: str) -> None:
+        d = object.__getattribute__(self, "__dict__")
+        d["touched"].append((owner, name))
+        if not d["surface"].has(owner, name):
+            raise AttributeError(f"{owner!r} has no attribute {name!r} in TensorRT {d['version']}")
 
     def Builder(self, logger: Any) -> _Builder:  # noqa: N802 - mirrors tensorrt.Builder
         self.calls.append(("Builder",))
+        if self.no_gpu:
+            raise TypeError(NO_GPU)
         return _Builder(self)
+
+    def Runtime(self, logger: Any) -> _Runtime:  # noqa: N802
+        self.calls.append(("Runtime",))
+        if self.no_gpu:
+            raise TypeError(NO_GPU)
+        return _Runtime(self)
 
     def OnnxParser(self, network: _Network, logger: Any) -> _Parser:  # noqa: N802
         self.calls.append(("OnnxParser",))
-        return _Parser(network, logger)
+        return _Parser(self, network)
+
+    def nptype(self, dtype: _Member) -> type:
+        return {"DataType.FLOAT": np.float32, "DataType.HALF": np.float16, "DataType.INT32": np.int32}[dtype.name]
 
     def names(self) -> List[str]:
         """The recorded call names, in order."""
         return [c[0] for c in self.calls]
 
+    def engine(self, frames: int = 3, size: Tuple[int, int] = (8, 8), batch: int = -1) -> _Engine:
+        """A deserialized-engine look-alike for :class:`TrtEngine` tests (loader seam)."""
+        return _Engine(self, frames, size, batch)
 
+    def plan_bytes(self, version: Optional[str] = None, version_compatible: bool = False, **extra: Any) -> bytes:
+        """A serialized stand-in plan (what ``build_serialized_network`` writes)."""
+        body = {"tensorrt": version or self.version, "version_compatible": version_compatible, **extra}
+        return PLAN_MAGIC + json.dumps(body).encode()
+
+
+class _GatedType(type):
+    """Metaclass gating class-level attribute access (``trt.Logger.WARNING``)."""
+
+    def __getattribute__(cls, name: str) -> Any:
+        if not name.startswith("_"):
+            trt = type.__getattribute__(cls, "_trt")
+            trt._touch(type.__getattribute__(cls, "_real"), name)
+        return type.__getattribute__(cls, name)
+
+
+def _logger_class(trt: StandIn) -> type:
+    severity = trt.surface.enums.get("Severity") or {"INTERNAL_ERROR": 0, "ERROR": 1, "WARNING": 2, "INFO": 3}
+    attrs = {"_trt": trt, "_real": "Logger", "__init__": lambda self, level=2: trt.calls.append(("Logger", int(level)))}
+    attrs.update({k: _Member(v, f"Severity.{k}") for k, v in severity.items() if k in ("ERROR", "WARNING", "INFO")})
+    return _GatedType("Logger", (), attrs)
+
+
+def _calibrator_class(trt: StandIn) -> type:
+    def __init__(self: Any) -> None:  # noqa: N807
+        trt.calls.append(("IInt8EntropyCalibrator2",))
+
+    return _GatedType(
+        "IInt8EntropyCalibrator2", (), {"_trt": trt, "_real": "IInt8EntropyCalibrator2", "__init__": __init__}
+    )
+
+
+# ---- CUDA -----------------------------------------------------------------------------------------
 class StandInCuda:
-    """``CudaApi`` look-alike for device facts."""
+    """A ``CudaApi`` with simulated device memory (bytearrays) and a recorded call list."""
+
+    name = "stand-in"
+
+    def __init__(self, gpu: str = "Orin (stand-in)", cc: str = "8.7") -> None:
+        self.gpu, self.cc = gpu, cc
+        self.calls: List[tuple] = []
+        self.device: Dict[int, bytearray] = {}
+        self._next = itertools.count(0x1000, 0x1000)
+        self.closed = 0
+
+    def malloc(self, nbytes: int) -> int:
+        ptr = next(self._next)
+        self.device[ptr] = bytearray(nbytes)
+        self.calls.append(("malloc", nbytes))
+        return ptr
+
+    def free(self, ptr: int) -> None:
+        del self.device[ptr]
+        self.calls.append(("free", ptr))
+
+    def host_empty(self, shape: Tuple[int, ...], dtype: Any) -> np.ndarray:
+        self.calls.append(("host_empty", tuple(shape)))
+        return np.empty(shape, dtype)
+
+    def host_free(self, array: np.ndarray) -> None:
+        self.calls.append(("host_free",))
+
+    def stream_create(self) -> int:
+        self.calls.append(("stream_create",))
+        return 77
+
+    def stream_destroy(self, stream: Any) -> None:
+        self.calls.append(("stream_destroy",))
+
+    def stream_handle(self, stream: Any) -> int:
+        return int(stream)
+
+    def htod_async(self, device: int, host: np.ndarray, stream: Any) -> None:
+        self.calls.append(("htod",))
+        self.device[device][: host.nbytes] = host.tobytes()
+
+    def dtoh_async(self, host: np.ndarray, device: int, stream: Any) -> None:
+        self.calls.append(("dtoh",))
+        host[...] = np.frombuffer(bytes(self.device[device][: host.nbytes]), host.dtype).reshape(host.shape)
+
+    def synchronize(self, stream: Any) -> None:
+        self.calls.append(("synchronize",))
 
     def device_info(self) -> Tuple[str, str]:
-        return "Orin (stand-in)", "8.7"
+        return self.gpu, self.cc
+
+    def close(self) -> None:
+        self.closed += 1
+
+    def frames(self, x_ptr: int, y_ptr: int, shape: Tuple[int, ...], n: int) -> None:
+        """What the stand-in engine computes on device: ``y[:, k] = x * linspace(0.5, 1, n)[k]``."""
+        count = int(np.prod(shape))
+        x = np.frombuffer(bytes(self.device[x_ptr][: count * 4]), np.float32).reshape(shape)
+        y = x[:, None] * np.linspace(SCALE_LO, SCALE_HI, n, dtype=np.float32).reshape(1, n, 1, 1, 1)
+        self.device[y_ptr][: y.nbytes] = y.astype(np.float32).tobytes()
+
+
+class FakePyCuda(types.ModuleType):
+    """``pycuda.driver`` with PyCUDA's context stack: ``exit_code()`` is 134 (abort) if it is not empty."""
+
+    def __init__(self, gpu: str = "Xavier", cc: Tuple[int, int] = (7, 2)) -> None:
+        super().__init__("pycuda.driver")
+        self.stack: List[str] = []
+        self.calls: List[str] = []
+        driver = self
+
+        class Context:
+            def push(self) -> None:
+                driver.calls.append("push")
+                driver.stack.append("primary")
+
+            def pop(self) -> None:
+                driver.calls.append("pop")
+                driver.stack.pop()
+
+        class Device:
+            def __init__(self, index: int) -> None:
+                self.index = index
+
+            def retain_primary_context(self) -> Context:
+                return Context()
+
+            def name(self) -> str:
+                return gpu
+
+            def compute_capability(self) -> Tuple[int, int]:
+                return cc
+
+        class Stream:
+            handle = 5
+
+            def synchronize(self) -> None:
+                driver.calls.append("sync")
+
+        self.Device, self.Stream = Device, Stream
+
+    def init(self) -> None:
+        self.calls.append("init")
+
+    def mem_alloc(self, nbytes: int) -> int:
+        if not self.stack:
+            raise RuntimeError("cuMemAlloc failed: invalid device context")
+        self.calls.append("mem_alloc")
+        return 0x2000
+
+    def pagelocked_empty(self, shape: Tuple[int, ...], dtype: Any) -> np.ndarray:
+        return np.empty(shape, dtype)
+
+    def exit_code(self) -> int:
+        """PyCUDA's ``context_stack`` destructor: abort() when contexts are still pushed."""
+        return 134 if self.stack else 0

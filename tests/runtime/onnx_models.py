@@ -123,6 +123,7 @@ def add_plan(
     cc: str = "8.7",
     gpu: str = "Orin",
     data: bytes = b"PLAN",
+    build_options: Optional[dict] = None,
 ) -> Path:
     """Add a (stand-in) plan file and its manifest entry to a deploy dir."""
     manifest = Manifest.load(root)
@@ -143,6 +144,7 @@ def add_plan(
                 "cuda_version": "12.6",
                 "gpu": gpu,
                 "compute_capability": cc,
+                "build_options": dict(build_options or {}),
             },
         )
     )

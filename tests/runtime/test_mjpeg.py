@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from b2v_edge.runtime.engine import Engine, EngineSpec
+from b2v_edge.runtime.engines import Engine, EngineSpec
 from b2v_edge.runtime.mjpeg import MjpegServer, parse_hostport
 from b2v_edge.runtime.options import RunOptions
 from b2v_edge.runtime.pipeline import Pipeline

@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
-from b2v_edge.runtime.engine import Engine, EngineSpec
+from b2v_edge.runtime.engines import Engine, EngineSpec
 from b2v_edge.runtime.options import RunError, RunOptions
 from b2v_edge.runtime.pipeline import FrameSlot, Pipeline, run
 from b2v_edge.runtime.sources import SourceError, SourceSpec

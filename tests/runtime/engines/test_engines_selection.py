@@ -1,4 +1,4 @@
-"""runtime/selection.py: precision order, artifact selection, TensorRT plan compatibility."""
+"""runtime/engines/selection.py: precision order, artifact selection, TensorRT plan compatibility."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from dataclasses import replace
 import pytest
 
 from b2v_edge.common.manifest import Artifact, Manifest, ManifestError
-from b2v_edge.runtime.selection import (
+from b2v_edge.runtime.engines.selection import (
     check_plan_compat,
     precision_order,
     select_artifact,
@@ -56,3 +56,21 @@ def test_check_plan_compat_refuses_other_trt_and_gpu(tmp_path):
     relaxed = _plan_art(build_options={"version_compatible": True, "hardware_compatibility": "ampere_plus"})
     assert check_plan_compat(relaxed, tmp_path, "10.4.0", "8.6", "RTX 3090") is not None  # name differs: warns only
     assert "does not record" in check_plan_compat(_plan_art(tensorrt_version=""), tmp_path, "10.3.0", "8.7")
+
+
+def test_version_compatible_plans_load_forward_only(tmp_path):
+    """NVIDIA: version-compatible engines work with later runtimes, never with older ones."""
+    plan = _plan_art(tensorrt_version="8.6.1", compute_capability="8.6", gpu="RTX 3090")
+    plan.extra["build_options"] = {"version_compatible": True}
+    assert check_plan_compat(plan, tmp_path, "10.3.0", "8.6", "RTX 3090") is None
+    assert check_plan_compat(plan, tmp_path, "8.6.1.6", "8.6", "RTX 3090") is None
+    newer = _plan_art(tensorrt_version="10.3.0", build_options={"version_compatible": True})
+    with pytest.raises(ManifestError, match="only in the same or a newer TensorRT"):
+        check_plan_compat(newer, tmp_path, "8.6.2", "8.7", "Orin")
+
+
+def test_hardware_compatible_plan_still_needs_ampere(tmp_path):
+    plan = _plan_art(compute_capability="8.6", gpu="RTX 3090", build_options={"hardware_compatibility": "ampere+"})
+    assert check_plan_compat(plan, tmp_path, "10.3.0", "8.9", "RTX 4090") is not None  # other sm: allowed, warns
+    with pytest.raises(ManifestError, match=r"ampere\+ plan: it needs sm >= 8.0.*sm 7.5"):
+        check_plan_compat(plan, tmp_path, "10.3.0", "7.5", "T4")

@@ -1,4 +1,4 @@
-"""runtime/engine.py: open_engine artifact selection, manifest checks, input/output checks."""
+"""runtime/open.py: open_engine artifact selection, manifest checks, backend choice."""
 
 from __future__ import annotations
 
@@ -8,45 +8,12 @@ import numpy as np
 import pytest
 
 from b2v_edge.common.manifest import Manifest, ManifestError
-from b2v_edge.runtime import engine as engine_mod
-from b2v_edge.runtime.engine import (
-    Engine,
-    EngineError,
-    EngineSpec,
-    NonFiniteOutputError,
-    open_engine,
-)
+from b2v_edge.runtime import EngineError, NonFiniteOutputError, open_engine
+from b2v_edge.runtime import open as open_mod
 
 
 def _x(b=1, h=16, w=24, seed=0):
     return np.random.default_rng(seed).random((b, 3, h, w), dtype=np.float32)
-
-
-class _Identity(Engine):
-    """Stand-in backend: returns the input N times (or a fixed array)."""
-
-    def __init__(self, n=2, shape=(1, 3, 8, 8), out=None):
-        super().__init__(
-            EngineSpec(
-                "blurred",
-                shape,
-                "frames",
-                (shape[0], n, *shape[1:]),
-                "fp32",
-                n,
-                "test",
-                "none",
-                engine_mod.Path("x.onnx"),
-            )
-        )
-        self.out = out
-        self.closed = False
-
-    def _infer_impl(self, x):
-        return self.out if self.out is not None else np.repeat(x[:, None], self.spec.frames, axis=1)
-
-    def close(self):
-        self.closed = True
 
 
 # ---- open_engine on a deploy dir ----------------------------------------------------------
@@ -125,48 +92,18 @@ def test_bad_backend_and_tensorrt_missing(deploy, monkeypatch):
 
 def test_auto_uses_onnx_when_tensorrt_not_importable(deploy, models, monkeypatch):
     models.add_plan(deploy)
-    monkeypatch.setattr(engine_mod, "_tensorrt_importable", lambda: False)
+    monkeypatch.setattr(open_mod, "_tensorrt_usable", lambda: False)
     assert open_engine(deploy).spec.backend == "onnxruntime"
 
 
-# ---- checks in the base class -------------------------------------------------------------
-@pytest.mark.parametrize(
-    "x, match",
-    [
-        ([[0.0]], "numpy array"),
-        (np.zeros((1, 3, 8, 8), np.float64), "float32"),
-        (np.zeros((1, 3, 8, 8), np.uint8), "divide uint8"),
-        (np.zeros((3, 8, 8), np.float32), "rank 4"),
-        (np.zeros((1, 3, 8, 9), np.float32), r"does not match the model's \[1,3,8,8\]"),
-        (np.full((1, 3, 8, 8), 200.0, np.float32), "looks like 0..255"),
-        (np.full((1, 3, 8, 8), -0.5, np.float32), r"in \[0, 1\]"),
-        (np.full((1, 3, 8, 8), np.nan, np.float32), "NaN"),
-    ],
-)
-def test_input_checks_live_in_the_base(x, match):
-    with pytest.raises(EngineError, match=match):
-        _Identity().infer(x)
-
-
-def test_output_checks_shape_nan_and_cast():
-    x = np.full((1, 3, 8, 8), 0.5, np.float32)
-    assert _Identity().infer(x).shape == (1, 2, 3, 8, 8)
-    half = _Identity(out=np.zeros((1, 2, 3, 8, 8), np.float16)).infer(x)
-    assert half.dtype == np.float32
-    with pytest.raises(EngineError, match="returned shape"):
-        _Identity(out=np.zeros((1, 3, 8, 8), np.float32)).infer(x)
-    bad = np.zeros((1, 2, 3, 8, 8), np.float32)
-    bad[0, 1, 0, 0, 0] = np.nan
-    with pytest.raises(NonFiniteOutputError, match="NaN/Inf"):
-        _Identity(out=bad).infer(x)
-    assert np.isnan(_Identity(out=bad).infer(x, check_finite=False)).any()
-
-
-def test_context_manager_closes():
-    with _Identity() as eng:
-        pass
-    assert eng.closed
-    assert "x.onnx" in repr(eng) and eng.spec.label == "test/none fp32"
+def test_auto_needs_a_cuda_binding_besides_tensorrt(deploy, models, monkeypatch):
+    """``tensorrt`` importable but no cuda-python / pycuda: a plan cannot run, so auto picks ONNX Runtime."""
+    models.add_plan(deploy)
+    monkeypatch.setattr(open_mod, "_importable", lambda name: name == "tensorrt")
+    assert not open_mod._tensorrt_usable()
+    assert open_engine(deploy).spec.backend == "onnxruntime"
+    monkeypatch.setattr(open_mod, "_importable", lambda name: name in ("tensorrt", "pycuda"))
+    assert open_mod._tensorrt_usable()
 
 
 def test_nan_model_raises_non_finite(tmp_path, models):

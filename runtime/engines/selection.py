@@ -1,7 +1,8 @@
 """Which artifact of a deploy dir to run, and whether a TensorRT plan fits this device.
 
 Pure functions over the manifest (no ONNX Runtime, no TensorRT): :func:`precision_order`,
-:func:`select_artifact`, :func:`check_plan_compat`. :mod:`.engine` re-exports them.
+:func:`select_artifact`, :func:`check_plan_compat` (TensorRT version rules from
+:class:`~b2v_edge.common.trt_version.TrtVersion`).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from pathlib import Path
 from typing import Optional, Sequence, Tuple
 
 from b2v_edge.common.manifest import Artifact, Manifest, ManifestError
+from b2v_edge.common.trt_version import TrtVersion
 
 
 def precision_order(backend: str, gpu: bool) -> Tuple[str, ...]:
@@ -17,7 +19,7 @@ def precision_order(backend: str, gpu: bool) -> Tuple[str, ...]:
 
     TensorRT and GPU execution providers prefer fp16 (fast, accurate for this model), then int8,
     then fp32. ONNX Runtime on CPU prefers fp32: on these CPUs fp16 graphs are emulated and thin
-    int8 Q/DQ graphs ran slower than fp32 (see shared/FACTS.md).
+    int8 Q/DQ graphs ran slower than fp32.
     """
     if backend == "tensorrt" or gpu:
         return ("fp16", "int8", "fp32")
@@ -51,6 +53,10 @@ def check_plan_compat(
 ) -> Optional[str]:
     """Refuse a plan built for another TensorRT version or GPU.
 
+    A plan loads only in the TensorRT release that built it; a version-compatible one (8.6+) also
+    in later releases, never in older ones. A plan loads only on the compute capability it was
+    built for; a hardware-compatible (``ampere+``) one on any sm >= 8.0.
+
     Args:
         artifact: the plan's manifest entry (``extra`` holds ``tensorrt_version``,
             ``compute_capability``, ``gpu`` and optionally ``build_options``).
@@ -71,24 +77,42 @@ def check_plan_compat(
     built_trt = str(extra.get("tensorrt_version") or "")
     if not built_trt:
         return f"{artifact.path} does not record its TensorRT version; if loading fails run `{rebuild}`"
-    if not opts.get("version_compatible") and _vkey(built_trt) != _vkey(trt_version):
-        raise ManifestError(
-            f"{artifact.path} was built with TensorRT {built_trt}, this device has {trt_version}: "
-            f"plans are not portable across TensorRT versions; run `{rebuild}`"
+    here = TrtVersion.parse(trt_version)
+    if not here.can_load_plan_from(TrtVersion.parse(built_trt), bool(opts.get("version_compatible"))):
+        kind = (
+            "version-compatible plans load only in the same or a newer TensorRT"
+            if opts.get("version_compatible")
+            else ("plans are not portable across TensorRT versions")
         )
-    built_cc = str(extra.get("compute_capability") or "")
-    hw_compat = str(opts.get("hardware_compatibility") or "none").lower() not in ("", "none")
-    if built_cc and not hw_compat and built_cc != compute_capability:
         raise ManifestError(
-            f"{artifact.path} was built for GPU {extra.get('gpu', '?')} (sm {built_cc}), this device is "
-            f"{gpu_name or '?'} (sm {compute_capability}); run `{rebuild}`"
+            f"{artifact.path} was built with TensorRT {built_trt}, this device has {trt_version}: {kind}; run `{rebuild}`"
         )
+    _check_gpu(artifact, extra, opts, compute_capability, gpu_name, rebuild)
     built_gpu = str(extra.get("gpu") or "")
     if built_gpu and gpu_name and built_gpu != gpu_name:
         return f"{artifact.path} was built on {built_gpu}, running on {gpu_name} (same sm): may be slower"
     return None
 
 
-def _vkey(version: str) -> Tuple[str, ...]:
-    """major.minor.patch of a TensorRT version (the build number after it does not matter)."""
-    return tuple(version.split(".")[:3])
+def _check_gpu(
+    artifact: Artifact, extra: dict, opts: dict, compute_capability: str, gpu_name: str, rebuild: str
+) -> None:
+    built_cc = str(extra.get("compute_capability") or "")
+    hw_compat = str(opts.get("hardware_compatibility") or "none").lower() not in ("", "none")
+    here = f"{gpu_name or '?'} (sm {compute_capability})"
+    if hw_compat and _sm(compute_capability) < (8, 0):
+        raise ManifestError(
+            f"{artifact.path} is an ampere+ plan: it needs sm >= 8.0, this device is {here}; run `{rebuild}`"
+        )
+    if built_cc and not hw_compat and built_cc != compute_capability:
+        raise ManifestError(
+            f"{artifact.path} was built for GPU {extra.get('gpu', '?')} (sm {built_cc}), this device is {here}; run `{rebuild}`"
+        )
+
+
+def _sm(compute_capability: str) -> Tuple[int, int]:
+    try:
+        major, minor = (int(p) for p in str(compute_capability).split(".")[:2])
+    except ValueError:
+        return (0, 0)
+    return major, minor

@@ -1,4 +1,5 @@
-"""runtime/engine_ort.py: provider order and fallback notices, session options, fp16 I/O."""
+"""runtime/engines/ort.py: provider order and options, fallback notices, session options, fp16 I/O,
+the TensorRT EP engine cache per ONNX file."""
 
 from __future__ import annotations
 
@@ -8,8 +9,10 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 
-from b2v_edge.runtime.engine import EngineError
-from b2v_edge.runtime.engine_ort import DEFAULT_PROVIDERS, OrtEngine, choose_providers, session_options
+from b2v_edge.common.manifest import sha256_file
+from b2v_edge.runtime import EngineError
+from b2v_edge.runtime.engines import ort as ort_engine
+from b2v_edge.runtime.engines.ort import DEFAULT_PROVIDERS, OrtEngine, choose_providers, session_options
 
 
 def test_choose_providers_keeps_order_and_cpu():
@@ -69,7 +72,9 @@ def test_fallback_is_one_line_notice_per_provider(deploy, monkeypatch, caplog):
     assert eng.spec.provider == "CPUExecutionProvider"
     first_names, first_entries = _FakeSession.asked[0]
     assert first_names == list(DEFAULT_PROVIDERS)
-    assert first_entries[0][1]["trt_fp16_enable"] is True and first_entries[0][1]["trt_engine_cache_enable"]
+    trt_options = first_entries[0][1]
+    assert trt_options["trt_fp16_enable"] is False  # the fp16 graph's casts decide, not a weakly typed build
+    assert trt_options["trt_engine_cache_enable"] and trt_options["trt_int8_enable"] is False
     assert _FakeSession.asked[1][0] == ["CUDAExecutionProvider", "CPUExecutionProvider"]
     msgs = [r.getMessage() for r in caplog.records]
     assert any("Tensorrt failed (libnvinfer.so.10" in m and "falling back to CUDA" in m for m in msgs)
@@ -108,3 +113,36 @@ def test_wrong_io_rank_is_refused(tmp_path):
     onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 18)], ir_version=8), str(path))
     with pytest.raises(EngineError, match=r"expected \[B,3,H,W\] -> \[B,N,3,H,W\]"):
         OrtEngine(path)
+
+
+def test_trt_ep_engine_cache_is_per_file_content_and_created(tmp_path, monkeypatch, models):
+    """Two deploy dirs with the same file and tensor names must not share a TensorRT EP engine."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "fresh-home" / "cache"))  # nothing exists yet
+    a = models.make_onnx(tmp_path / "a" / "model.onnx", scales=[0.5, 0.7, 0.9])
+    b = models.make_onnx(tmp_path / "b" / "model.onnx", scales=[0.6, 0.8, 1.0])  # same names, new weights
+    entry_a = ort_engine._provider_entry("TensorrtExecutionProvider", "fp32", sha256_file(a))
+    entry_b = ort_engine._provider_entry("TensorrtExecutionProvider", "fp32", sha256_file(b))
+    path_a, path_b = entry_a[1]["trt_engine_cache_path"], entry_b[1]["trt_engine_cache_path"]
+    assert path_a != path_b and sha256_file(a)[:16] in path_a
+    assert (tmp_path / "fresh-home" / "cache" / "b2v-edge" / "ort-trt").is_dir()  # created with parents
+    assert ort_engine._provider_entry("TensorrtExecutionProvider", "int8", "0" * 64)[1]["trt_int8_enable"] is True
+
+
+def test_trt_ep_gets_the_artifact_sha(deploy, monkeypatch):
+    monkeypatch.setattr(ort, "get_available_providers", lambda: list(reversed(DEFAULT_PROVIDERS)))
+    monkeypatch.setattr(ort, "InferenceSession", _FakeSession)
+    _FakeSession.asked.clear()
+    OrtEngine(deploy / "model.onnx", precision="fp32", sha256="ab" * 32)
+    assert _FakeSession.asked[0][1][0][1]["trt_engine_cache_path"].endswith("ab" * 8)
+    _FakeSession.asked.clear()
+    OrtEngine(deploy / "model.onnx", precision="fp32")  # a bare file is hashed
+    assert sha256_file(deploy / "model.onnx")[:16] in _FakeSession.asked[0][1][0][1]["trt_engine_cache_path"]
+
+
+@pytest.mark.parametrize(
+    "version, expected", [("1.17.3", None), ("1.18.0", {"use_tf32": 0}), ("1.32.0", {"use_tf32": 0})]
+)
+def test_cuda_ep_runs_without_tf32_where_onnxruntime_knows_the_option(monkeypatch, version, expected):
+    monkeypatch.setattr(ort, "__version__", version)
+    entry = ort_engine._provider_entry("CUDAExecutionProvider", "fp32", "")
+    assert entry == ("CUDAExecutionProvider", expected) if expected else entry == "CUDAExecutionProvider"

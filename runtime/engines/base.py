@@ -1,47 +1,25 @@
-"""The ``Engine`` interface and ``open_engine``: pick an artifact from a deploy dir and run it.
+"""The ``Engine`` interface every backend implements, its spec, and its errors.
 
 An engine maps ``blurred`` (``float32 [B, 3, H, W]``, RGB in ``[0, 1]``) to ``frames``
 (``float32 [B, N, 3, H, W]``, the N sharp frames hidden in the exposure, time order). Input checks
 (dtype, rank, shape against the spec, value range) and output checks (shape, finite values) live
-once, here, in :meth:`Engine.infer`; backends (``engine_ort``, ``engine_trt``) implement only
-``_infer_impl``.
-
-``open_engine`` never guesses file names: it reads ``manifest.json``, picks the artifact for the
-backend and precision, verifies its sha256, and for TensorRT plans checks that the plan was built
-for this TensorRT version and GPU (plans are not portable) before loading it.
+once, here, in :meth:`Engine.infer`; backends (:mod:`.ort`, :mod:`.trt`) implement only
+``_infer_impl``. This module imports no backend: :mod:`b2v_edge.runtime.open` picks and opens them.
 """
 
 from __future__ import annotations
 
 import abc
-import importlib.util
-import logging
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Dict, Optional, Sequence, Tuple, Union
+from typing import Any, Optional, Sequence, Tuple
 
 import numpy as np
 
 from b2v_edge.common.errors import B2VError
-from b2v_edge.common.manifest import MANIFEST_NAME, Artifact, Manifest, ManifestError
 
-from .selection import check_plan_compat, precision_order, select_artifact
+__all__ = ["Engine", "EngineError", "EngineSpec", "NonFiniteOutputError", "dims", "merge_spec"]
 
-__all__ = [
-    "BACKENDS",
-    "Engine",
-    "EngineError",
-    "EngineSpec",
-    "NonFiniteOutputError",
-    "check_plan_compat",
-    "open_engine",
-    "precision_order",
-    "select_artifact",
-]
-
-log = logging.getLogger("b2v_edge.runtime")
-
-BACKENDS = ("auto", "tensorrt", "onnxruntime")
 #: Tolerance of the input range check: values must lie in [-RANGE_TOL, 1 + RANGE_TOL].
 RANGE_TOL = 1e-3
 
@@ -56,7 +34,7 @@ class NonFiniteOutputError(EngineError):
     """The engine produced NaN or Inf (typically an fp16/int8 overflow); the frame is unusable."""
 
 
-def _dims(shape: Optional[Sequence[Any]]) -> Tuple[Dim, ...]:
+def dims(shape: Optional[Sequence[Any]]) -> Tuple[Dim, ...]:
     """Manifest/ONNX shape entries → ints, with None for dynamic axes (null, names, -1, 0)."""
     out = []
     for d in shape or ():
@@ -159,7 +137,9 @@ class Engine(abc.ABC):
             raise EngineError(f"engine input must be [B,3,H,W] (rank 4), got shape {tuple(x.shape)}")
         for got, want in zip(x.shape, expected):
             if want is not None and got != want:
-                raise EngineError(f"engine input shape {tuple(x.shape)} does not match the model's {_fmt(expected)}")
+                raise EngineError(
+                    f"engine input shape {tuple(x.shape)} does not match the model's {fmt_shape(expected)}"
+                )
         if x.shape[1] != 3:
             raise EngineError(f"engine input must have 3 channels (RGB), got shape {tuple(x.shape)}")
         lo, hi = float(x.min()), float(x.max())
@@ -183,140 +163,8 @@ class Engine(abc.ABC):
         return out
 
 
-def _fmt(shape: Sequence[Dim]) -> str:
+def fmt_shape(shape: Sequence[Dim]) -> str:
     return "[" + ",".join("?" if d is None else str(d) for d in shape) + "]"
-
-
-def _tensorrt_importable() -> bool:
-    return importlib.util.find_spec("tensorrt") is not None
-
-
-def _ort_has_gpu() -> bool:
-    import onnxruntime as ort
-
-    gpu = {"TensorrtExecutionProvider", "CUDAExecutionProvider"}
-    return bool(gpu & set(ort.get_available_providers()))
-
-
-def _resolve(path: Union[str, Path]) -> Tuple[Optional[Manifest], Optional[Path]]:
-    """(manifest, explicit file): a deploy dir, its manifest.json, or one artifact file."""
-    p = Path(path).expanduser()
-    if p.is_dir() or p.name == MANIFEST_NAME:
-        return Manifest.load(p), None
-    if not p.exists():
-        raise ManifestError(f"{p} does not exist: give a deploy dir (with {MANIFEST_NAME}), an .onnx or a .plan")
-    if (p.parent / MANIFEST_NAME).exists():
-        return Manifest.load(p.parent), p
-    return None, p
-
-
-def open_engine(
-    model: Union[str, Path],
-    backend: str = "auto",
-    precision: Optional[str] = None,
-    *,
-    threads: Optional[int] = None,
-    providers: Optional[Sequence[str]] = None,
-) -> Engine:
-    """Open the right artifact of a deploy dir (or one artifact file) as an :class:`Engine`.
-
-    Args:
-        model: deploy dir, its ``manifest.json``, or an ``.onnx`` / ``.plan`` file (a file inside a
-            deploy dir is checked against that dir's manifest).
-        backend: ``"auto"`` (a TensorRT plan when ``tensorrt`` is importable and the manifest has
-            one, else ONNX via ONNX Runtime), ``"tensorrt"`` or ``"onnxruntime"``.
-        precision: ``"fp32"``, ``"fp16"``, ``"int8"`` or None for the best available
-            (:func:`precision_order`).
-        threads: ONNX Runtime intra-op threads (None = ORT default).
-        providers: ONNX Runtime providers to try, in order (None = TensorRT EP → CUDA EP → CPU).
-
-    Raises:
-        ManifestError: missing/unknown artifact, sha256 mismatch, plan for another TensorRT/GPU.
-        EngineError: the backend cannot be loaded (message names what to install).
-    """
-    if backend not in BACKENDS:
-        raise EngineError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
-    manifest, file = _resolve(model)
-    if file is not None or manifest is None:
-        return _open_file(manifest, Path(file or model), backend, precision, threads, providers)
-    if backend == "auto":
-        has_plan = bool(manifest.find("tensorrt_plan", precision))
-        backend = "tensorrt" if has_plan and _tensorrt_importable() else "onnxruntime"
-    if backend == "tensorrt":
-        art = select_artifact(manifest, "tensorrt_plan", precision, precision_order("tensorrt", True))
-    else:
-        gpu = _ort_has_gpu() and not providers
-        art = select_artifact(manifest, "onnx", precision, precision_order("onnxruntime", gpu), cpu=not gpu)
-    return _open_artifact(manifest, art, backend, threads, providers)
-
-
-def _open_file(
-    manifest: Optional[Manifest],
-    file: Path,
-    backend: str,
-    precision: Optional[str],
-    threads: Optional[int],
-    providers: Optional[Sequence[str]],
-) -> Engine:
-    kind = "tensorrt_plan" if file.suffix in (".plan", ".engine", ".trt") else "onnx"
-    want = "tensorrt" if kind == "tensorrt_plan" else "onnxruntime"
-    if backend not in ("auto", want):
-        raise EngineError(f"{file.name} is a {kind} file: it runs with --backend {want}, not {backend}")
-    if manifest is not None:
-        listed = [a for a in manifest.artifacts if (manifest.root / a.path).resolve() == file.resolve()]
-        if listed:
-            if precision is not None and listed[-1].precision != precision:
-                raise ManifestError(f"{file.name} is {listed[-1].precision}, not {precision}")
-            return _open_artifact(manifest, listed[-1], want, threads, providers)
-    log.info("%s has no manifest entry: shapes come from the file, sha256 is not checked", file)
-    if want == "tensorrt":
-        from .engine_trt import TrtEngine
-
-        return TrtEngine(file, precision=precision or "unknown")
-    from .engine_ort import OrtEngine
-
-    return OrtEngine(file, precision=precision or "unknown", threads=threads, providers=providers)
-
-
-def _open_artifact(
-    manifest: Manifest, art: Artifact, backend: str, threads: Optional[int], providers: Optional[Sequence[str]]
-) -> Engine:
-    manifest.verify(art)
-    path = manifest.path_of(art)
-    expected = _expected_spec(manifest, art, path, backend)
-    if backend == "tensorrt":
-        from .engine_trt import TrtEngine, device_info
-
-        trt_version, cc, gpu = device_info()
-        warning = check_plan_compat(art, manifest.root, trt_version, cc, gpu)
-        if warning:
-            log.warning(warning)
-        return TrtEngine(path, precision=art.precision, expected=expected)
-    from .engine_ort import OrtEngine
-
-    return OrtEngine(path, precision=art.precision, threads=threads, providers=providers, expected=expected)
-
-
-def _expected_spec(manifest: Manifest, art: Artifact, path: Path, backend: str) -> Optional[EngineSpec]:
-    """The spec the manifest promises (backends check the real graph against it)."""
-    inp: Dict[str, Any] = manifest.input or {}
-    out: Dict[str, Any] = manifest.output or {}
-    if not inp.get("name") or not out.get("name"):
-        return None
-    out_shape = _dims(out.get("shape"))
-    frames = manifest.model.get("frames") or (out_shape[1] if len(out_shape) > 1 else None)
-    spec = EngineSpec(
-        input_name=str(inp["name"]),
-        input_shape=_dims(inp.get("shape")),
-        output_name=str(out["name"]),
-        output_shape=out_shape,
-        precision=art.precision,
-        frames=int(frames or 0),
-        backend=backend,
-        provider="",
-        path=path,
-    )
-    return spec
 
 
 def merge_spec(expected: Optional[EngineSpec], actual: EngineSpec) -> EngineSpec:
@@ -339,7 +187,7 @@ def merge_spec(expected: Optional[EngineSpec], actual: EngineSpec) -> EngineSpec
         clash = len(e) != len(a) or any(x is not None and y is not None and x != y for x, y in zip(e, a))
         if clash:
             raise EngineError(
-                f"{actual.path.name} {what} shape {_fmt(a)} differs from the manifest's {_fmt(e)}; re-export"
+                f"{actual.path.name} {what} shape {fmt_shape(a)} differs from the manifest's {fmt_shape(e)}; re-export"
             )
     shape_in = tuple(x if x is not None else y for x, y in zip(actual.input_shape, expected.input_shape))
     shape_out = tuple(x if x is not None else y for x, y in zip(actual.output_shape, expected.output_shape))

@@ -1,24 +1,28 @@
 """Minimal CUDA memory/stream helpers for the TensorRT runner, over ``cuda-python`` or ``pycuda``.
 
-Only what :mod:`b2v_edge.runtime.engine_trt` needs: device and pinned host buffers, one stream,
+Only what :mod:`b2v_edge.runtime.engines.trt` needs: device and pinned host buffers, one stream,
 async copies, synchronisation and the GPU's name / compute capability. The binding is imported
 inside :func:`load_cuda`, never at module import, so the runtime imports fine without CUDA.
 
 ``cuda-python`` (the ``cudart`` runtime API; ``cuda.bindings.runtime`` from 12.6 on, ``cuda.cudart``
-before) is preferred: it uses the primary context and works from any thread. With ``pycuda`` the
-primary context is pushed on the thread that opened the engine; run inference on that thread.
+before) is preferred: it uses the primary context and works from any thread. With ``pycuda`` (the
+only binding for JetPack 4.6's CUDA 10.2) the primary context is pushed on the thread that first
+allocates memory or a stream; run inference on that thread. PyCUDA aborts the process at exit when
+its context stack is not empty, so :meth:`CudaApi.close` pops the context, and any context still
+pushed at interpreter exit is popped by an ``atexit`` hook. Device queries push nothing.
 """
 
 from __future__ import annotations
 
+import atexit
 import ctypes
-from typing import Any, Tuple
+from typing import Any, List, Tuple
 
 import numpy as np
 
-from .engine import EngineError
+from .base import EngineError
 
-__all__ = ["CudaApi", "load_cuda"]
+__all__ = ["CudaApi", "load_cuda", "query_device"]
 
 INSTALL_HINT = (
     "running TensorRT plans needs a CUDA Python binding: `pip install cuda-python` "
@@ -131,8 +135,16 @@ class _CudaRt(CudaApi):
         return name.split("\x00")[0].strip(), f"{props.major}.{props.minor}"
 
 
+_PUSHED: List["_PyCuda"] = []  # bindings whose context is on PyCUDA's stack (popped at exit)
+
+
+def _pop_pushed() -> None:
+    for api in list(_PUSHED):
+        api.close()
+
+
 class _PyCuda(CudaApi):
-    """``pycuda.driver`` with device 0's primary context pushed on the calling thread."""
+    """``pycuda.driver`` with device 0's primary context, pushed on first use by memory or streams."""
 
     name = "pycuda"
 
@@ -140,11 +152,22 @@ class _PyCuda(CudaApi):
         self.drv = driver
         driver.init()
         self._device = driver.Device(0)
-        self._ctx = self._device.retain_primary_context()
-        self._ctx.push()
+        self._ctx: Any = None
         self._allocs: dict = {}
 
+    def _context(self) -> None:
+        """Retain and push the primary context once (the driver needs a current context)."""
+        if self._ctx is not None:
+            return
+        ctx = self._device.retain_primary_context()
+        ctx.push()
+        self._ctx = ctx
+        if not _PUSHED:
+            atexit.register(_pop_pushed)
+        _PUSHED.append(self)
+
     def malloc(self, nbytes: int) -> int:
+        self._context()
         alloc = self.drv.mem_alloc(nbytes)
         self._allocs[int(alloc)] = alloc
         return int(alloc)
@@ -155,6 +178,7 @@ class _PyCuda(CudaApi):
             alloc.free()
 
     def host_empty(self, shape: Tuple[int, ...], dtype: Any) -> np.ndarray:
+        self._context()
         return self.drv.pagelocked_empty(shape, dtype)
 
     def host_free(self, array: np.ndarray) -> None:
@@ -163,6 +187,7 @@ class _PyCuda(CudaApi):
             base.free()
 
     def stream_create(self) -> Any:
+        self._context()
         return self.drv.Stream()
 
     def stream_destroy(self, stream: Any) -> None:
@@ -188,6 +213,8 @@ class _PyCuda(CudaApi):
         if self._ctx is not None:
             self._ctx.pop()
             self._ctx = None
+            if self in _PUSHED:
+                _PUSHED.remove(self)
 
 
 def load_cuda() -> CudaApi:
@@ -210,3 +237,21 @@ def load_cuda() -> CudaApi:
     except ImportError as exc:
         raise EngineError(INSTALL_HINT) from exc
     return _PyCuda(driver)
+
+
+def query_device(cuda: Any = None) -> Tuple[str, str]:
+    """``(gpu_name, "major.minor")`` of device 0; a binding loaded here is closed again.
+
+    Args:
+        cuda: a :class:`CudaApi` to ask (left open), or None to load one for this query.
+
+    Raises:
+        EngineError: no CUDA binding is installed.
+    """
+    if cuda is not None:
+        return cuda.device_info()
+    api = load_cuda()
+    try:
+        return api.device_info()
+    finally:
+        api.close()

@@ -1,6 +1,6 @@
 """TensorRT backend: the one module that runs serialized plans (``model.<precision>.plan``).
 
-Each TensorRT API generation is one visible branch:
+Each TensorRT API generation is one visible branch (:attr:`TrtVersion.named_io`):
 
 * **TensorRT 8.x** (JetPack 4.6 / 5.1 / 6.0): bindings by index — ``num_bindings``,
   ``get_binding_name``, ``binding_is_input``, ``set_binding_shape`` and
@@ -9,10 +9,12 @@ Each TensorRT API generation is one visible branch:
   ``get_tensor_name``, ``get_tensor_mode``, ``set_input_shape``, ``set_tensor_address`` and
   ``execute_async_v3(stream_handle)``.
 
-Pinned host and device buffers are allocated once per input shape and reused for every frame; all
-copies and the execution go through one CUDA stream (:mod:`b2v_edge.runtime.cudamem`).
-``tensorrt`` and the CUDA binding are imported inside functions: importing this module never needs
-them.
+:class:`TrtEngine` runs an already deserialized engine or calls a loader that returns one
+(Polygraphy's ``TrtRunner(engine_or_callable)``); :class:`PlanLoader` is the loader for a plan file
+and :meth:`TrtEngine.from_plan` the usual entry point. Pinned host and device buffers are allocated
+once per input shape and reused for every frame; all copies and the execution go through one CUDA
+stream (:mod:`.cuda`). ``tensorrt`` and the CUDA binding are imported inside functions: importing
+this module never needs them.
 """
 
 from __future__ import annotations
@@ -20,14 +22,16 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple, Union
+from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
 import numpy as np
 
-from .cudamem import CudaApi, load_cuda
-from .engine import Engine, EngineError, EngineSpec, _dims, merge_spec
+from b2v_edge.common.trt_version import TrtVersion, TrtVersionError
 
-__all__ = ["TrtEngine", "device_info", "import_tensorrt", "trt_major"]
+from .base import Engine, EngineError, EngineSpec, dims, merge_spec
+from .cuda import CudaApi, load_cuda, query_device
+
+__all__ = ["PlanLoader", "TrtEngine", "device_info", "import_tensorrt", "trt_version"]
 
 log = logging.getLogger("b2v_edge.runtime")
 
@@ -47,20 +51,66 @@ def import_tensorrt() -> Any:
     return trt
 
 
-def trt_major(trt: Any) -> int:
-    """Major version of the imported ``tensorrt`` module (``"10.3.0.26"`` → 10)."""
+def trt_version(trt: Any) -> TrtVersion:
+    """The version of the imported ``tensorrt`` module (:class:`EngineError` when unreadable)."""
     try:
-        return int(str(trt.__version__).split(".")[0])
-    except (AttributeError, ValueError) as exc:
+        return TrtVersion.of(trt)
+    except TrtVersionError as exc:
         raise EngineError(f"cannot read the TensorRT version ({getattr(trt, '__version__', None)!r})") from exc
 
 
 def device_info(cuda: Optional[CudaApi] = None) -> Tuple[str, str, str]:
-    """``(tensorrt_version, compute_capability, gpu_name)`` of this machine (device 0)."""
+    """``(tensorrt_version, compute_capability, gpu_name)`` of this machine (device 0).
+
+    A CUDA binding loaded for the query is closed again (no context stays pushed).
+    """
     trt = import_tensorrt()
-    api = cuda or load_cuda()
-    name, cc = api.device_info()
+    name, cc = query_device(cuda)
     return str(trt.__version__), cc, name
+
+
+@dataclass
+class PlanLoader:
+    """Deserializes a raw plan file; call it to get the ``ICudaEngine``.
+
+    Args:
+        path: the plan file.
+        trt: the ``tensorrt`` module.
+        host_code_allowed: trust the plan's embedded lean runtime (version-compatible plans need
+            it; TensorRT >= 8.6: ``Runtime.engine_host_code_allowed``).
+
+    The ``Runtime`` stays referenced here as long as the loader lives (the engine needs it).
+    """
+
+    path: Path
+    trt: Any
+    host_code_allowed: bool = False
+    runtime: Any = None
+    logger: Any = None
+
+    def __call__(self) -> Any:
+        trt, version = self.trt, trt_version(self.trt)
+        self.logger = trt.Logger(trt.Logger.WARNING)
+        try:
+            self.runtime = trt.Runtime(self.logger)
+        except TypeError as exc:  # pybind11: "factory function returned nullptr" (no GPU / driver)
+            raise EngineError(
+                f"TensorRT {version} could not create a runtime (no CUDA GPU or driver visible?): {exc}"
+            ) from exc
+        if self.host_code_allowed and version.host_code_opt_in:
+            self.runtime.engine_host_code_allowed = True
+        engine = self.runtime.deserialize_cuda_engine(Path(self.path).read_bytes())
+        if engine is None:
+            hint = (
+                " (a version-compatible plan must be opened through its deploy dir)"
+                if not self.host_code_allowed
+                else ""
+            )
+            raise EngineError(
+                f"TensorRT {version} could not load {Path(self.path).name} (built for another TensorRT "
+                f"version or GPU?{hint}); rebuild it with `b2v-edge build-engine {Path(self.path).parent}`"
+            )
+        return engine
 
 
 @dataclass
@@ -109,57 +159,75 @@ def _io_tensors_v10(engine: Any, trt: Any) -> List[_Tensor]:
 
 
 class TrtEngine(Engine):
-    """A serialized TensorRT plan.
+    """A deserialized TensorRT engine run through one CUDA stream.
 
     Args:
-        path: the raw plan file (no header; loadable by trtexec too).
+        engine: an ``ICudaEngine``, or a callable returning one (e.g. a :class:`PlanLoader`),
+            called once here.
+        path: the plan file it came from (for the spec and messages).
+        trt: the ``tensorrt`` module (None = import it).
         precision: for the spec/overlay (``"fp16"``, ``"int8"``, ...).
-        expected: the manifest's spec, cross-checked against the plan's I/O tensors.
-        cuda: a CUDA binding (default: :func:`~b2v_edge.runtime.cudamem.load_cuda`).
+        expected: the manifest's spec, cross-checked against the engine's I/O tensors.
+        cuda: a CUDA binding (default: :func:`~b2v_edge.runtime.engines.cuda.load_cuda`); closed
+            with the engine.
 
     Raises:
-        EngineError: TensorRT/CUDA binding missing, or the plan does not deserialize here.
+        EngineError: TensorRT/CUDA binding missing, the engine is None, or it has no context.
     """
 
     def __init__(
         self,
+        engine: Union[Any, Callable[[], Any]],
         path: Union[str, Path],
+        *,
+        trt: Any = None,
         precision: str = "unknown",
         expected: Optional[EngineSpec] = None,
         cuda: Optional[CudaApi] = None,
     ) -> None:
         path = Path(path)
-        self._trt = import_tensorrt()
-        self._major = trt_major(self._trt)
+        self._trt = trt if trt is not None else import_tensorrt()
+        self._version = trt_version(self._trt)
         self._cuda = cuda or load_cuda()
         self._stream: Any = None
+        self._loader: Any = engine if callable(engine) else None
         self._engine: Any = None
         self._context: Any = None
         self._batch_shape: Optional[Tuple[int, ...]] = None
         self._bindings: List[int] = []
         self._tensors: List[_Tensor] = []
         try:
-            self._load(path)
+            self._engine = engine() if callable(engine) else engine
+            self._prepare(path)
             super().__init__(merge_spec(expected, self._spec_from_tensors(path, precision)))
             self._stream = self._cuda.stream_create()
         except BaseException:
             self.close()
             raise
 
-    def _load(self, path: Path) -> None:
-        """Deserialize the plan, create the execution context, read the I/O tensors."""
-        self._logger = self._trt.Logger(self._trt.Logger.WARNING)
-        self._runtime = self._trt.Runtime(self._logger)
-        self._engine = self._runtime.deserialize_cuda_engine(path.read_bytes())
+    @classmethod
+    def from_plan(
+        cls,
+        path: Union[str, Path],
+        precision: str = "unknown",
+        expected: Optional[EngineSpec] = None,
+        cuda: Optional[CudaApi] = None,
+        trt: Any = None,
+        host_code_allowed: bool = False,
+    ) -> "TrtEngine":
+        """Open a raw plan file (see :class:`PlanLoader` for ``host_code_allowed``)."""
+        trt = trt if trt is not None else import_tensorrt()
+        loader = PlanLoader(Path(path), trt, host_code_allowed)
+        return cls(loader, path, trt=trt, precision=precision, expected=expected, cuda=cuda)
+
+    def _prepare(self, path: Path) -> None:
+        """Create the execution context and read the I/O tensors."""
         if self._engine is None:
-            raise EngineError(
-                f"TensorRT {self._trt.__version__} could not load {path.name} (built for another TensorRT "
-                f"version or GPU?); rebuild it with `b2v-edge build-engine {path.parent}`"
-            )
+            raise EngineError(f"no TensorRT engine for {path.name}; rebuild it with `b2v-edge build-engine`")
         self._context = self._engine.create_execution_context()
         if self._context is None:
             raise EngineError(f"TensorRT could not create an execution context for {path.name} (out of GPU memory?)")
-        reader = _io_tensors_v8 if self._major < 10 else _io_tensors_v10
+        reader = _io_tensors_v10 if self._version.named_io else _io_tensors_v8
         self._tensors = reader(self._engine, self._trt)
 
     def _spec_from_tensors(self, path: Path, precision: str) -> EngineSpec:
@@ -167,10 +235,10 @@ class TrtEngine(Engine):
         outputs = [t for t in self._tensors if not t.is_input]
         if len(inputs) != 1 or not outputs:
             raise EngineError(f"{path.name} must have one input and one output, has {len(inputs)} / {len(outputs)}")
-        out_shape = _dims(outputs[0].shape)
+        out_shape = dims(outputs[0].shape)
         return EngineSpec(
             input_name=inputs[0].name,
-            input_shape=_dims(inputs[0].shape),
+            input_shape=dims(inputs[0].shape),
             output_name=outputs[0].name,
             output_shape=out_shape,
             precision=precision,
@@ -184,25 +252,25 @@ class TrtEngine(Engine):
     def _allocate(self, input_shape: Tuple[int, ...]) -> None:
         """(Re)allocate pinned host + device buffers for ``input_shape``; set shapes/addresses."""
         self._free_buffers()
-        ctx = self._context
+        ctx, named = self._context, self._version.named_io
         for t in self._tensors:
             if t.is_input:
-                if self._major < 10:
-                    ctx.set_binding_shape(t.index, input_shape)
-                else:
+                if named:
                     ctx.set_input_shape(t.name, input_shape)
+                else:
+                    ctx.set_binding_shape(t.index, input_shape)
         for t in self._tensors:
             if t.is_input:
                 shape = tuple(input_shape)
-            elif self._major < 10:
-                shape = tuple(ctx.get_binding_shape(t.index))
-            else:
+            elif named:
                 shape = tuple(ctx.get_tensor_shape(t.name))
+            else:
+                shape = tuple(ctx.get_binding_shape(t.index))
             if any(d < 0 for d in shape):
                 raise EngineError(f"TensorRT could not resolve the shape of {t.name} for input {input_shape}")
             t.host = self._cuda.host_empty(shape, t.dtype)
             t.device = self._cuda.malloc(max(int(t.host.nbytes), 1))
-            if self._major >= 10:
+            if named:
                 ctx.set_tensor_address(t.name, t.device)
         self._bindings = [t.device for t in sorted(self._tensors, key=lambda t: t.index)]
         self._batch_shape = tuple(input_shape)
@@ -230,10 +298,10 @@ class TrtEngine(Engine):
         np.copyto(inp.host, blurred, casting="same_kind")
         handle = self._cuda.stream_handle(self._stream)
         self._cuda.htod_async(inp.device, inp.host, self._stream)
-        if self._major < 10:
-            ok = self._context.execute_async_v2(bindings=self._bindings, stream_handle=handle)
-        else:
+        if self._version.named_io:
             ok = self._context.execute_async_v3(handle)
+        else:
+            ok = self._context.execute_async_v2(bindings=self._bindings, stream_handle=handle)
         if ok is False:
             raise EngineError(f"TensorRT execution failed for {self.spec.path.name}")
         self._cuda.dtoh_async(out.host, out.device, self._stream)
@@ -248,7 +316,7 @@ class TrtEngine(Engine):
             self._stream = None
         self._context = None
         self._engine = None
-        self._runtime = None
+        self._loader = None
         self._cuda.close()
         super().close()
 

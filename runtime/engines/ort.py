@@ -1,8 +1,17 @@
 """ONNX Runtime backend: providers TensorRT EP → CUDA EP → CPU, each fallback with a one-line notice.
 
 On a Jetson with ``onnxruntime-gpu`` (Jetson Zoo wheels) the TensorRT EP builds and caches an
-engine on first run (``~/.cache/b2v-edge/ort-trt``); on a plain ``onnxruntime`` install only the CPU
-provider exists and the model runs there.
+engine on first run in ``~/.cache/b2v-edge/ort-trt/<sha256 of the ONNX file>/`` (created here: ORT
+creates only the last folder of the path, and keys its cache by file and tensor *names*, not
+weights, so one shared folder would hand a re-exported model the old engine). On a plain
+``onnxruntime`` install only the CPU provider exists and the model runs there.
+
+Precision: the graph carries it. The fp16 graph keeps its warp geometry in float32 by explicit
+casts, so the TensorRT EP runs it *without* ``trt_fp16_enable`` (which would build a weakly typed
+network free to run those casts in fp16); the INT8 Q/DQ graph keeps ``trt_int8_enable``. The CUDA
+EP runs float32 MatMul/Gemm/Conv without TF32 (``use_tf32=0``, ONNX Runtime >= 1.18), because TF32
+rounds the sampling-coordinate math to 10 mantissa bits. The TensorRT EP has no such option: set
+``NVIDIA_TF32_OVERRIDE=0`` in the environment to keep TF32 out of its engines.
 """
 
 from __future__ import annotations
@@ -13,11 +22,12 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
+from b2v_edge.common.manifest import sha256_file
 from b2v_edge.common.paths import cache_dir
 
-from .engine import Engine, EngineError, EngineSpec, _dims, merge_spec
+from .base import Engine, EngineError, EngineSpec, dims, merge_spec
 
-__all__ = ["DEFAULT_PROVIDERS", "OrtEngine", "session_options"]
+__all__ = ["DEFAULT_PROVIDERS", "OrtEngine", "session_options", "trt_cache_dir"]
 
 log = logging.getLogger("b2v_edge.runtime")
 
@@ -54,14 +64,36 @@ def session_options(threads: Optional[int] = None, inter_threads: Optional[int] 
     return so
 
 
-def _provider_entry(name: str, precision: str) -> Union[str, Tuple[str, Dict[str, Any]]]:
+def trt_cache_dir(sha256: str) -> Path:
+    """The TensorRT EP engine cache of one ONNX file (by content), created with its parents."""
+    folder = cache_dir("ort-trt") / sha256[:16]
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def _cuda_tf32_option() -> Dict[str, Any]:
+    """``{"use_tf32": 0}`` where this ONNX Runtime knows the option (1.18+; unknown keys are errors)."""
+    import onnxruntime as ort
+
+    parts = str(getattr(ort, "__version__", "0.0")).split(".")[:2]
+    try:
+        known = (int(parts[0]), int(parts[1])) >= (1, 18)
+    except (ValueError, IndexError):
+        known = False
+    return {"use_tf32": 0} if known else {}
+
+
+def _provider_entry(name: str, precision: str, sha256: str) -> Union[str, Tuple[str, Dict[str, Any]]]:
     if name == "TensorrtExecutionProvider":
         return name, {
-            "trt_fp16_enable": precision == "fp16",
+            "trt_fp16_enable": False,  # the fp16 graph's types decide; the flag would loosen them
             "trt_int8_enable": precision == "int8",
             "trt_engine_cache_enable": True,
-            "trt_engine_cache_path": str(cache_dir("ort-trt")),
+            "trt_engine_cache_path": str(trt_cache_dir(sha256)),
         }
+    if name == "CUDAExecutionProvider":
+        options = _cuda_tf32_option()
+        return (name, options) if options else name
     return name
 
 
@@ -83,13 +115,13 @@ def choose_providers(wanted: Sequence[str], available: Sequence[str]) -> List[st
     return chosen
 
 
-def _create_session(path: Path, so: Any, providers: List[str], precision: str) -> Tuple[Any, str]:
+def _create_session(path: Path, so: Any, providers: List[str], precision: str, sha256: str) -> Tuple[Any, str]:
     """Create a session, dropping the first provider (one-line notice) while it fails."""
     import onnxruntime as ort
 
     remaining = list(providers)
     while True:
-        entries = [_provider_entry(p, precision) for p in remaining]
+        entries = [_provider_entry(p, precision, sha256) for p in remaining]
         try:
             session = ort.InferenceSession(str(path), sess_options=so, providers=entries)
         except Exception as exc:  # ORT raises its own Fail/InvalidGraph/... types
@@ -115,6 +147,8 @@ class OrtEngine(Engine):
         threads: intra-op threads (None = ORT default).
         providers: providers to try in order (None = TensorRT EP → CUDA EP → CPU).
         expected: the manifest's spec, cross-checked against the graph.
+        sha256: the file's SHA-256 (from the manifest; None = hashed here when the TensorRT EP is
+            tried), naming its TensorRT EP engine cache.
     """
 
     def __init__(
@@ -124,21 +158,24 @@ class OrtEngine(Engine):
         threads: Optional[int] = None,
         providers: Optional[Sequence[str]] = None,
         expected: Optional[EngineSpec] = None,
+        sha256: Optional[str] = None,
     ) -> None:
         import onnxruntime as ort
 
         path = Path(path)
         chosen = choose_providers(tuple(providers or DEFAULT_PROVIDERS), ort.get_available_providers())
-        self._session, used = _create_session(path, session_options(threads), chosen, precision)
+        if sha256 is None and "TensorrtExecutionProvider" in chosen:
+            sha256 = sha256_file(path)
+        self._session, used = _create_session(path, session_options(threads), chosen, precision, sha256 or "")
         inputs, outputs = self._session.get_inputs(), self._session.get_outputs()
         if len(inputs) != 1 or not outputs:
             raise EngineError(
                 f"{path.name} must have one input and at least one output, has {len(inputs)} / {len(outputs)}"
             )
-        out_shape = _dims(outputs[0].shape)
+        out_shape = dims(outputs[0].shape)
         actual = EngineSpec(
             input_name=inputs[0].name,
-            input_shape=_dims(inputs[0].shape),
+            input_shape=dims(inputs[0].shape),
             output_name=outputs[0].name,
             output_shape=out_shape,
             precision=precision,
