@@ -37,7 +37,16 @@ SAMPLERS = ("GridSample", "GatherElements")
 WEIGHTED = ("Conv", "ConvTranspose", "Gemm")
 _CLASS_ROLES = (("AffineRegressor", "stn_regressor"), ("FlowHead", "flow_head"))
 # The recorded stack ends at the caller's line (``glob = affine_warp(...)``), not inside warp.py.
-_WARP_MARKERS = ("affine_warp(", "flow_warp(", "grid_sample(", "model/warp.py", "model\\warp.py")
+_WARP_MARKERS = (
+    "affine_warp(",
+    "flow_warp(",
+    "grid_sample(",
+    "warp_shared(",
+    "affine_grids(",
+    "flow_grids(",
+    "model/warp.py",
+    "model\\warp.py",
+)
 _IMAGE_SCOPE = re.compile(r"(^|\.)(heads\.\d+|start_head|up_img\.\d+|refine\.head)(\.|$)")
 _FORWARD_OPS = frozenset(
     {
