@@ -1,5 +1,9 @@
 """Evaluation: per-frame-position PSNR/SSIM of a model and of the "blurred input repeated N times"
 baseline, reverse-order aware (per sequence, the better of forward and reversed order).
+
+Besides the means over all samples, the result breaks PSNR down by the photo a sample was rendered
+from (``meta["image"]``) and by its blur size (``meta["blur_strength"]``, the mean displacement in
+output pixels over the exposure), so one easy or hard photo cannot hide in the mean.
 """
 
 from __future__ import annotations
@@ -11,6 +15,59 @@ import numpy as np
 import torch
 
 from .common.metrics import sequence_scores
+
+BLUR_BINS = ((0.0, 8.0), (8.0, 16.0), (16.0, float("inf")))  # blur size in output pixels
+
+
+def blur_bin(strength: float) -> str:
+    """Label of the blur-size bin of ``strength`` (pixels): ``"< 8 px"``, ``"8-16 px"``, ``">= 16 px"``."""
+    for lo, hi in BLUR_BINS:
+        if lo <= strength < hi:
+            return f"< {hi:g} px" if lo == 0 else (f">= {lo:g} px" if hi == float("inf") else f"{lo:g}-{hi:g} px")
+    return f"< {BLUR_BINS[0][1]:g} px"
+
+
+@dataclass
+class GroupScore:
+    """Mean per-frame PSNR of the model and of the baseline over the samples of one group."""
+
+    count: int
+    psnr: List[float]
+    baseline_psnr: List[float]
+
+    @property
+    def middle_gain(self) -> float:
+        m = len(self.psnr) // 2
+        return self.psnr[m] - self.baseline_psnr[m]
+
+    @property
+    def ends_gain(self) -> float:
+        return 0.5 * (self.psnr[0] - self.baseline_psnr[0] + self.psnr[-1] - self.baseline_psnr[-1])
+
+
+class _Groups:
+    """Accumulates per-frame PSNR sums by group key."""
+
+    def __init__(self, frames: int) -> None:
+        self.frames = frames
+        self.sums: Dict[str, Dict[str, Any]] = {}
+
+    def add(self, axis: str, key: str, psnr: Sequence[float], base: Sequence[float]) -> None:
+        slot = self.sums.setdefault(axis, {}).setdefault(
+            key, {"n": 0, "p": np.zeros(self.frames), "b": np.zeros(self.frames)}
+        )
+        slot["n"] += 1
+        slot["p"] += np.asarray(psnr)
+        slot["b"] += np.asarray(base)
+
+    def result(self) -> Dict[str, Dict[str, GroupScore]]:
+        return {
+            axis: {
+                key: GroupScore(v["n"], (v["p"] / v["n"]).tolist(), (v["b"] / v["n"]).tolist())
+                for key, v in sorted(groups.items())
+            }
+            for axis, groups in self.sums.items()
+        }
 
 
 @dataclass
@@ -25,6 +82,7 @@ class EvalResult:
     baseline_ssim: List[float]
     reversed_fraction: float
     meta: Dict[str, Any] = field(default_factory=dict)
+    groups: Dict[str, Dict[str, "GroupScore"]] = field(default_factory=dict)
 
     @property
     def middle_gain(self) -> float:
@@ -41,6 +99,9 @@ class EvalResult:
         d = asdict(self)
         d["middle_gain_db"] = self.middle_gain
         d["ends_gain_db"] = self.ends_gain
+        for axis, groups in self.groups.items():
+            for key, score in groups.items():
+                d["groups"][axis][key].update(middle_gain_db=score.middle_gain, ends_gain_db=score.ends_gain)
         return d
 
 
@@ -75,6 +136,7 @@ def evaluate(
     n = int(source.frames)
     acc = {k: np.zeros(n) for k in ("psnr", "ssim", "bpsnr", "bssim")}
     n_rev = 0
+    groups = _Groups(n)
     for start in range(0, total, batch):
         items = [source[i] for i in range(start, min(total, start + batch))]
         x = torch.from_numpy(np.stack([s.blurred for s in items])).permute(0, 3, 1, 2).contiguous()
@@ -89,6 +151,10 @@ def evaluate(
                 acc["ssim"] += score.ssim
                 acc["bssim"] += base.ssim
             n_rev += int(score.reversed)
+            if "image" in item.meta:
+                groups.add("image", str(item.meta["image"]), score.psnr, base.psnr)
+            if "blur_strength" in item.meta:
+                groups.add("blur", blur_bin(float(item.meta["blur_strength"])), score.psnr, base.psnr)
         if progress is not None:
             progress(len(items))
     model.train(was_training)
@@ -102,4 +168,5 @@ def evaluate(
         baseline_ssim=mean["bssim"] if with_ssim else [],
         reversed_fraction=n_rev / total,
         meta={"source": getattr(source, "name", "?")},
+        groups=groups.result(),
     )
