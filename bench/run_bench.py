@@ -9,7 +9,7 @@ Usage::
 Rows: PyTorch eager, ONNX Runtime fp32 / fp16 / int8 (TensorRT plans where present), the fp32 graph
 with the other warp variant; columns: file size, PSNR vs GT and vs PyTorch, latency median / p90,
 FPS, peak RSS, achieved GFLOP/s as a share of this CPU's fp32 GEMM throughput, stream FPS. See
-``b2v_edge.export.bench`` for the method. Each row runs in a fresh process, hence the ``__main__``
+``b2v_edge.verify.bench`` for the method. Each row runs in a fresh process, hence the ``__main__``
 guard below.
 """
 
@@ -46,8 +46,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     """Run the benchmark, write the markdown (and JSON) report; returns the exit code."""
     from b2v_edge.common.atomic import atomic_write_text
     from b2v_edge.common.manifest import ManifestError
-    from b2v_edge.export.bench import BenchOptions, parse_sizes, run_bench
-    from b2v_edge.export.report import render_bench_markdown
+    from b2v_edge.verify.bench import BenchOptions, parse_sizes, run_bench
+    from b2v_edge.verify.render import render_bench_markdown
 
     args = parse_args(argv)
     try:

@@ -14,7 +14,7 @@ DATA_HELP = "synthetic | gopro:PATH | panorama:PATH | images:DIR (no ground trut
 
 
 def _size(text: Optional[str]) -> Optional[tuple]:
-    from ..export.bench import parse_sizes
+    from ..verify.bench import parse_sizes
 
     sizes = parse_sizes(text or "")
     if len(sizes) > 1:
@@ -77,8 +77,8 @@ def parity_cmd(
     from rich.progress import Progress
 
     from ..common.manifest import ManifestError
-    from ..export.parity import ParityOptions, Thresholds, parse_levels, record_in_manifest, run_parity
-    from ..export.report import write_reports
+    from ..verify.compare import ParityOptions, Thresholds, parse_levels, record_in_manifest, run_parity
+    from ..verify.render import write_reports
 
     try:
         thresholds = Thresholds(parse_levels(fail_under, "--fail-under"), parse_levels(max_gt_drop, "--max-gt-drop"))
@@ -112,8 +112,8 @@ def bench_cmd(
 ) -> None:
     """Latency, FPS, memory, accuracy and GFLOP/s of PyTorch eager and every artifact."""
     from ..common.manifest import ManifestError
-    from ..export.bench import BenchOptions, parse_sizes, run_bench
-    from ..export.report import render_bench_markdown
+    from ..verify.bench import BenchOptions, parse_sizes, run_bench
+    from ..verify.render import render_bench_markdown
 
     try:
         opts = BenchOptions(
@@ -132,7 +132,7 @@ def bench_cmd(
 def _print_bench(report: Any) -> None:
     from rich.table import Table
 
-    from ..export.report import BENCH_HEAD, bench_rows
+    from ..verify.render import BENCH_HEAD, bench_rows
 
     table = Table(title="b2v-edge bench")
     for col in BENCH_HEAD:

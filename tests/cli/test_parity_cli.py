@@ -121,8 +121,8 @@ def test_cli_defaults_match_the_library():
     import inspect
 
     from b2v_edge.cli.parity import bench_cmd, parity_cmd
-    from b2v_edge.export.bench import BenchOptions
-    from b2v_edge.export.parity import DEFAULT_SAMPLES
+    from b2v_edge.verify.bench import BenchOptions
+    from b2v_edge.verify.compare import DEFAULT_SAMPLES
 
     params = inspect.signature(parity_cmd).parameters
     assert params["samples"].default.default == DEFAULT_SAMPLES

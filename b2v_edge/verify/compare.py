@@ -11,7 +11,7 @@ and averaged over the samples:
 
 An artifact passes when, at every frame position, the mean engine-vs-PyTorch PSNR reaches
 ``min_psnr[precision]`` and ``gt_drop`` stays within ``max_gt_drop[precision]``. Results are plain
-objects (``passed``, ``bool(result)``); rendering lives in :mod:`b2v_edge.export.report`.
+objects (``passed``, ``bool(result)``); rendering lives in :mod:`b2v_edge.verify.render`.
 Data without ground truth (``images:DIR``) is compared engine-vs-PyTorch only.
 """
 
@@ -28,7 +28,7 @@ import numpy as np
 from b2v_edge.common.manifest import Artifact, Manifest, ManifestError
 from b2v_edge.common.metrics import psnr, sequence_scores, ssim
 
-from .parity_data import (
+from .data import (
     DEFAULT_MAX_GT_DROP,
     DEFAULT_MIN_PSNR,
     DEFAULT_SAMPLES,

@@ -1,4 +1,4 @@
-"""export/parity.py + parity_data.py: engine vs PyTorch vs ground truth on a tiny real deploy dir."""
+"""b2v_edge/verify/compare.py + data.py: engine vs PyTorch vs ground truth on a tiny real deploy dir."""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import parity_helpers as H  # tests/export is on sys.path (pytest rootdir-relative import)
+import parity_helpers as H  # tests/verify is on sys.path (pytest rootdir-relative import)
 import pytest
 
 from b2v_edge.common.manifest import Manifest, ManifestError, sha256_file
-from b2v_edge.export.parity import (
+from b2v_edge.verify.compare import (
     ParityError,
     ParityOptions,
     Thresholds,
@@ -20,7 +20,7 @@ from b2v_edge.export.parity import (
     record_in_manifest,
     run_parity,
 )
-from b2v_edge.export.parity_data import load_samples
+from b2v_edge.verify.data import load_samples
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,4 @@
-"""export/report.py: report.json / report.md / self-contained report.html, and the bench markdown."""
+"""b2v_edge/verify/render.py: report.json / report.md / self-contained report.html, and the bench markdown."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import cv2
 import numpy as np
 import pytest
 
-from b2v_edge.export.bench import BenchReport, BenchRow, Ratio
-from b2v_edge.export.parity import ArtifactParity, ParityReport, ReferenceScores, Thresholds, WorstCase
-from b2v_edge.export.report import (
+from b2v_edge.verify.bench import BenchReport, BenchRow, Ratio
+from b2v_edge.verify.compare import ArtifactParity, ParityReport, ReferenceScores, Thresholds, WorstCase
+from b2v_edge.verify.render import (
     diff_gain,
     image_strip,
     psnr_plot_png,

@@ -31,7 +31,7 @@ from b2v_edge.common.manifest import Manifest
 from b2v_edge.common.metrics import psnr, sequence_scores
 
 from .bench_measure import IsolationError, Job, TorchEngine, measure_gemm, model_gflops, run_job
-from .parity_data import ParitySample, environment_info, load_reference, load_samples
+from .data import ParitySample, environment_info, load_reference, load_samples
 
 __all__ = [
     "BenchError",
@@ -222,8 +222,8 @@ def _mb(path: Union[str, Path]) -> Optional[float]:
 
 def _warp_variant(manifest: Manifest, ckpt_path: str, size: Tuple[int, int], tmp: Path, notes: List[str]) -> Planned:
     """Export fp32 with the warp the fp32 artifact does not use into ``tmp`` (``b2v_edge.export.api``)."""
-    from .api import ExportOptions, export
-    from .options import OptionsError
+    from b2v_edge.export.api import ExportOptions, export
+    from b2v_edge.export.options import OptionsError
 
     art = manifest.find("onnx", "fp32")[-1]
     other = "native" if art.warp == "gather" else "gather"

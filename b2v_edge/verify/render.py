@@ -2,8 +2,8 @@
 ``report.html`` (per-frame-position PSNR plot and image strips embedded as base64 PNGs), plus the
 markdown table of ``b2v-edge bench``.
 
-Rendering only: every number comes from :class:`~b2v_edge.export.parity.ParityReport` /
-:class:`~b2v_edge.export.bench.BenchReport`. Frame positions are 1-based in every report.
+Rendering only: every number comes from :class:`~b2v_edge.verify.compare.ParityReport` /
+:class:`~b2v_edge.verify.bench.BenchReport`. Frame positions are 1-based in every report.
 """
 
 from __future__ import annotations
