@@ -46,6 +46,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     """Run the benchmark, write the markdown (and JSON) report; returns the exit code."""
     from b2v_edge.common.atomic import atomic_write_text
     from b2v_edge.common.manifest import ManifestError
+    from b2v_edge.export.api import export_variant
     from b2v_edge.verify.bench import BenchOptions, parse_sizes, run_bench
     from b2v_edge.verify.render import render_bench_markdown
 
@@ -63,7 +64,8 @@ def main(argv: Optional[List[str]] = None) -> int:
             not args.no_isolate,
             args.threads,
         )
-        report = run_bench(options, progress=lambda msg: print(msg, file=sys.stderr, flush=True))
+        say = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731
+        report = run_bench(options, progress=say, export_variant=export_variant)
     except (ValueError, ManifestError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
