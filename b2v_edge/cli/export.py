@@ -165,10 +165,12 @@ def _shape(text: Optional[str]) -> Optional[Tuple[int, ...]]:
 def build_engine_command(
     deploy_dir: Path = typer.Argument(..., help="Deploy dir written by `b2v-edge export`."),
     precision: str = typer.Option("fp16", "--precision", help="fp32 | fp16 | int8"),
-    workspace: int = typer.Option(1024, "--workspace", help="Builder workspace in MiB."),
+    workspace: int = typer.Option(256, "--workspace", help="Builder workspace in MiB (256 fits a 4 GB Jetson)."),
     min_shape: Optional[str] = typer.Option(None, "--min-shape", help="Dynamic graphs: e.g. 1x3x64x64."),
     opt_shape: Optional[str] = typer.Option(None, "--opt-shape", help="Dynamic graphs: e.g. 1x3x256x256."),
-    max_shape: Optional[str] = typer.Option(None, "--max-shape", help="Dynamic graphs: e.g. 4x3x1088x1920."),
+    max_shape: Optional[str] = typer.Option(
+        None, "--max-shape", help="Dynamic graphs: e.g. 1x3x720x1280 (default: export batch x 480x640)."
+    ),
     timing_cache: Optional[Path] = typer.Option(None, "--timing-cache", help="Default: <deploy>/timing.cache."),
     calibration_cache: Optional[Path] = typer.Option(
         None, "--calibration-cache", help="TensorRT 8.x INT8 without Q/DQ."
