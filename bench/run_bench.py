@@ -32,7 +32,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     p.add_argument("--runs", type=int, default=20, help="timed runs per row")
     p.add_argument("--warmup", type=int, default=3, help="untimed warm-up runs per row")
     p.add_argument("--samples", type=int, default=4, help="test inputs for the accuracy columns")
-    p.add_argument("--data", default="synthetic", help="synthetic | gopro:PATH | panorama:PATH | images:DIR")
+    p.add_argument("--data", default="synthetic", help="a --data term of b2v-edge bench (b2v_edge.common.dataspec)")
     p.add_argument("--stream-frames", type=int, default=20, help="frames of the stream measurement (0 = skip)")
     p.add_argument("--no-warp-compare", action="store_true", help="skip exporting the other warp variant")
     p.add_argument("--no-isolate", action="store_true", help="run every row in this process")

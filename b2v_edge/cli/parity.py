@@ -8,14 +8,15 @@ from typing import Any, Optional
 
 import typer
 
+from ..common.dataspec import describe
 from .common import console, fail
 
-DATA_HELP = "synthetic | gopro:PATH | panorama:PATH | images:DIR (no ground truth: engine vs PyTorch only)"
 PARITY_DATA_HELP = (
     "reference (the deploy dir's stored reference set: no PyTorch needed; the default when it has one) | "
-    + DATA_HELP
-    + " — a data spec recomputes the PyTorch reference (needs torch)"
+    + describe("parity")
+    + " — a data spec recomputes the PyTorch reference (needs torch); images:DIR has no ground truth"
 )
+BENCH_DATA_HELP = describe("bench") + " (images:DIR: no ground truth)"
 
 
 def _size(text: Optional[str]) -> Optional[tuple]:
@@ -101,7 +102,7 @@ def bench_cmd(
     runs: int = typer.Option(20, help="timed runs per row (after the warm-up)"),
     warmup: int = typer.Option(3, help="untimed warm-up runs per row"),
     samples: int = typer.Option(4, help="test inputs for the accuracy columns"),
-    data: str = typer.Option("synthetic", help=DATA_HELP),
+    data: str = typer.Option("synthetic", help=BENCH_DATA_HELP),
     stream_frames: int = typer.Option(20, help="frames of the end-to-end stream measurement (0 = skip)"),
     warp_compare: bool = typer.Option(True, help="also export and time the other warp variant (fp32)"),
     isolate: bool = typer.Option(True, help="run each row in a fresh process (honest peak memory)"),

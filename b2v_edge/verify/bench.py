@@ -305,7 +305,7 @@ def _bench_size(
     exporter: Optional[VariantExporter] = None,
 ) -> Tuple[List[BenchRow], float]:
     gflops = model_gflops(ckpt.model, size, options.threads)
-    samples, _ = load_samples(options.data, ckpt.config.frames, size, options.samples)
+    samples, _ = load_samples(options.data, ckpt.config.frames, size, options.samples, command="bench")
     inputs = np.stack([s.blurred.transpose(2, 0, 1) for s in samples]).astype(np.float32)
     video = _stream_video(samples, options.stream_frames, tmp) if options.stream_frames else None
     plan = [(row, path, True) for row, path in _rows_for(manifest, str(ckpt.path), size)]

@@ -1,8 +1,8 @@
 """What a recomputed parity run reads: data samples and the PyTorch checkpoint the deploy dir came from.
 
-* :func:`load_samples` reads the first K test samples of ``synthetic``, ``gopro:PATH`` or
-  ``panorama:PATH`` (with ground truth) or of ``images:DIR`` (any photos, no ground truth), fitted to
-  the engine's input size.
+* :func:`load_samples` reads the first K test samples of a ``--data`` term (``synthetic``,
+  ``deadleaves``, ``photos:DIR``, ``video:PATH``, ``gopro:DIR`` ... with ground truth, or ``images:DIR``
+  without), fitted to the engine's input size.
 * :func:`load_exported_checkpoint` loads the checkpoint the manifest says was exported and refuses
   another one (``model.checkpoint_sha256``): parity against the wrong weights would be meaningless.
 * :func:`pytorch_outputs` runs it on the samples.
@@ -26,7 +26,6 @@ from b2v_edge.common.manifest import Manifest, sha256_file
 from .compare import ParityError, ParitySample
 
 __all__ = [
-    "DATA_FORMS",
     "load_exported_checkpoint",
     "load_samples",
     "pytorch_outputs",
@@ -34,8 +33,6 @@ __all__ = [
     "require_torch",
     "torch_threads",
 ]
-
-DATA_FORMS = "synthetic | gopro:PATH | panorama:PATH | images:DIR"
 
 
 def require_torch(why: str) -> None:
@@ -87,25 +84,35 @@ def read_images(folder: Path, size: Tuple[int, int], count: int) -> List[ParityS
 
 
 def load_samples(
-    spec: str, frames: int, size: Tuple[int, int], count: int, seed: int = 0
+    spec: str, frames: int, size: Tuple[int, int], count: int, seed: int = 0, command: str = "parity"
 ) -> Tuple[List[ParitySample], List[str]]:
     """The first ``count`` test samples of ``spec``, fitted to ``size``; returns ``(samples, notes)``.
 
-    Raises:
-        ParityError: unknown spec, missing data, or ground truth with another frame count.
-    """
-    kind, sep, path = spec.partition(":")
-    kind = kind.strip().lower()
-    if kind == "images" and sep and path.strip():
-        samples = read_images(Path(path.strip()).expanduser(), size, count)
-        return samples, [] if len(samples) == count else [f"{spec} holds only {len(samples)} images"]
-    if kind not in ("synthetic", "gopro", "panorama"):
-        raise ParityError(f"unknown --data {spec!r}; accepted forms: {DATA_FORMS}")
-    from b2v_edge.data.torch_dataset import make_source
+    Args:
+        spec: one ``--data`` term (:mod:`b2v_edge.common.dataspec`) that ``command`` accepts.
+        frames: N, the model's frame count (ground truth must have as many).
+        size: ``(H, W)`` of the engine input.
+        count: samples wanted.
+        seed: seed of generated sources.
+        command: ``parity`` or ``bench`` (decides the accepted kinds).
 
-    crop = tuple(size) if kind == "gopro" else None
+    Raises:
+        ParityError: unknown or unusable spec, missing data, or ground truth with another frame count.
+    """
+    from b2v_edge.common.dataspec import DataSpecError, parse_data_spec
+
     try:
-        source = make_source(spec, frames=frames, split="test", size=tuple(size), crop=crop, seed=seed)
+        term = parse_data_spec(spec, command).terms[0]
+    except DataSpecError as exc:
+        raise ParityError(str(exc)) from None
+    if term.kind == "images":
+        samples = read_images(Path(str(term.arg)).expanduser(), size, count)
+        return samples, [] if len(samples) == count else [f"{spec} holds only {len(samples)} images"]
+    from b2v_edge.data.factory import SourceRequest, make_source
+
+    crop = tuple(size) if term.kind == "gopro" else None
+    try:
+        source = make_source(spec, SourceRequest(frames, "test", tuple(size), seed, crop=crop), command)
     except (ValueError, FileNotFoundError, OSError) as exc:
         raise ParityError(str(exc)) from exc
     if int(source.frames) != frames:
@@ -116,7 +123,7 @@ def load_samples(
     samples = []
     for i in range(total):
         item = source[i]
-        samples.append(ParitySample(_fit(item.blurred, size), _fit(item.frames, size), f"{kind}#{i}"))
+        samples.append(ParitySample(_fit(item.blurred, size), _fit(item.frames, size), f"{term.kind}#{i}"))
     notes = [] if total == count else [f"{spec} has only {total} test samples"]
     return samples, notes
 

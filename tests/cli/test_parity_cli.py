@@ -91,7 +91,7 @@ def test_parity_threshold_override_and_bad_flags(deploy):
     for args, match in (
         (["--fail-under", "fp16"], "PRECISION=dB"),
         (["--samples", "0"], "--samples"),
-        (["--data", "nope"], "unknown --data"),
+        (["--data", "nope"], "unknown kind"),
         (["--size", "64"], "HxW"),
     ):
         r = invoke("parity", deploy, *args)

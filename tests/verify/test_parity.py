@@ -113,6 +113,11 @@ def test_threshold_override_and_parse_levels(deploy):
     assert next(a for a in report.artifacts if a.precision == "fp32").passed
 
 
+def test_any_data_kind_of_the_one_grammar(deploy):
+    report = run_parity(_opts(deploy, data="deadleaves", samples=1, ssim=False))
+    assert report.passed and report.has_gt and report.data == "deadleaves" and report.count == 1
+
+
 def test_images_folder_has_no_ground_truth(deploy, tmp_path):
     folder = tmp_path / "photos"
     folder.mkdir()
@@ -149,8 +154,10 @@ def test_bad_options_and_inputs(deploy, tmp_path):
             ParityOptions(deploy, **kw)
     with pytest.raises(ParityError, match="take 64x64 inputs"):
         run_parity(_opts(deploy, size=(128, 128)))
-    with pytest.raises(ParityError, match="unknown --data"):
+    with pytest.raises(ParityError, match="unknown kind"):
         run_parity(_opts(deploy, data="webcam"))
+    with pytest.raises(ParityError, match="`parity` cannot use it"):
+        run_parity(_opts(deploy, data="camera:0"))
     with pytest.raises(ParityError, match="not a folder"):
         load_samples(f"images:{tmp_path / 'none'}", 3, (64, 64), 2)
     with pytest.raises(ManifestError, match="no manifest.json"):
