@@ -89,7 +89,7 @@ def test_runtime_imports_no_training_code():
 
 def test_verify_imports_from_export_only_the_torch_free_tensorrt_tables():
     """verify sits below export: doctor reads the TensorRT support table and build defaults, nothing else."""
-    allowed = ("b2v_edge.export.targets", "b2v_edge.export.trt_build", "b2v_edge.export.trt_command")
+    allowed = ("b2v_edge.export.targets", "b2v_edge.export.trt_recipe")
     bad = {}
     for module, path in _package_files("b2v_edge.verify"):
         hits = [n for n in _imports(module, path) if n.startswith("b2v_edge.export") and not n.startswith(allowed)]

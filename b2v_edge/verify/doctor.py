@@ -29,16 +29,15 @@ SCHEMA_VERSION = 1
 STATUSES = ("ok", "warn", "missing")
 MIN_FREE_DISK = 2 << 30  # a plan build writes the plan, a timing cache and temporary files
 MIN_FREE_MEMORY = 1 << 30
-#: TensorRT that each JetPack ships (JetPack release notes), first matching prefix; named in the fix
-#: when TensorRT is not importable.
-JETPACK_TENSORRT: Tuple[Tuple[str, str], ...] = (
-    ("4.6.", "8.2"),
-    ("4.6", "8.0"),
-    ("5.0", "8.4"),
-    ("5.1", "8.5"),
-    ("6.0", "8.6"),
-    ("6.1", "10.3"),
-    ("6.2", "10.3"),
+#: The TensorRT target line each JetPack ships (first matching prefix); its release comes from
+#: ``TrtVersion.for_line`` and is shown when TensorRT is not importable.
+JETPACK_LINES: Tuple[Tuple[str, str], ...] = (
+    ("4.6.", "trt8.2"),
+    ("4.6", "trt8.0"),
+    ("5.1", "trt8.5"),
+    ("6.0", "trt8.6"),
+    ("6.1", "trt10"),
+    ("6.2", "trt10"),
 )
 JETSON_TRT_FIX = (
     "sudo apt install nvidia-jetpack (TensorRT + python3-libnvinfer); in a venv, create it with "
@@ -158,10 +157,12 @@ def _cuda(host: Host, jetson: bool) -> List[Check]:
 
 # ---- TensorRT and what b2v-edge supports on it --------------------------------------------------
 def _jetpack_tensorrt(jetpack: Optional[str]) -> Optional[str]:
-    """TensorRT major.minor that ``jetpack`` ships (``"6.2"`` -> ``"10.3"``), None when unknown."""
-    for prefix, trt in JETPACK_TENSORRT:
+    """The TensorRT release ``jetpack`` ships (``"6.2"`` -> ``"10.3.0"``), None when unknown."""
+    from b2v_edge.common.trt_version import TrtVersion
+
+    for prefix, line in JETPACK_LINES:
         if jetpack and jetpack.startswith(prefix):
-            return trt
+            return str(TrtVersion.for_line(line))
     return None
 
 
@@ -171,9 +172,8 @@ def _tensorrt(host: Host, jetpack: Optional[str], jetson: bool) -> Tuple[Check, 
     if version and importable:
         return _ok("TensorRT", f"{version} (import tensorrt works)", version=version), version
     if version:
-        return Check(
-            "TensorRT", "warn", f"{version} installed but `import tensorrt` fails", fix, {"version": version}
-        ), version
+        warn = Check("TensorRT", "warn", f"{version} installed but `import tensorrt` fails", fix, {"version": version})
+        return warn, version
     expected = _jetpack_tensorrt(jetpack)
     detail = "not installed" + (f" (JetPack {jetpack} ships TensorRT {expected})" if expected else "")
     return Check("TensorRT", "missing", detail, fix), expected
@@ -187,52 +187,56 @@ def _fast_int8(sm: Tuple[int, int]) -> bool:
     return sm == (6, 1) or sm >= (7, 0)
 
 
+def _gridsample(version: Any) -> Check:
+    from b2v_edge.common.trt_version import TrtVersion
+    from b2v_edge.export.targets import load_table
+
+    rule = load_table()["op_rules"]["GridSample"]
+    if version < TrtVersion.parse(rule["since"]):
+        return Check(
+            "GridSample", "missing", f"TensorRT {version} has no GridSample", f"export with {rule['fix_before']}"
+        )
+    slow = [TrtVersion.parse(v) for v in rule.get("slow_versions", [])]
+    if any((version.major, version.minor) == (v.major, v.minor) for v in slow):
+        return Check(
+            "GridSample",
+            "warn",
+            f"supported, but slow on TensorRT {version}",
+            "prefer --warp gather, or TensorRT >= 10.3",
+        )
+    return _ok("GridSample", "supported: --warp native or gather")
+
+
+def _compatibility(version: Any, found: Optional[GpuFacts]) -> List[Check]:
+    from b2v_edge.common.trt_version import hardware_compatible_gpu
+
+    if not version.compatibility_modes:
+        fix = "rebuild plans after every TensorRT upgrade"
+        return [Check("version-compatible plans", "missing", f"TensorRT {version} < 8.6", fix)]
+    checks = [_ok("version-compatible plans", "build-engine --version-compatible (loads in later TensorRT releases)")]
+    if found is not None and hardware_compatible_gpu(found.compute_capability):
+        checks.append(_ok("hardware-compatible plans", "build-engine --hardware-compatibility ampere+"))
+    else:
+        why = "needs an Ampere+ discrete GPU (not Jetson)"
+        checks.append(Check("hardware-compatible plans", "missing", why, "build the plan on each GPU model"))
+    return checks
+
+
 def _support(trt_version: Optional[str], found: Optional[GpuFacts]) -> List[Check]:
-    """What b2v-edge supports with this TensorRT (``trt_ops.json``) and this GPU."""
-    from b2v_edge.export.targets import load_table, target_for_trt, target_info, version_key
+    """What b2v-edge supports with this TensorRT (``TrtVersion``, ``trt_ops.json``) and this GPU."""
+    from b2v_edge.common.trt_version import TrtVersion, TrtVersionError
+    from b2v_edge.export.targets import target_info
 
     if not trt_version:
         return [Check("TensorRT target", "missing", "unknown without TensorRT", "install TensorRT (line above)")]
     try:
-        target = target_for_trt(trt_version)
-    except ValueError as exc:
+        version = TrtVersion.parse(trt_version)
+        target = version.line
+    except TrtVersionError as exc:
         return [Check("TensorRT target", "missing", str(exc), "b2v-edge needs TensorRT >= 8.0")]
-    info, rule = target_info(target), load_table()["op_rules"]["GridSample"]
-    key = version_key(trt_version)
-    checks = [_ok("TensorRT target", f"{target} ({info['devices']}): b2v-edge export --target {target}", target=target)]
-    if key < version_key(rule["since"]):
-        checks.append(
-            Check(
-                "GridSample",
-                "missing",
-                f"TensorRT {trt_version} has no GridSample",
-                f"export with --warp gather ({rule['fix_before']})",
-            )
-        )
-    elif any(key[:2] == version_key(v)[:2] for v in rule.get("slow_versions", [])):
-        checks.append(
-            Check(
-                "GridSample",
-                "warn",
-                f"supported, but slow on TensorRT {trt_version}",
-                "prefer --warp gather, or TensorRT >= 10.3",
-            )
-        )
-    else:
-        checks.append(_ok("GridSample", "supported: --warp native or gather"))
-    checks += _precisions(info, target, found)
-    if key >= (8, 6):
-        checks.append(_ok("version-compatible plans", "build-engine --version-compatible works (TensorRT >= 8.6)"))
-    else:
-        checks.append(
-            Check(
-                "version-compatible plans",
-                "missing",
-                f"TensorRT {trt_version} < 8.6",
-                "rebuild plans after every TensorRT upgrade",
-            )
-        )
-    return checks
+    info = target_info(target)
+    line = _ok("TensorRT target", f"{target} ({info['devices']}): b2v-edge export --target {target}", target=target)
+    return [line, _gridsample(version), *_precisions(info, target, found), *_compatibility(version, found)]
 
 
 def _precisions(info: Dict[str, Any], target: str, found: Optional[GpuFacts]) -> List[Check]:

@@ -95,8 +95,7 @@ def largest_input_shape(manifest: Manifest, art: Artifact) -> Tuple[Shape, str]:
     profile = (art.extra or {}).get("profile") or {}
     if _static(list(profile.get("max") or [])):
         return tuple(profile["max"]), "plan profile max"
-    from b2v_edge.export.trt_build import BuildOptions
-    from b2v_edge.export.trt_command import build_shapes
+    from b2v_edge.export.trt_recipe import BuildOptions, build_shapes
 
     return tuple(build_shapes(manifest, BuildOptions())["max"]), "default build profile max"
 
@@ -105,7 +104,7 @@ def _workspace(art: Artifact) -> int:
     options = (art.extra or {}).get("build_options") or {}
     if "workspace_mib" in options:
         return int(options["workspace_mib"]) * MIB
-    from b2v_edge.export.trt_build import BuildOptions
+    from b2v_edge.export.trt_recipe import BuildOptions
 
     return BuildOptions().workspace_mib * MIB
 
