@@ -9,7 +9,7 @@ Usage::
 Rows: PyTorch eager, ONNX Runtime fp32 / fp16 / int8 (TensorRT plans where present), the fp32 graph
 with the other warp variant; columns: file size, PSNR vs GT and vs PyTorch, latency median / p90,
 FPS, peak RSS, achieved GFLOP/s as a share of this CPU's fp32 GEMM throughput, stream FPS. See
-``b2v_edge.export.bench`` for the method. Each row runs in a fresh process, hence the ``__main__``
+``b2v_edge.verify.bench`` for the method. Each row runs in a fresh process, hence the ``__main__``
 guard below.
 """
 
@@ -32,7 +32,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     p.add_argument("--runs", type=int, default=20, help="timed runs per row")
     p.add_argument("--warmup", type=int, default=3, help="untimed warm-up runs per row")
     p.add_argument("--samples", type=int, default=4, help="test inputs for the accuracy columns")
-    p.add_argument("--data", default="synthetic", help="synthetic | gopro:PATH | panorama:PATH | images:DIR")
+    p.add_argument("--data", default="synthetic", help="a --data term of b2v-edge bench (b2v_edge.common.dataspec)")
     p.add_argument("--stream-frames", type=int, default=20, help="frames of the stream measurement (0 = skip)")
     p.add_argument("--no-warp-compare", action="store_true", help="skip exporting the other warp variant")
     p.add_argument("--no-isolate", action="store_true", help="run every row in this process")
@@ -46,8 +46,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     """Run the benchmark, write the markdown (and JSON) report; returns the exit code."""
     from b2v_edge.common.atomic import atomic_write_text
     from b2v_edge.common.manifest import ManifestError
-    from b2v_edge.export.bench import BenchOptions, parse_sizes, run_bench
-    from b2v_edge.export.report import render_bench_markdown
+    from b2v_edge.export.api import export_variant
+    from b2v_edge.verify.bench import BenchOptions, parse_sizes, run_bench
+    from b2v_edge.verify.render import render_bench_markdown
 
     args = parse_args(argv)
     try:
@@ -63,7 +64,8 @@ def main(argv: Optional[List[str]] = None) -> int:
             not args.no_isolate,
             args.threads,
         )
-        report = run_bench(options, progress=lambda msg: print(msg, file=sys.stderr, flush=True))
+        say = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731
+        report = run_bench(options, progress=say, export_variant=export_variant)
     except (ValueError, ManifestError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

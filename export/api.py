@@ -3,6 +3,7 @@
 * :func:`export` - checkpoint -> deploy dir (ONNX graphs, manifest; optionally plan and Triton repo).
 * :func:`export_default` - the demo checkpoint with the portable defaults (what ``b2v-edge run``
   calls on a fresh machine).
+* :func:`export_variant` - one fp32 graph with a given warp and size (``b2v-edge bench``'s warp comparison).
 * :func:`lint_file` - check an ONNX file against a target's TensorRT parser.
 * :func:`build_engine` - TensorRT plan in a deploy dir, on the device (re-exported from
   :mod:`~b2v_edge.export.trt_build`).
@@ -19,10 +20,12 @@ warp re-exports with ``--target trt10`` (or its version).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable, Optional, Union
+from typing import Callable, Optional, Tuple, Union
+
+from b2v_edge.common.manifest import Manifest
 
 from .lint import LintReport, lint_model
-from .options import ExportOptions
+from .options import ExportOptions, OptionsError
 from .pipeline import ExportResult, run_export
 from .trt_build import BuildOptions, TensorRTUnavailable, build_engine
 
@@ -35,6 +38,7 @@ __all__ = [
     "build_engine",
     "export",
     "export_default",
+    "export_variant",
     "lint_file",
 ]
 
@@ -73,6 +77,29 @@ def export_default(out_dir: Union[str, Path] = "deploy", log: Optional[Log] = No
     """
     options = ExportOptions(out_dir=Path(out_dir), **DEFAULT_PORTABLE)
     return run_export(options, log).deploy_dir
+
+
+def export_variant(checkpoint: str, out_dir: Path, size: Tuple[int, int], warp: str, target: str) -> Manifest:
+    """Export only the fp32 graph of ``checkpoint`` with ``warp`` at ``size`` (H, W) into ``out_dir``.
+
+    ``target`` is kept when it can take ``warp`` (e.g. not ``native`` for trt8.0), else the graph is
+    exported for ``onnxruntime``. One verification input, no reference set. Returns the new manifest.
+    """
+    common = dict(
+        out_dir=Path(out_dir),
+        checkpoint=checkpoint,
+        precision="fp32",
+        height=size[0],
+        width=size[1],
+        warp=warp,
+        verify_inputs=1,
+        reference_samples=0,
+    )
+    try:
+        options = ExportOptions(target=target, **common)
+    except OptionsError:
+        options = ExportOptions(target="onnxruntime", **common)
+    return export(options).manifest
 
 
 def lint_file(path: Union[str, Path], target: str, trt_version: Optional[str] = None) -> LintReport:

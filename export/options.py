@@ -28,6 +28,8 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from b2v_edge.common.errors import B2VError
 from b2v_edge.common.vocab import PRECISION_NAMES, min_psnr_db
+from b2v_edge.verify.reference import DEFAULT_SAMPLES as REFERENCE_SAMPLES
+from b2v_edge.verify.reference import MAX_SAMPLES as MAX_REFERENCE_SAMPLES
 
 from .constants import ALIGN, DEFAULT_OPSET, MAX_BATCH, MAX_SIDE
 from .targets import TARGETS, load_table, target_for_trt, target_info, version_key
@@ -111,6 +113,9 @@ class ExportOptions:
         fp16_tool: ``auto`` (ModelOpt AutoCast when installed, else onnxconverter-common),
             ``onnxconverter`` or ``modelopt``.
         verify_inputs: inputs of the ORT-vs-PyTorch check (at least 1; 4 by default).
+        reference_samples: samples of the reference set written into the deploy dir (inputs,
+            PyTorch outputs, ground truth: what ``b2v-edge parity`` compares plans with, without
+            PyTorch); 0 = none. About 2 MB per sample at 256x256, N=7.
         min_psnr_db: per-precision PSNR floor of that check (None = :data:`MIN_PSNR_DB`).
         calib: options passed to ``b2v_edge.calib.api.quantize_deploy`` for int8 (None = defaults).
     """
@@ -130,6 +135,7 @@ class ExportOptions:
     simplify: bool = True
     fp16_tool: str = "auto"
     verify_inputs: int = 4
+    reference_samples: int = REFERENCE_SAMPLES
     min_psnr_db: Optional[Dict[str, float]] = None
     calib: Any = None
     requested: Dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
@@ -184,6 +190,10 @@ class ExportOptions:
             )
         if self.verify_inputs < 1:
             raise OptionsError(f"verify_inputs must be >= 1, got {self.verify_inputs}")
+        if isinstance(self.reference_samples, bool) or not 0 <= self.reference_samples <= MAX_REFERENCE_SAMPLES:
+            raise OptionsError(
+                f"--reference-samples must be in 0..{MAX_REFERENCE_SAMPLES}, got {self.reference_samples!r}"
+            )
 
     @staticmethod
     def _check_opset(opset: int, target: str, warp: str) -> None:

@@ -2,8 +2,9 @@
 
 Steps (each one function): torch.onnx.export (dynamo, opset per target) -> tag warp-geometry nodes ->
 onnx.checker (full) + shape inference -> onnxsim (fallback: unsimplified) -> target lint ->
-ORT-vs-PyTorch verification -> FP16 graph (kept-fp32 list) -> lint + verification -> publish +
-manifest -> INT8 via ``b2v_edge.calib`` -> TensorRT plan -> Triton repository.
+ORT-vs-PyTorch verification -> FP16 graph (kept-fp32 list) -> lint + verification -> reference set
+(inputs, PyTorch outputs, ground truth for torch-free parity) -> publish + manifest -> INT8 via
+``b2v_edge.calib`` -> TensorRT plan -> Triton repository.
 """
 
 from __future__ import annotations
@@ -11,11 +12,18 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import onnx
 
-from b2v_edge.common.manifest import Artifact, Manifest
+from b2v_edge.common.manifest import Artifact, Manifest, sha256_file
+from b2v_edge.verify.reference import (
+    MANIFEST_KEY,
+    REFERENCE_NAME,
+    ReferenceSet,
+    build_reference_set,
+    record_reference_set,
+)
 
 from . import deploy
 from .fp16 import Fp16Result, convert_fp16
@@ -159,9 +167,20 @@ def build_fp16(ctx: _Context, fp32: GraphBuild) -> GraphBuild:
     return _finish(ctx, model, "fp16", {"source": fp32.path.name, "fp16": result.summary()})
 
 
-def _model_section(ckpt: Any, options: ExportOptions) -> Dict[str, Any]:
-    from b2v_edge.common.manifest import sha256_file
+def build_reference(ctx: _Context, ckpt: Any) -> Optional[Tuple[Path, ReferenceSet]]:
+    """Stage ``reference.npz``: the PyTorch outputs of a few test samples at the export size (None if 0 asked)."""
+    opts = ctx.options
+    if not opts.reference_samples:
+        return None
+    ctx.log(
+        f"reference set: PyTorch outputs of {opts.reference_samples} synthetic samples at {opts.height}x{opts.width}"
+    )
+    sha = sha256_file(ckpt.path) if ckpt.path else None
+    reference = build_reference_set(ctx.model, (opts.height, opts.width), opts.reference_samples, checkpoint_sha256=sha)
+    return reference.save(ctx.staging / REFERENCE_NAME), reference
 
+
+def _model_section(ckpt: Any, options: ExportOptions) -> Dict[str, Any]:
     cfg = ckpt.config
     return {
         "name": f"b2v-{cfg.preset}-n{cfg.frames}",
@@ -174,8 +193,10 @@ def _model_section(ckpt: Any, options: ExportOptions) -> Dict[str, Any]:
     }
 
 
-def publish(ctx: _Context, ckpt: Any, builds: List[GraphBuild]) -> Manifest:
-    """Move staged graphs into the deploy dir and write the manifest (stale artifacts removed)."""
+def publish(
+    ctx: _Context, ckpt: Any, builds: List[GraphBuild], reference: Optional[Tuple[Path, ReferenceSet]] = None
+) -> Manifest:
+    """Move staged graphs (and the reference set) into the deploy dir and write the manifest (stale artifacts removed)."""
     opts = ctx.options
     manifest = deploy.load_or_new(opts.out_dir)
     model_section = _model_section(ckpt, opts)
@@ -190,8 +211,12 @@ def publish(ctx: _Context, ckpt: Any, builds: List[GraphBuild]) -> Manifest:
         "target": opts.target,
     }
     ctx.messages += deploy.drop_stale(manifest, new_identity, [b.path.name for b in builds])
-    deploy.publish([b.path for b in builds], opts.out_dir)
+    deploy.publish([b.path for b in builds] + ([reference[0]] if reference else []), opts.out_dir)
     manifest.model, manifest.input, manifest.output = model_section, inp, out
+    if reference:
+        record_reference_set(manifest, opts.out_dir / REFERENCE_NAME, reference[1])
+    elif manifest.parity.pop(MANIFEST_KEY, None):
+        (opts.out_dir / REFERENCE_NAME).unlink(missing_ok=True)
     for build in builds:
         path = opts.out_dir / build.path.name
         manifest.upsert(deploy.onnx_artifact(path, build.precision, opts.warp, opts.opset, opts.target, build.extra))
@@ -224,7 +249,7 @@ def run_export(options: ExportOptions, log: Optional[Log] = None) -> ExportResul
             builds = [build_fp32(ctx)]
             if options.precision == "fp16":
                 builds.append(build_fp16(ctx, builds[0]))
-            manifest = publish(ctx, ckpt, builds)
+            manifest = publish(ctx, ckpt, builds, build_reference(ctx, ckpt))
     verifications = {b.precision: b.verification for b in builds}
     if options.precision == "int8":
         from .int8 import export_int8

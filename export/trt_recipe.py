@@ -35,7 +35,10 @@ from .deploy import ONNX_NAMES, find_artifact
 
 Shape = Tuple[int, ...]
 HW_COMPAT = ("none", "ampere+")
-DEFAULT_MAX_HW = (1088, 1920)  # 1080p rounded up to a multiple of 32
+# Jetson-sized profile maximum: VGA (480x640, multiples of 32) at the opt batch. Its activations fit a
+# Jetson Nano / Orin Nano next to the CUDA context (`b2v-edge doctor DEPLOY_DIR` estimates it); pass
+# --max-shape for larger inputs on bigger devices.
+DEFAULT_MAX_HW = (480, 640)
 TIMING_CACHE = "timing.cache"
 
 
@@ -49,10 +52,12 @@ class BuildOptions:
 
     Args:
         precision: ``fp32``, ``fp16`` or ``int8``.
-        workspace_mib: builder workspace limit in MiB.
+        workspace_mib: builder workspace limit in MiB. The default (256) fits a Jetson Nano / Orin Nano
+            with 4 GB shared memory; desktop GPUs and larger Orins can give more (more tactics to try).
         min_shape: smallest input shape of the optimization profile (dynamic graphs only).
         opt_shape: shape TensorRT tunes for (default: the export shape).
-        max_shape: largest input shape (default: the opt batch, 1088x1920 or the export size if larger).
+        max_shape: largest input shape (default: the opt batch at 480x640, or the export size if larger:
+            Jetson-sized, see ``DEFAULT_MAX_HW``).
         timing_cache: timing cache file (default ``<deploy>/timing.cache``), reused across builds.
         calibration_cache: TensorRT 8.x INT8 without a Q/DQ graph (default: manifest ``calibration.cache``).
         version_compatible: build a version-compatible plan (TensorRT >= 8.6).
@@ -60,7 +65,7 @@ class BuildOptions:
     """
 
     precision: str = "fp16"
-    workspace_mib: int = 1024
+    workspace_mib: int = 256
     min_shape: Optional[Shape] = None
     opt_shape: Optional[Shape] = None
     max_shape: Optional[Shape] = None

@@ -1,7 +1,7 @@
 """Fixtures shared by every test folder.
 
 Test helper modules live next to the tests that own them (tests/runtime/onnx_models.py,
-tests/export/parity_helpers.py); other folders get them through these fixtures, loaded once by
+tests/verify/parity_helpers.py); other folders get them through these fixtures, loaded once by
 path under a fixed module name (tests/ is not a package).
 """
 
@@ -35,8 +35,8 @@ def runtime_models() -> ModuleType:
 
 @pytest.fixture(scope="session")
 def parity_helpers() -> ModuleType:
-    """tests/export/parity_helpers.py: shared_deploy, make_deploy, break_artifact."""
-    return load_test_module("parity_helpers", "export/parity_helpers.py")
+    """tests/verify/parity_helpers.py: shared_deploy, make_deploy, break_artifact."""
+    return load_test_module("parity_helpers", "verify/parity_helpers.py")
 
 
 @pytest.fixture(scope="session")

@@ -1,6 +1,6 @@
 """The dependency direction of the packages, read from their source (AST, top-level and lazy imports).
 
-common <- runtime <- calib / export <- the PyTorch core; the numpy blur renderers of ``b2v_edge.data``
+common <- runtime <- verify, calib <- export <- the PyTorch core; the numpy blur renderers of ``b2v_edge.data``
 sit beside common (the runtime's synthetic stream uses them, torch never). ``common`` imports nothing of b2v-edge above it;
 the training core (model, data, losses, train, evaluate, checkpoint) never imports the deploy side.
 """
@@ -85,6 +85,18 @@ def test_runtime_imports_no_training_code():
     """The numpy blur renderers of ``b2v_edge.data`` feed the built-in synthetic stream; nothing else."""
     forbidden = CORE + ("b2v_edge.data.torch_dataset", "torch", "b2v_edge.export", "b2v_edge.calib")
     assert _violations("b2v_edge.runtime", forbidden) == {}
+
+
+def test_verify_imports_from_export_only_the_torch_free_tensorrt_tables():
+    """verify sits below export: doctor reads the TensorRT support table and build defaults, nothing else."""
+    allowed = ("b2v_edge.export.targets", "b2v_edge.export.trt_recipe")
+    bad = {}
+    for module, path in _package_files("b2v_edge.verify"):
+        hits = [n for n in _imports(module, path) if n.startswith("b2v_edge.export") and not n.startswith(allowed)]
+        if hits:
+            bad[module] = hits
+    assert bad == {}
+    assert _violations("b2v_edge.verify", ("b2v_edge.calib", "b2v_edge.cli", "b2v_edge.train")) == {}
 
 
 def test_the_checker_sees_a_forbidden_import(tmp_path):

@@ -80,6 +80,9 @@ def export_command(
     triton: Optional[Path] = typer.Option(None, "--triton", help="Also write a Triton model repository here."),
     simplify: bool = typer.Option(True, "--simplify/--no-simplify", help="Run onnx-simplifier."),
     fp16_tool: str = typer.Option("auto", "--fp16-tool", help="auto | onnxconverter | modelopt"),
+    reference_samples: int = typer.Option(
+        2, "--reference-samples", help="Samples of reference.npz (torch-free parity on the device); 0 = none."
+    ),
     out: Path = typer.Option(Path("deploy"), "--out", help="Deploy directory (created, or added to)."),
 ) -> None:
     """Export a checkpoint to verified, linted ONNX graphs (and optionally a TensorRT plan) in a deploy dir."""
@@ -101,6 +104,7 @@ def export_command(
             triton=triton,
             simplify=simplify,
             fp16_tool=fp16_tool,
+            reference_samples=reference_samples,
         )
         console.print(
             f"export: {options.precision}, target {options.target}, warp {options.warp}, opset {options.opset}"
@@ -113,6 +117,12 @@ def export_command(
     for message in result.messages:
         console.print(f"note: {escape(message)}", soft_wrap=True)
     console.print(_artifact_table(result.manifest))
+    ref = result.manifest.parity.get("reference_set")
+    if ref:
+        console.print(
+            f"reference set: {ref['path']} ({ref['samples']} samples, {ref['bytes'] / 1e6:.1f} MB): "
+            f"b2v-edge parity {escape(str(result.deploy_dir))} needs no PyTorch"
+        )
     console.print(f"done in {result.seconds:.0f} s ({result.cpu_seconds:.0f} s CPU)")
 
 
@@ -155,10 +165,12 @@ def _shape(text: Optional[str]) -> Optional[Tuple[int, ...]]:
 def build_engine_command(
     deploy_dir: Path = typer.Argument(..., help="Deploy dir written by `b2v-edge export`."),
     precision: str = typer.Option("fp16", "--precision", help="fp32 | fp16 | int8"),
-    workspace: int = typer.Option(1024, "--workspace", help="Builder workspace in MiB."),
+    workspace: int = typer.Option(256, "--workspace", help="Builder workspace in MiB (256 fits a 4 GB Jetson)."),
     min_shape: Optional[str] = typer.Option(None, "--min-shape", help="Dynamic graphs: e.g. 1x3x64x64."),
     opt_shape: Optional[str] = typer.Option(None, "--opt-shape", help="Dynamic graphs: e.g. 1x3x256x256."),
-    max_shape: Optional[str] = typer.Option(None, "--max-shape", help="Dynamic graphs: e.g. 4x3x1088x1920."),
+    max_shape: Optional[str] = typer.Option(
+        None, "--max-shape", help="Dynamic graphs: e.g. 1x3x720x1280 (default: export batch x 480x640)."
+    ),
     timing_cache: Optional[Path] = typer.Option(None, "--timing-cache", help="Default: <deploy>/timing.cache."),
     calibration_cache: Optional[Path] = typer.Option(
         None, "--calibration-cache", help="TensorRT 8.x INT8 without Q/DQ."

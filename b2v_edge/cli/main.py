@@ -19,7 +19,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-COMMAND_MODULES = ("train", "evaluate", "export", "calibrate", "run", "parity")
+COMMAND_MODULES = ("train", "evaluate", "export", "calibrate", "run", "parity", "doctor")
 
 for _name in COMMAND_MODULES:
     importlib.import_module(f"b2v_edge.cli.{_name}").register(app)

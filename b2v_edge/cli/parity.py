@@ -1,4 +1,4 @@
-"""`b2v-edge parity` (engine vs PyTorch vs ground truth, reports, exit code) and `b2v-edge bench`."""
+"""`b2v-edge parity` (engine vs PyTorch reference vs ground truth, reports, exit code) and `b2v-edge bench`."""
 
 from __future__ import annotations
 
@@ -8,13 +8,19 @@ from typing import Any, Optional
 
 import typer
 
+from ..common.dataspec import describe
 from .common import console, fail
 
-DATA_HELP = "synthetic | gopro:PATH | panorama:PATH | images:DIR (no ground truth: engine vs PyTorch only)"
+PARITY_DATA_HELP = (
+    "reference (the deploy dir's stored reference set: no PyTorch needed; the default when it has one) | "
+    + describe("parity")
+    + " — a data spec recomputes the PyTorch reference (needs torch); images:DIR has no ground truth"
+)
+BENCH_DATA_HELP = describe("bench") + " (images:DIR: no ground truth)"
 
 
 def _size(text: Optional[str]) -> Optional[tuple]:
-    from ..export.bench import parse_sizes
+    from ..verify.bench import parse_sizes
 
     sizes = parse_sizes(text or "")
     if len(sizes) > 1:
@@ -23,39 +29,30 @@ def _size(text: Optional[str]) -> Optional[tuple]:
 
 
 def _print_parity(report: Any, paths: dict) -> None:
+    from rich.markup import escape
     from rich.table import Table
 
-    table = Table(title=f"parity of {report.deploy_dir} on {report.count} samples of {report.data}")
-    for col in ("artifact", "precision", "PSNR vs PyTorch mean/worst", "GT drop (dB)", "result"):
-        table.add_column(
-            col,
-            justify="left" if col in ("artifact", "result") else "right",
-            overflow="fold",
-            no_wrap=col == "artifact",
-        )
-    for a in report.artifacts:
-        psnr = (
-            f"{sum(a.psnr_vs_torch) / len(a.psnr_vs_torch):.2f} / {min(a.psnr_vs_torch_min):.2f}"
-            if a.psnr_vs_torch
-            else "—"
-        )
-        drop = f"{max(a.gt_drop):+.3f}" if a.gt_drop else "—"
-        style = "green" if a.passed else "dim" if a.skipped else "bold red"
-        frames = ", ".join(map(str, a.failing_positions))
-        status = a.status + (
-            f" ({a.skipped})" if a.skipped else f" ({a.error})" if a.error else f" (frames {frames})" if frames else ""
-        )
-        table.add_row(a.path, a.precision, psnr, drop, f"[{style}]{status}[/]")
+    from ..verify.render import TERMINAL_COLUMNS, summary_table
+
+    head, rows = summary_table(report, TERMINAL_COLUMNS)
+    table = Table(title=escape(f"parity of {report.deploy_dir} on {report.count} samples of {report.data}"))
+    for col in head:
+        table.add_column(col, justify="left" if col in ("artifact", "result") else "right", overflow="fold")
+    for art, row in zip(report.artifacts, rows):
+        style = "green" if art.passed else "dim" if art.skipped else "bold red"
+        table.add_row(*map(escape, row[:-1]), f"[{style}]{escape(row[-1])}[/]")
     console.print(table)
     for note in report.notes:
-        console.print(f"note: {note}")
-    console.print(f"reports: {paths['html']} (also report.json, report.md)")
+        console.print(f"note: {escape(note)}", soft_wrap=True)
+    console.print(f"reports: {escape(str(paths['html']))} (also report.json, report.md)")
 
 
 def parity_cmd(
     deploy_dir: Path = typer.Argument(..., help="deploy directory with manifest.json"),
-    data: str = typer.Option("synthetic", help=DATA_HELP),
-    samples: int = typer.Option(8, help="number of test inputs (the first K of the test split)"),
+    data: Optional[str] = typer.Option(None, help=PARITY_DATA_HELP),
+    samples: Optional[int] = typer.Option(
+        None, help="number of inputs (default: every stored sample, or 8 when recomputing)"
+    ),
     backend: str = typer.Option("auto", help="auto | onnxruntime (ONNX only) | tensorrt (plans only)"),
     out: Optional[Path] = typer.Option(None, help="report folder (default: DEPLOY_DIR/parity)"),
     fail_under: Optional[str] = typer.Option(
@@ -65,20 +62,22 @@ def parity_cmd(
         None, help="allowed PSNR-vs-GT loss, e.g. 'fp16=0.2,int8=1' (defaults 0.1/0.1/0.5)"
     ),
     checkpoint: Optional[str] = typer.Option(
-        None, help="PyTorch reference (default: the checkpoint named in the manifest)"
+        None, help="recompute with this PyTorch checkpoint (default: the one named in the manifest)"
     ),
-    size: Optional[str] = typer.Option(None, help="HxW for artifacts with dynamic height/width (default 256x256)"),
+    size: Optional[str] = typer.Option(None, help="HxW for artifacts with dynamic height/width when recomputing"),
     threads: Optional[int] = typer.Option(
         None, help="ONNX Runtime and torch threads (default: ORT's; 1 for the PyTorch reference)"
     ),
     ssim: bool = typer.Option(True, help="also compute SSIM"),
 ) -> None:
-    """Check every artifact against its PyTorch checkpoint (and ground truth); exit 1 when any fails."""
+    """Check every artifact against the PyTorch reference (and ground truth); exit 1 when any fails."""
+    from rich.markup import escape
     from rich.progress import Progress
 
-    from ..common.manifest import ManifestError
-    from ..export.parity import ParityOptions, Thresholds, parse_levels, record_in_manifest, run_parity
-    from ..export.report import write_reports
+    from ..common.errors import B2VError
+    from ..verify.compare import Thresholds, parse_levels
+    from ..verify.parity import ParityOptions, record_in_manifest, run_parity
+    from ..verify.render import write_reports
 
     try:
         thresholds = Thresholds(parse_levels(fail_under, "--fail-under"), parse_levels(max_gt_drop, "--max-gt-drop"))
@@ -90,11 +89,11 @@ def parity_cmd(
             report = run_parity(opts, lambda what, i, n: bar.update(task, description=f"{what} {i}/{n}"))
         paths = write_reports(report, out or Path(deploy_dir) / "parity")
         record_in_manifest(report)
-    except (ValueError, ManifestError, FileNotFoundError) as exc:
-        fail(str(exc))
+    except (B2VError, ValueError, FileNotFoundError) as exc:
+        fail(escape(str(exc)))
     _print_parity(report, paths)
     if not report.passed:
-        fail("parity failed: " + " | ".join(report.failures()), code=1)
+        fail(escape("parity failed: " + " | ".join(report.failures())), code=1)
 
 
 def bench_cmd(
@@ -103,7 +102,7 @@ def bench_cmd(
     runs: int = typer.Option(20, help="timed runs per row (after the warm-up)"),
     warmup: int = typer.Option(3, help="untimed warm-up runs per row"),
     samples: int = typer.Option(4, help="test inputs for the accuracy columns"),
-    data: str = typer.Option("synthetic", help=DATA_HELP),
+    data: str = typer.Option("synthetic", help=BENCH_DATA_HELP),
     stream_frames: int = typer.Option(20, help="frames of the end-to-end stream measurement (0 = skip)"),
     warp_compare: bool = typer.Option(True, help="also export and time the other warp variant (fp32)"),
     isolate: bool = typer.Option(True, help="run each row in a fresh process (honest peak memory)"),
@@ -111,17 +110,24 @@ def bench_cmd(
     json_out: bool = typer.Option(False, "--json", help="print JSON instead of the table"),
 ) -> None:
     """Latency, FPS, memory, accuracy and GFLOP/s of PyTorch eager and every artifact."""
-    from ..common.manifest import ManifestError
-    from ..export.bench import BenchOptions, parse_sizes, run_bench
-    from ..export.report import render_bench_markdown
+    from rich.markup import escape
+
+    from ..common.errors import B2VError
+    from ..verify.bench import BenchOptions, parse_sizes, run_bench
+    from ..verify.data import require_torch
+    from ..verify.render import render_bench_markdown
 
     try:
+        require_torch("b2v-edge bench (the PyTorch row, GFLOPs and the GEMM ceiling)")
+        from ..export.api import export_variant
+
         opts = BenchOptions(
             deploy_dir, parse_sizes(sizes), runs, warmup, samples, data, stream_frames, warp_compare, isolate, threads
         )
-        report = run_bench(opts, progress=None if json_out else lambda msg: console.print(f"[dim]{msg}[/]"))
-    except (ValueError, ManifestError, FileNotFoundError) as exc:
-        fail(str(exc))
+        say = None if json_out else lambda msg: console.print(f"[dim]{escape(msg)}[/]")
+        report = run_bench(opts, progress=say, export_variant=export_variant)
+    except (B2VError, ValueError, FileNotFoundError) as exc:
+        fail(escape(str(exc)))
     if json_out:
         typer.echo(json.dumps(report.to_dict(), indent=2))
         return
@@ -132,7 +138,7 @@ def bench_cmd(
 def _print_bench(report: Any) -> None:
     from rich.table import Table
 
-    from ..export.report import BENCH_HEAD, bench_rows
+    from ..verify.render import BENCH_HEAD, bench_rows
 
     table = Table(title="b2v-edge bench")
     for col in BENCH_HEAD:

@@ -73,6 +73,7 @@ def test_export_writes_a_deploy_dir(exported):
     assert [a["path"] for a in manifest["artifacts"]] == ["model.onnx"]
     assert manifest["artifacts"][0]["target"] == "trt10" and manifest["artifacts"][0]["warp"] == "native"
     assert (exported.parent / "repo" / "b2v_lite_n3_onnx" / "config.pbtxt").exists()
+    assert manifest["parity"]["reference_set"]["samples"] == 2 and (exported / "reference.npz").is_file()
 
 
 @pytest.mark.parametrize(
@@ -141,6 +142,20 @@ def test_build_engine_without_tensorrt_prints_trtexec(exported, monkeypatch):
     assert "TensorRT is not installed" in _one_line_error(result, code=3)
     assert f"trtexec --onnx={exported}/model.onnx" in result.output
     assert not (exported / "model.fp32.plan").exists()
+
+
+def test_cli_defaults_are_the_library_defaults():
+    import inspect
+
+    from b2v_edge.cli.export import build_engine_command, export_command
+    from b2v_edge.export.options import ExportOptions
+    from b2v_edge.export.trt_build import BuildOptions
+
+    assert (
+        inspect.signature(build_engine_command).parameters["workspace"].default.default == BuildOptions().workspace_mib
+    )
+    export_params = inspect.signature(export_command).parameters
+    assert export_params["reference_samples"].default.default == ExportOptions().reference_samples
 
 
 def test_build_engine_bad_inputs(tmp_path, exported):

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -22,6 +24,43 @@ def deploy(tmp_path_factory, tmp_path, parity_helpers) -> Path:
 
 def invoke(*args):
     return CliRunner().invoke(app, [*map(str, args)])
+
+
+# A child interpreter in which ``import torch`` fails, as on a device with only the base install.
+NO_TORCH = """
+import sys
+sys.modules["torch"] = None
+from b2v_edge.cli.main import app
+app(sys.argv[1:], prog_name="b2v-edge")
+"""
+
+
+def run_without_torch(*args) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-c", NO_TORCH, *map(str, args)], capture_output=True, text=True, timeout=600
+    )
+
+
+def test_parity_without_torch_uses_the_stored_reference_set(tmp_path_factory, tmp_path, parity_helpers):
+    stored = Path(shutil.copytree(parity_helpers.shared_stored_deploy(tmp_path_factory), tmp_path / "stored"))
+    r = run_without_torch("parity", stored, "--threads", 1)
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    assert "model.fp16.onnx" in r.stdout and "stored at export" in r.stdout
+    reports = stored / "parity"
+    assert {p.name for p in reports.iterdir()} == {"report.json", "report.md", "report.html"}
+    data = json.loads((reports / "report.json").read_text())
+    assert data["passed"] is True and data["reference"]["origin"] == "stored" and data["samples"] == 2
+    assert data["summary_table"]["columns"][0] == "artifact" and len(data["summary_table"]["rows"]) == 2
+    assert "stored at export" in (reports / "report.md").read_text()
+    assert json.loads((stored / "manifest.json").read_text())["parity"]["reference_origin"] == "stored"
+
+
+def test_parity_without_torch_or_reference_set_says_what_to_do(deploy):
+    r = run_without_torch("parity", deploy)
+    assert r.returncode == 2 and r.stderr.startswith("error: ")
+    assert "has no reference set" in r.stderr and "b2v-edge[export]" in " ".join(r.stderr.split())
+    r = run_without_torch("parity", deploy, "--data", "synthetic")
+    assert r.returncode == 2 and "needs PyTorch" in r.stderr
 
 
 def test_parity_passes_writes_reports_and_manifest(deploy, tmp_path):
@@ -52,7 +91,7 @@ def test_parity_threshold_override_and_bad_flags(deploy):
     for args, match in (
         (["--fail-under", "fp16"], "PRECISION=dB"),
         (["--samples", "0"], "--samples"),
-        (["--data", "nope"], "unknown --data"),
+        (["--data", "nope"], "unknown kind"),
         (["--size", "64"], "HxW"),
     ):
         r = invoke("parity", deploy, *args)
@@ -121,11 +160,12 @@ def test_cli_defaults_match_the_library():
     import inspect
 
     from b2v_edge.cli.parity import bench_cmd, parity_cmd
-    from b2v_edge.export.bench import BenchOptions
-    from b2v_edge.export.parity import DEFAULT_SAMPLES
+    from b2v_edge.verify.bench import BenchOptions
+    from b2v_edge.verify.parity import ParityOptions
 
     params = inspect.signature(parity_cmd).parameters
-    assert params["samples"].default.default == DEFAULT_SAMPLES
+    for name in ("samples", "data", "backend", "checkpoint"):
+        assert params[name].default.default == ParityOptions.__dataclass_fields__[name].default, name
     bench = inspect.signature(bench_cmd).parameters
     for name in ("runs", "warmup", "samples", "stream_frames"):
         assert bench[name].default.default == BenchOptions.__dataclass_fields__[name].default, name

@@ -33,3 +33,20 @@ def test_shipped_demo_onnx_matches_the_shipped_checkpoint():
 def test_run_defaults_to_the_shipped_demo(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # no ./deploy here
     assert default_model() == shipped_demo_dir()
+
+
+def test_shipped_demo_reference_set_is_small_and_holds_the_checkpoint_outputs():
+    from b2v_edge.verify.reference import OUTPUT_SCALE, load_reference_set
+
+    demo = shipped_demo_dir()
+    manifest = Manifest.load(demo)
+    entry = manifest.parity["reference_set"]
+    assert (demo / entry["path"]).stat().st_size == entry["bytes"] <= 5_000_000
+    ref = load_reference_set(manifest)  # sha256-checked
+    assert ref.size == (256, 256) and ref.frames == 7 and ref.ground_truth is not None
+    model = load_checkpoint(None).model.eval()
+    model.set_warp_mode("gather")
+    x = torch.from_numpy(np.ascontiguousarray(ref.inputs[:1].transpose(0, 3, 1, 2), np.float32) / 255.0)
+    with torch.inference_mode():
+        expected = model(x).permute(0, 1, 3, 4, 2).numpy()
+    assert np.abs(expected - ref.outputs[:1]).max() <= 0.5 / OUTPUT_SCALE + 1e-5

@@ -20,8 +20,8 @@ from b2v_edge.export.options import ExportOptions
 def test_deploy_dir_contents(tiny_deploy):
     root = tiny_deploy.deploy_dir
     names = sorted(p.name for p in root.iterdir())
-    assert names == ["manifest.json", "model.fp16.onnx", "model.onnx"]  # no staging or .data leftovers
-    for name in ("model.onnx", "model.fp16.onnx"):
+    assert names == ["manifest.json", "model.fp16.onnx", "model.onnx", "reference.npz"]  # no staging/.data leftovers
+    for name in ("model.onnx", "model.fp16.onnx", "reference.npz"):
         assert stat.S_IMODE((root / name).stat().st_mode) & 0o044 == 0o044  # readable like a normal file
 
 
@@ -43,6 +43,44 @@ def test_manifest_records_everything(tiny_deploy):
     assert manifest.output["name"] == "frames" and manifest.output["shape"] == [1, 3, 3, 64, 64]
     assert manifest.model["frames"] == 3 and len(manifest.model["checkpoint_sha256"]) == 64
     assert set(manifest.parity["export"]) == {"model.onnx", "model.fp16.onnx"}
+
+
+def test_reference_set_holds_the_pytorch_outputs(tiny_deploy, tiny_checkpoint):
+    """reference.npz: uint8 inputs, the PyTorch outputs on exactly those inputs (12-bit), ground truth, sha256."""
+    import torch
+
+    from b2v_edge.checkpoint import load_checkpoint
+    from b2v_edge.common.manifest import sha256_file
+    from b2v_edge.verify.reference import OUTPUT_SCALE, load_reference_set
+
+    manifest = Manifest.load(tiny_deploy.deploy_dir)
+    entry = manifest.parity["reference_set"]
+    assert entry["path"] == "reference.npz" and entry["sha256"] == sha256_file(tiny_deploy.deploy_dir / "reference.npz")
+    assert (entry["samples"], entry["size"], entry["frames"], entry["ground_truth"]) == (2, [64, 64], 3, True)
+    assert entry["checkpoint_sha256"] == manifest.model["checkpoint_sha256"] and entry["data"] == "synthetic"
+    ref = load_reference_set(manifest)
+    assert (
+        ref.inputs.dtype == np.uint8
+        and ref.inputs.shape == (2, 64, 64, 3)
+        and ref.ground_truth.shape == (2, 3, 64, 64, 3)
+    )
+    model = load_checkpoint(str(tiny_checkpoint)).model.eval()
+    model.set_warp_mode("native")
+    x = torch.from_numpy(np.ascontiguousarray(ref.inputs.transpose(0, 3, 1, 2), np.float32) / 255.0)
+    with torch.inference_mode():
+        expected = model(x).permute(0, 1, 3, 4, 2).numpy()
+    assert np.abs(expected - ref.outputs).max() <= 0.5 / OUTPUT_SCALE + 1e-6
+    assert 0 < np.abs(expected - ref.outputs).max()  # stored at 12 bits, not float32
+
+
+def test_no_reference_samples_removes_the_reference_set(tmp_path, tiny_deploy, tiny_checkpoint):
+    out = tmp_path / "noref"
+    shutil.copytree(tiny_deploy.deploy_dir, out)
+    options = ExportOptions(
+        out_dir=out, checkpoint=str(tiny_checkpoint), precision="fp32", height=64, width=64, reference_samples=0
+    )
+    pipeline.run_export(options)
+    assert not (out / "reference.npz").exists() and "reference_set" not in Manifest.load(out).parity
 
 
 def test_runtime_opens_the_deploy_dir(tiny_deploy):

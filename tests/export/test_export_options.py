@@ -61,6 +61,8 @@ def test_auto_warp_and_opset_per_target(target, warp, opset):
         (dict(warp="native", opset=13), "needs opset >= 16"),
         (dict(engine=True, target="onnxruntime"), "TensorRT --target"),
         (dict(fp16_tool="tensorflow"), "unknown fp16_tool"),
+        (dict(reference_samples=-1), "--reference-samples"),
+        (dict(reference_samples=65), "--reference-samples"),
     ],
 )
 def test_invalid_combinations_fail_once_with_a_hint(kwargs, match):

@@ -153,4 +153,4 @@ def test_trtexec_command_dynamic_shapes(tmp_path, onnx_files):
     deploy = make_deploy(tmp_path / "dyn", onnx_files["dynamic"], dynamic=True)
     cmd = trtexec_command(Manifest.load(deploy), BuildOptions(precision="fp32"))
     assert "--minShapes=blurred:1x3x64x64" in cmd and "--optShapes=blurred:2x3x64x64" in cmd
-    assert "--maxShapes=blurred:2x3x1088x1920" in cmd
+    assert "--maxShapes=blurred:2x3x480x640" in cmd

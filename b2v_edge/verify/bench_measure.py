@@ -1,6 +1,6 @@
 """What runs inside one bench row's process: the engine (or PyTorch), timing, peak memory, stream FPS.
 
-Kept apart from :mod:`b2v_edge.export.bench` so a spawned row process imports only this module,
+Kept apart from :mod:`b2v_edge.verify.bench` so a spawned row process imports only this module,
 numpy and the runtime (plus torch for the PyTorch row): its peak resident memory is the row's own.
 """
 
@@ -17,7 +17,7 @@ import numpy as np
 from b2v_edge.common.errors import B2VError
 from b2v_edge.runtime.engines import Engine, EngineSpec
 
-from .parity_data import torch_threads
+from .data import torch_threads
 
 __all__ = ["IsolationError", "Job", "TorchEngine", "measure_gemm", "measure_row", "model_gflops", "run_job"]
 

@@ -1,18 +1,17 @@
-"""Parity: the same inputs through every deploy artifact and through the exported PyTorch checkpoint.
+"""The comparator: score one engine's outputs against reference outputs, per frame position.
 
-For each artifact listed in ``manifest.json`` (fp32/fp16/int8 ONNX via ONNX Runtime; TensorRT plans
-when TensorRT is importable) :func:`run_parity` computes, per frame position (index 0 = first frame)
+For each artifact :func:`compare_artifact` computes, per frame position (index 0 = first frame)
 and averaged over the samples:
 
-* engine vs PyTorch: PSNR (mean and worst sample), SSIM, max abs error;
-* engine vs ground truth and PyTorch vs ground truth (reverse-order aware, as in the paper: the
-  order that suits the PyTorch output is used for both) and their difference ``gt_drop``
-  (PyTorch minus engine, dB; positive = the engine lost quality).
+* engine vs reference (the PyTorch outputs): PSNR (mean and worst sample), SSIM, max abs error;
+* engine vs ground truth and reference vs ground truth (reverse-order aware, as in the paper: the
+  order that suits the reference output is used for both) and their difference ``gt_drop``
+  (reference minus engine, dB; positive = the engine lost quality).
 
-An artifact passes when, at every frame position, the mean engine-vs-PyTorch PSNR reaches
-``min_psnr[precision]`` and ``gt_drop`` stays within ``max_gt_drop[precision]``. Results are plain
-objects (``passed``, ``bool(result)``); rendering lives in :mod:`b2v_edge.export.report`.
-Data without ground truth (``images:DIR``) is compared engine-vs-PyTorch only.
+An artifact passes when, at every frame position, the mean engine-vs-reference PSNR reaches
+``min_psnr[precision]`` and ``gt_drop`` stays within ``max_gt_drop[precision]``; the defaults are the
+pass bars of :mod:`b2v_edge.common.vocab`. Results are plain objects (``passed``, ``bool(result)``);
+rendering lives in :mod:`b2v_edge.verify.render`. numpy only: no torch, no engine construction.
 """
 
 from __future__ import annotations
@@ -20,49 +19,84 @@ from __future__ import annotations
 import datetime as _dt
 import time
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from b2v_edge.common.manifest import Artifact, Manifest, ManifestError
+from b2v_edge.common.errors import B2VError
+from b2v_edge.common.manifest import Artifact
 from b2v_edge.common.metrics import psnr, sequence_scores, ssim
-
-from .parity_data import (
-    DEFAULT_MAX_GT_DROP,
-    DEFAULT_MIN_PSNR,
-    DEFAULT_SAMPLES,
-    ParityError,
-    ParityOptions,
-    ParitySample,
-    Thresholds,
-    environment_info,
-    load_reference,
-    load_samples,
-    parse_levels,
-    torch_outputs,
-)
+from b2v_edge.common.vocab import max_gt_drop_db, min_psnr_db
 
 __all__ = [
     "DEFAULT_MAX_GT_DROP",
     "DEFAULT_MIN_PSNR",
-    "DEFAULT_SAMPLES",
     "SCHEMA_VERSION",
     "ArtifactParity",
     "ParityError",
-    "ParityOptions",
     "ParityReport",
+    "ParitySample",
     "ReferenceScores",
     "Thresholds",
     "WorstCase",
     "compare_artifact",
     "parse_levels",
-    "record_in_manifest",
-    "run_parity",
+    "reference_scores",
 ]
 
 SCHEMA_VERSION = 1
+DEFAULT_MIN_PSNR: Dict[str, float] = min_psnr_db()
+DEFAULT_MAX_GT_DROP: Dict[str, float] = max_gt_drop_db()
 Progress = Callable[[str, int, int], None]
+
+
+class ParityError(B2VError, ValueError):
+    """Parity cannot run (bad options, missing data, wrong or missing reference); one-line message."""
+
+
+def parse_levels(text: Optional[str], what: str) -> Dict[str, float]:
+    """``"fp16=38,int8=28"`` -> ``{"fp16": 38.0, "int8": 28.0}`` (empty/None -> ``{}``)."""
+    out: Dict[str, float] = {}
+    for part in filter(None, (p.strip() for p in (text or "").split(","))):
+        key, sep, value = part.partition("=")
+        key = key.strip().lower()
+        if not sep or key not in DEFAULT_MIN_PSNR:
+            raise ParityError(f"{what} takes PRECISION=dB pairs like 'fp16=38,int8=28', got {part!r}")
+        try:
+            out[key] = float(value)
+        except ValueError:
+            raise ParityError(f"{what}: {value!r} is not a number (in {part!r})") from None
+    return out
+
+
+@dataclass
+class Thresholds:
+    """Pass criteria per precision; missing keys fall back to the vocabulary's pass bars.
+
+    Attributes:
+        min_psnr: lowest allowed mean engine-vs-reference PSNR (dB) at any frame position.
+        max_gt_drop: largest allowed PSNR-vs-GT loss of the engine relative to the reference (dB).
+    """
+
+    min_psnr: Dict[str, float] = field(default_factory=dict)
+    max_gt_drop: Dict[str, float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.min_psnr = {**DEFAULT_MIN_PSNR, **self.min_psnr}
+        self.max_gt_drop = {**DEFAULT_MAX_GT_DROP, **self.max_gt_drop}
+
+    def for_precision(self, precision: str) -> Tuple[float, float]:
+        """``(min_psnr, max_gt_drop)`` for ``precision``."""
+        return self.min_psnr[precision], self.max_gt_drop[precision]
+
+
+@dataclass
+class ParitySample:
+    """One input: ``blurred`` ``float32 [H, W, 3]`` RGB in [0, 1]; ``frames`` ``[N, H, W, 3]`` or None."""
+
+    blurred: np.ndarray
+    frames: Optional[np.ndarray]
+    name: str
 
 
 @dataclass
@@ -80,7 +114,17 @@ class WorstCase:
 
 @dataclass
 class ReferenceScores:
-    """The PyTorch checkpoint against ground truth (empty lists without ground truth)."""
+    """Where the reference outputs came from, and how they score against ground truth.
+
+    Attributes:
+        checkpoint: the PyTorch checkpoint that produced them (as the manifest names it).
+        sha256: its sha256.
+        psnr_gt / ssim_gt: per frame position, mean over the samples (empty without ground truth).
+        reversed: per sample, whether the reversed ground-truth order matched better.
+        seconds: time spent producing the reference (0 for a stored reference set).
+        origin: ``"pytorch"`` (recomputed now) or ``"stored"`` (the deploy dir's reference set).
+        resolution: smallest difference the stored outputs resolve (0 = float32).
+    """
 
     checkpoint: str
     sha256: str
@@ -88,6 +132,8 @@ class ReferenceScores:
     ssim_gt: List[float]
     reversed: List[bool]
     seconds: float
+    origin: str = "pytorch"
+    resolution: float = 0.0
 
     def to_dict(self) -> Dict[str, Any]:
         return asdict(self)
@@ -223,6 +269,7 @@ class ParityReport:
             "data": self.data,
             "samples": self.count,
             "reference": self.reference.checkpoint,
+            "reference_origin": self.reference.origin,
             "artifacts": arts,
         }
 
@@ -316,28 +363,49 @@ def _fmt_pos(positions: Sequence[int]) -> str:
     return ", ".join(str(k + 1) for k in positions)
 
 
+def reference_scores(
+    samples: Sequence[ParitySample], refs: Sequence[np.ndarray], with_ssim: bool, **provenance: Any
+) -> ReferenceScores:
+    """Score the reference outputs ``refs`` (``[N, H, W, 3]`` per sample) against the samples' ground truth.
+
+    ``provenance`` fills the other :class:`ReferenceScores` fields (checkpoint, sha256, seconds, origin,
+    resolution); samples without ground truth are left out (all of them: empty score lists).
+    """
+    scores = [sequence_scores(r, s.frames, with_ssim) for r, s in zip(refs, samples) if s.frames is not None]
+    return ReferenceScores(
+        psnr_gt=np.mean([s.psnr for s in scores], axis=0).tolist() if scores else [],
+        ssim_gt=np.mean([s.ssim for s in scores], axis=0).tolist() if scores and with_ssim else [],
+        reversed=[s.reversed for s in scores],
+        **provenance,
+    )
+
+
 def compare_artifact(
     engine: Any,
     art: Artifact,
     samples: Sequence[ParitySample],
     refs: Sequence[np.ndarray],
     ref_scores: ReferenceScores,
-    options: ParityOptions,
+    thresholds: Thresholds,
+    with_ssim: bool = True,
+    worst: int = 3,
     progress: Optional[Progress] = None,
 ) -> ArtifactParity:
-    """Run ``samples`` through an open engine and score them against the PyTorch outputs ``refs``.
+    """Run ``samples`` through an open engine and score them against the reference outputs ``refs``.
 
     Args:
         engine: an open :class:`~b2v_edge.runtime.engines.base.Engine` (``infer`` on ``[1,3,H,W]``).
         art: the artifact's manifest entry.
         samples: inputs (and ground truth, if any).
-        refs: PyTorch outputs, ``[N, H, W, 3]`` per sample.
-        ref_scores: the PyTorch checkpoint's scores (its ``reversed`` flags orient the GT).
-        options: thresholds, SSIM switch, strips to keep.
+        refs: reference outputs, ``[N, H, W, 3]`` per sample.
+        ref_scores: the reference's scores (its ``reversed`` flags orient the GT).
+        thresholds: pass criteria per precision.
+        with_ssim: also compute SSIM.
+        worst: image strips kept (the artifact's worst samples).
         progress: called with ``(artifact path, done, total)``.
     """
     t0 = time.perf_counter()
-    min_psnr, max_drop = options.thresholds.for_precision(art.precision)
+    min_psnr, max_drop = thresholds.for_precision(art.precision)
     result = ArtifactParity(
         art.path,
         art.kind,
@@ -348,12 +416,12 @@ def compare_artifact(
         min_psnr=min_psnr,
         max_gt_drop=max_drop,
     )
-    acc = _Accumulator(len(refs[0]), options.worst)
+    acc = _Accumulator(len(refs[0]), worst)
     for i, (sample, ref) in enumerate(zip(samples, refs)):
         x = np.ascontiguousarray(sample.blurred.transpose(2, 0, 1)[None], np.float32)
         out = engine.infer(x, check_finite=False)[0].transpose(0, 2, 3, 1)
         rev = bool(ref_scores.reversed[i]) if ref_scores.reversed else False
-        acc.add(i, out, ref, sample, rev, options.ssim)
+        acc.add(i, out, ref, sample, rev, with_ssim)
         if progress is not None:
             progress(art.path, i + 1, len(samples))
     result.count = len(samples)
@@ -365,103 +433,3 @@ def compare_artifact(
     _check(result, ref_scores, acc.nonfinite)
     result.seconds = time.perf_counter() - t0
     return result
-
-
-# ---- the run ------------------------------------------------------------------------------------
-def _engine_backend(art: Artifact, backend: str) -> Tuple[str, str]:
-    """(backend to open ``art`` with, or "" plus the reason it is skipped)."""
-    import importlib.util
-
-    if art.kind == "tensorrt_plan":
-        if backend == "onnxruntime":
-            return "", "plans not requested (--backend onnxruntime)"
-        if importlib.util.find_spec("tensorrt") is None:
-            return "", "TensorRT is not installed on this machine (run parity on the device)"
-        return "tensorrt", ""
-    if backend == "tensorrt":
-        return "", "ONNX artifacts not requested (--backend tensorrt)"
-    return "onnxruntime", ""
-
-
-def _check_one(
-    manifest: Manifest,
-    art: Artifact,
-    samples: Sequence[ParitySample],
-    refs: Sequence[np.ndarray],
-    ref_scores: ReferenceScores,
-    options: ParityOptions,
-    progress: Optional[Progress],
-) -> ArtifactParity:
-    from b2v_edge.runtime import EngineError, open_engine
-
-    backend, reason = _engine_backend(art, options.backend)
-    if not backend:
-        return ArtifactParity(art.path, art.kind, art.precision, art.warp, skipped=reason)
-    try:
-        with open_engine(manifest.path_of(art), backend, threads=options.threads) as engine:
-            return compare_artifact(engine, art, samples, refs, ref_scores, options, progress)
-    except (EngineError, ManifestError) as exc:
-        return ArtifactParity(art.path, art.kind, art.precision, art.warp, backend=backend, error=str(exc))
-
-
-def _input_size(manifest: Manifest, size: Optional[Tuple[int, int]]) -> Tuple[int, int]:
-    shape = list((manifest.input or {}).get("shape") or [])
-    h, w = (shape[2], shape[3]) if len(shape) == 4 else (None, None)
-    if isinstance(h, int) and isinstance(w, int) and h > 0 and w > 0:
-        if size is not None and tuple(size) != (h, w):
-            raise ParityError(f"the artifacts in {manifest.root} take {h}x{w} inputs, not --size {size[0]}x{size[1]}")
-        return h, w
-    return tuple(size) if size is not None else (256, 256)  # type: ignore[return-value]
-
-
-def run_parity(options: ParityOptions, progress: Optional[Progress] = None) -> ParityReport:
-    """Check every artifact of ``options.deploy_dir`` against its PyTorch checkpoint.
-
-    Raises:
-        ParityError: unusable options, data or reference checkpoint.
-        ManifestError: no usable manifest.
-    """
-    manifest = Manifest.load(options.deploy_dir)
-    if not manifest.artifacts:
-        raise ParityError(f"{manifest.root}/manifest.json lists no artifacts; run `b2v-edge export` first")
-    ckpt, sha, notes = load_reference(manifest, options.checkpoint)
-    size = _input_size(manifest, options.size)
-    samples, data_notes = load_samples(options.data, ckpt.config.frames, size, options.samples, options.seed)
-    notes += data_notes
-    t0 = time.perf_counter()
-    refs = torch_outputs(ckpt.model, samples, progress, options.threads or 1)  # see ParityOptions.threads
-    scores = [sequence_scores(r, s.frames, options.ssim) for r, s in zip(refs, samples) if s.frames is not None]
-    reference = ReferenceScores(
-        str(ckpt.path),
-        sha,
-        np.mean([s.psnr for s in scores], axis=0).tolist() if scores else [],
-        np.mean([s.ssim for s in scores], axis=0).tolist() if scores and options.ssim else [],
-        [s.reversed for s in scores],
-        time.perf_counter() - t0,
-    )
-    results = [_check_one(manifest, a, samples, refs, reference, options, progress) for a in manifest.artifacts]
-    has_gt = bool(scores)
-    if not has_gt:
-        notes.append(f"{options.data} has no ground truth: engine-vs-PyTorch only (no PSNR vs GT, no GT drop check)")
-    env = environment_info({r.backend: r.provider for r in results if r.backend})
-    return ParityReport(
-        str(manifest.root),
-        options.data,
-        len(samples),
-        size,
-        ckpt.config.frames,
-        has_gt,
-        reference,
-        results,
-        options.thresholds,
-        env,
-        notes,
-    )
-
-
-def record_in_manifest(report: ParityReport) -> Path:
-    """Merge ``report.manifest_summary()`` into the manifest's ``parity`` (re-read first; other keys such as
-    the export-time ``export`` check are kept); returns the manifest path."""
-    manifest = Manifest.load(report.deploy_dir)
-    manifest.parity = {**(manifest.parity or {}), **report.manifest_summary()}
-    return manifest.save()

@@ -31,7 +31,9 @@ from b2v_edge.common.manifest import Manifest
 from b2v_edge.common.metrics import psnr, sequence_scores
 
 from .bench_measure import IsolationError, Job, TorchEngine, measure_gemm, model_gflops, run_job
-from .parity_data import ParitySample, environment_info, load_reference, load_samples
+from .compare import ParitySample
+from .data import load_exported_checkpoint, load_samples
+from .environment import environment_info
 
 __all__ = [
     "BenchError",
@@ -50,6 +52,10 @@ __all__ = [
 SCHEMA_VERSION = 1
 STREAM_SIZE = (480, 640)  # (h, w) of the stream test video: a VGA camera
 Progress = Callable[[str], None]
+#: Exports ``checkpoint``'s fp32 graph with ``warp`` at ``size`` (H, W) into ``out_dir`` for ``target`` and
+#: returns that deploy dir's manifest: :func:`b2v_edge.export.api.export_variant`, passed in by the caller
+#: (verify sits below export and does not import it).
+VariantExporter = Callable[[str, Path, Tuple[int, int], str, str], Manifest]
 
 
 class BenchError(B2VError, ValueError):
@@ -220,34 +226,29 @@ def _mb(path: Union[str, Path]) -> Optional[float]:
     return p.stat().st_size / 1e6 if p.is_file() else None
 
 
-def _warp_variant(manifest: Manifest, ckpt_path: str, size: Tuple[int, int], tmp: Path, notes: List[str]) -> Planned:
-    """Export fp32 with the warp the fp32 artifact does not use into ``tmp`` (``b2v_edge.export.api``)."""
-    from .api import ExportOptions, export
-    from .options import OptionsError
-
+def _warp_variant(
+    manifest: Manifest,
+    ckpt_path: str,
+    size: Tuple[int, int],
+    tmp: Path,
+    notes: List[str],
+    exporter: Optional[VariantExporter],
+) -> Planned:
+    """Export fp32 with the warp the fp32 artifact does not use into ``tmp`` (``exporter``)."""
     art = manifest.find("onnx", "fp32")[-1]
     other = "native" if art.warp == "gather" else "gather"
     row = BenchRow(f"ORT fp32 ({other} warp)", "onnx", "fp32", other, size)
-    common = dict(
-        out_dir=tmp / f"{other}-{size[0]}x{size[1]}",
-        checkpoint=ckpt_path,
-        precision="fp32",
-        height=size[0],
-        width=size[1],
-        warp=other,
-        verify_inputs=1,
-    )
+    if exporter is None:
+        row.skipped = "no exporter given (run_bench(..., export_variant=b2v_edge.export.api.export_variant))"
+        return row, None
+    out_dir = tmp / f"{other}-{size[0]}x{size[1]}"
     try:
-        try:
-            opts = ExportOptions(target=art.target or "onnxruntime", **common)
-        except OptionsError:  # e.g. native warp for trt8.0: export it for ONNX Runtime instead
-            opts = ExportOptions(target="onnxruntime", **common)
-        result = export(opts)
+        made_manifest = exporter(ckpt_path, out_dir, size, other, art.target or "onnxruntime")
     except (ValueError, RuntimeError) as exc:
         row.skipped = f"export of the {other} warp failed: {str(exc).splitlines()[0][:120]}"
         return row, None
-    made = result.manifest.get("onnx", "fp32")
-    row.path, row.file_mb = str(result.manifest.path_of(made)), _mb(result.manifest.path_of(made))
+    made = made_manifest.get("onnx", "fp32")
+    row.path, row.file_mb = str(made_manifest.path_of(made)), _mb(made_manifest.path_of(made))
     if (made.opset, made.target) != (art.opset, art.target):
         notes.append(
             f"warp comparison: {art.path} is {art.warp}/opset {art.opset} ({art.target}); the {other} variant "
@@ -301,15 +302,16 @@ def _bench_size(
     gemm: float,
     say: Progress,
     notes: List[str],
+    exporter: Optional[VariantExporter] = None,
 ) -> Tuple[List[BenchRow], float]:
     gflops = model_gflops(ckpt.model, size, options.threads)
-    samples, _ = load_samples(options.data, ckpt.config.frames, size, options.samples)
+    samples, _ = load_samples(options.data, ckpt.config.frames, size, options.samples, command="bench")
     inputs = np.stack([s.blurred.transpose(2, 0, 1) for s in samples]).astype(np.float32)
     video = _stream_video(samples, options.stream_frames, tmp) if options.stream_frames else None
     plan = [(row, path, True) for row, path in _rows_for(manifest, str(ckpt.path), size)]
     if options.warp_compare and manifest.find("onnx", "fp32"):
         say(f"exporting the other warp variant at {size[0]}x{size[1]} (fp32)")
-        plan.append((*_warp_variant(manifest, str(ckpt.path), size, tmp, notes), False))
+        plan.append((*_warp_variant(manifest, str(ckpt.path), size, tmp, notes, exporter), False))
     ref = None
     for row, path, stream in plan:
         if path is None:
@@ -373,16 +375,20 @@ def _busy_note() -> str:
     return ""
 
 
-def run_bench(options: BenchOptions, progress: Optional[Progress] = None) -> BenchReport:
+def run_bench(
+    options: BenchOptions, progress: Optional[Progress] = None, export_variant: Optional[VariantExporter] = None
+) -> BenchReport:
     """Measure every row at every size; see the module docstring for the method.
 
+    ``export_variant`` makes the other-warp row (``options.warp_compare``); without it that row is skipped.
+
     Raises:
-        ParityError: unusable reference checkpoint or data. ManifestError: no usable manifest.
+        ParityError: unusable reference checkpoint or data (or no torch). ManifestError: no usable manifest.
     """
     say = progress or (lambda _msg: None)
     busy = _busy_note()
     manifest = Manifest.load(options.deploy_dir)
-    ckpt, _, notes = load_reference(manifest, options.checkpoint)
+    ckpt, _, notes = load_exported_checkpoint(manifest, options.checkpoint)
     sizes = options.sizes or (_static_size(manifest) or (256, 256),)
     say(f"measuring the fp32 GEMM ceiling ({options.gemm_size}x{options.gemm_size} matmul)")
     gemm = measure_gemm(options.gemm_size, threads=options.threads)
@@ -392,7 +398,7 @@ def run_bench(options: BenchOptions, progress: Optional[Progress] = None) -> Ben
     try:
         for size in sizes:
             size_rows, gflops[f"{size[0]}x{size[1]}"] = _bench_size(
-                manifest, ckpt, size, options, tmp, gemm, say, notes
+                manifest, ckpt, size, options, tmp, gemm, say, notes, export_variant
             )
             rows += size_rows
     finally:

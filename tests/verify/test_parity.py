@@ -1,4 +1,7 @@
-"""export/parity.py + parity_data.py: engine vs PyTorch vs ground truth on a tiny real deploy dir."""
+"""b2v_edge/verify/parity.py (+ compare.py, data.py): engine vs PyTorch vs ground truth on a tiny real deploy dir.
+
+These deploy dirs have no stored reference set: every run here recomputes the PyTorch reference.
+"""
 
 from __future__ import annotations
 
@@ -8,19 +11,13 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import parity_helpers as H  # tests/export is on sys.path (pytest rootdir-relative import)
+import parity_helpers as H  # tests/verify is on sys.path (pytest rootdir-relative import)
 import pytest
 
 from b2v_edge.common.manifest import Manifest, ManifestError, sha256_file
-from b2v_edge.export.parity import (
-    ParityError,
-    ParityOptions,
-    Thresholds,
-    parse_levels,
-    record_in_manifest,
-    run_parity,
-)
-from b2v_edge.export.parity_data import load_samples
+from b2v_edge.verify.compare import ParityError, Thresholds, parse_levels
+from b2v_edge.verify.data import load_samples
+from b2v_edge.verify.parity import ParityOptions, record_in_manifest, run_parity
 
 
 @pytest.fixture(scope="session")
@@ -116,6 +113,11 @@ def test_threshold_override_and_parse_levels(deploy):
     assert next(a for a in report.artifacts if a.precision == "fp32").passed
 
 
+def test_any_data_kind_of_the_one_grammar(deploy):
+    report = run_parity(_opts(deploy, data="deadleaves", samples=1, ssim=False))
+    assert report.passed and report.has_gt and report.data == "deadleaves" and report.count == 1
+
+
 def test_images_folder_has_no_ground_truth(deploy, tmp_path):
     folder = tmp_path / "photos"
     folder.mkdir()
@@ -152,8 +154,10 @@ def test_bad_options_and_inputs(deploy, tmp_path):
             ParityOptions(deploy, **kw)
     with pytest.raises(ParityError, match="take 64x64 inputs"):
         run_parity(_opts(deploy, size=(128, 128)))
-    with pytest.raises(ParityError, match="unknown --data"):
+    with pytest.raises(ParityError, match="unknown kind"):
         run_parity(_opts(deploy, data="webcam"))
+    with pytest.raises(ParityError, match="`parity` cannot use it"):
+        run_parity(_opts(deploy, data="camera:0"))
     with pytest.raises(ParityError, match="not a folder"):
         load_samples(f"images:{tmp_path / 'none'}", 3, (64, 64), 2)
     with pytest.raises(ManifestError, match="no manifest.json"):
@@ -177,3 +181,57 @@ def test_summary_written_back_to_manifest_keeps_export_check(deploy):
     assert parity["export"] == {"model.onnx": {"psnr_db": 99.0}}
     assert parity["passed"] is True and parity["samples"] == 1
     assert parity["artifacts"]["model.fp16.onnx"]["status"] == "pass"
+
+
+# ---- the stored reference set (what a torch-free device uses) -----------------------------------
+@pytest.fixture
+def stored(tmp_path_factory, tmp_path) -> Path:
+    return Path(shutil.copytree(H.shared_stored_deploy(tmp_path_factory), tmp_path / "stored"))
+
+
+def test_stored_reference_set_is_the_default(stored):
+    report = run_parity(ParityOptions(stored, threads=1, worst=1))
+    assert report.passed and report.reference.origin == "stored" and report.reference.seconds == 0.0
+    assert report.count == 2 and report.data == "reference.npz (synthetic)" and report.has_gt
+    assert report.reference.resolution == pytest.approx(1 / 4095) and len(report.reference.psnr_gt) == 3
+    by = {a.precision: a for a in report.artifacts}
+    assert 60 <= min(by["fp32"].psnr_vs_torch) < 100  # 12-bit stored outputs cap the fp32 agreement
+    assert 40 <= min(by["fp16"].psnr_vs_torch) and max(abs(d) for d in by["fp16"].gt_drop) < 0.1
+    assert any("stored at export" in n for n in report.notes)
+    assert set(by["fp16"].worst[0].images) == {"input", "pytorch", "engine", "gt"}
+    assert report.manifest_summary()["reference_origin"] == "stored"
+
+
+def test_stored_and_recomputed_references_agree(stored):
+    kept = run_parity(ParityOptions(stored, threads=1, ssim=False))
+    fresh = run_parity(ParityOptions(stored, data="synthetic", samples=2, threads=1, ssim=False))
+    assert fresh.reference.origin == "pytorch" and kept.count == fresh.count == 2
+    assert np.allclose(kept.reference.psnr_gt, fresh.reference.psnr_gt, atol=0.1)  # uint8 inputs vs float inputs
+    for a, b in zip(kept.artifacts, fresh.artifacts):
+        assert a.passed and b.passed and a.precision == b.precision
+        assert np.allclose(a.psnr_gt, b.psnr_gt, atol=0.1) and np.allclose(a.gt_drop, b.gt_drop, atol=0.02)
+    fp16 = [next(a for a in r.artifacts if a.precision == "fp16") for r in (kept, fresh)]
+    assert abs(np.mean(fp16[0].psnr_vs_torch) - np.mean(fp16[1].psnr_vs_torch)) < 3.0
+
+
+def test_stored_reference_catches_a_broken_artifact(stored):
+    H.break_artifact(stored, "model.fp16.onnx")
+    report = run_parity(ParityOptions(stored, threads=1, ssim=False))
+    assert not report.passed and report.reference.origin == "stored"
+    (line,) = report.failures()
+    assert line.startswith("model.fp16.onnx (fp16): ") and "below 40 dB" in line
+
+
+def test_stored_reference_samples_and_checks(stored, deploy):
+    one = run_parity(ParityOptions(stored, samples=1, threads=1, ssim=False))
+    assert one.count == 1 and one.reference.origin == "stored"
+    more = run_parity(ParityOptions(stored, samples=5, threads=1, ssim=False))
+    assert more.count == 2 and any("holds only 2 samples" in n for n in more.notes)
+    with pytest.raises(ParityError, match="has no reference set"):
+        run_parity(ParityOptions(deploy, data="reference"))
+    with pytest.raises(ParityError, match="--data reference uses the stored outputs"):
+        ParityOptions(stored, data="reference", checkpoint="x.pt")
+    with open(stored / "reference.npz", "ab") as fh:
+        fh.write(b"\0")
+    with pytest.raises(ParityError, match="does not match the manifest"):
+        run_parity(ParityOptions(stored))

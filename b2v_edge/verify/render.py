@@ -1,9 +1,12 @@
-"""Render parity results: ``report.json`` (schema-versioned), ``report.md`` and a self-contained
-``report.html`` (per-frame-position PSNR plot and image strips embedded as base64 PNGs), plus the
-markdown table of ``b2v-edge bench``.
+"""Render parity results: ``report.json`` (schema-versioned), ``report.md``, a self-contained
+``report.html`` (per-frame-position PSNR plot and image strips embedded as base64 PNGs) and the
+terminal table, plus the markdown table of ``b2v-edge bench``.
 
-Rendering only: every number comes from :class:`~b2v_edge.export.parity.ParityReport` /
-:class:`~b2v_edge.export.bench.BenchReport`. Frame positions are 1-based in every report.
+One row builder (:func:`summary_table`) feeds the JSON ``summary_table``, the markdown and HTML
+tables and the CLI's rich table (which shows a subset of the columns). Rendering only: every number
+comes from :class:`~b2v_edge.verify.compare.ParityReport` / :class:`~b2v_edge.verify.bench.BenchReport`.
+Frame positions are 1-based in every report. The PSNR plot needs matplotlib (``b2v-edge[report]``);
+without it the HTML report says so and keeps everything else.
 """
 
 from __future__ import annotations
@@ -14,13 +17,16 @@ import io
 import json
 import math
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Union
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
 from b2v_edge.common.atomic import atomic_write_text
 
 __all__ = [
+    "SUMMARY_HEAD",
+    "TERMINAL_COLUMNS",
+    "bench_rows",
     "diff_gain",
     "image_strip",
     "psnr_plot_png",
@@ -28,6 +34,7 @@ __all__ = [
     "render_html",
     "render_json",
     "render_markdown",
+    "summary_table",
     "write_reports",
 ]
 
@@ -53,8 +60,10 @@ def _clean(value: Any) -> Any:
 
 
 def render_json(report: Any) -> str:
-    """``report.to_dict()`` as indented JSON (NaN/Inf written as null)."""
-    return json.dumps(_clean(report.to_dict()), indent=2, allow_nan=False) + "\n"
+    """``report.to_dict()`` plus the summary table, as indented JSON (NaN/Inf written as null)."""
+    head, rows = summary_table(report)
+    data = {**report.to_dict(), "summary_table": {"columns": head, "rows": rows}}
+    return json.dumps(_clean(data), indent=2, allow_nan=False) + "\n"
 
 
 # ---- shared table data --------------------------------------------------------------------------
@@ -65,6 +74,7 @@ def _f(value: Optional[float], digits: int = 2) -> str:
 
 
 def _summary_rows(report: Any) -> List[List[str]]:
+    """One row per artifact, the columns of :data:`SUMMARY_HEAD`."""
     rows = []
     for a in report.artifacts:
         if a.skipped or a.error:
@@ -101,6 +111,22 @@ SUMMARY_HEAD = [
     "time",
     "result",
 ]
+#: The columns of the terminal table (a subset: it has to fit a console).
+TERMINAL_COLUMNS = ("artifact", "precision", "PSNR vs PyTorch mean / worst (dB)", "worst GT drop (dB)", "result")
+
+
+def summary_table(report: Any, columns: Optional[Sequence[str]] = None) -> Tuple[List[str], List[List[str]]]:
+    """``(header, rows)`` of the per-artifact summary, one row per artifact in manifest order.
+
+    Args:
+        report: a :class:`~b2v_edge.verify.compare.ParityReport`.
+        columns: names from :data:`SUMMARY_HEAD` to keep (None = all), in the given order.
+    """
+    rows = _summary_rows(report)
+    if columns is None:
+        return list(SUMMARY_HEAD), rows
+    index = [SUMMARY_HEAD.index(c) for c in columns]
+    return list(columns), [[row[i] for i in index] for row in rows]
 
 
 def _position_tables(report: Any) -> List[tuple]:
@@ -125,10 +151,11 @@ def _position_tables(report: Any) -> List[tuple]:
 def _headline(report: Any) -> str:
     verdict = "PASS" if report.passed else "FAIL"
     ref = Path(report.reference.checkpoint).name
+    how = "stored at export" if report.reference.origin == "stored" else "recomputed"
     return (
         f"**{verdict}** — {len(report.checked)} of {len(report.artifacts)} artifacts checked on {report.count} "
         f"samples of `{report.data}` ({report.size[0]}x{report.size[1]}, N={report.frames}); PyTorch reference "
-        f"`{ref}` (sha256 {report.reference.sha256[:12]}…)"
+        f"`{ref}`, {how} (sha256 {report.reference.sha256[:12]}…)"
     )
 
 
@@ -161,7 +188,7 @@ def render_markdown(report: Any) -> str:
         "",
         _headline(report),
         "",
-        _md_table(SUMMARY_HEAD, _summary_rows(report)),
+        _md_table(*summary_table(report)),
     ]
     for title, head, rows in _position_tables(report):
         parts += ["", f"## {title}", "", _md_table(head, rows)]
@@ -264,6 +291,14 @@ td:first-child,th:first-child{text-align:left}th{background:#f3f3f3}.pass{color:
 .verdict.pass{background:#e6f4ea}.verdict.fail{background:#fce8e6}figure{margin:10px 0 22px}figcaption{font-size:13px;color:#444}"""
 
 
+def _plot_html(report: Any) -> str:
+    try:
+        png = psnr_plot_png(report)
+    except ImportError:
+        return "<p class='skipped'>The plot needs matplotlib: pip install 'b2v-edge[report]'.</p>"
+    return f"<img alt='PSNR per frame position' src='{_png_b64(png)}'>"
+
+
 def _html_table(head: Sequence[str], rows: Sequence[Sequence[str]], status_col: Optional[int] = None) -> str:
     out = ["<table><tr>" + "".join(f"<th>{html.escape(str(h))}</th>" for h in head) + "</tr>"]
     for r in rows:
@@ -304,7 +339,7 @@ def render_html(report: Any) -> str:
         f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>b2v-edge parity: {html.escape(report.deploy_dir)}</title>",
         f"<style>{_CSS}</style></head><body>",
         f"<h1>Parity report: {html.escape(report.deploy_dir)}</h1><p>{head}</p>",
-        _html_table(SUMMARY_HEAD, _summary_rows(report), status_col=len(SUMMARY_HEAD) - 1),
+        _html_table(*summary_table(report), status_col=len(SUMMARY_HEAD) - 1),
     ]
     if not report.passed:
         parts.append(
@@ -313,9 +348,7 @@ def render_html(report: Any) -> str:
             + "</ul>"
         )
     if any(a.psnr_vs_torch for a in report.artifacts):
-        parts.append(
-            f"<h2>PSNR per frame position</h2><img alt='PSNR per frame position' src='{_png_b64(psnr_plot_png(report))}'>"
-        )
+        parts.append("<h2>PSNR per frame position</h2>" + _plot_html(report))
     for title, thead, rows in _position_tables(report):
         parts += [f"<h3>{html.escape(title)}</h3>", _html_table(thead, rows)]
     parts += _strips_html(report)

@@ -1,18 +1,21 @@
-"""export/report.py: report.json / report.md / self-contained report.html, and the bench markdown."""
+"""b2v_edge/verify/render.py: report.json / report.md / self-contained report.html, and the bench markdown."""
 
 from __future__ import annotations
 
 import base64
 import json
 import re
+import sys
 
 import cv2
 import numpy as np
 import pytest
 
-from b2v_edge.export.bench import BenchReport, BenchRow, Ratio
-from b2v_edge.export.parity import ArtifactParity, ParityReport, ReferenceScores, Thresholds, WorstCase
-from b2v_edge.export.report import (
+from b2v_edge.verify.bench import BenchReport, BenchRow, Ratio
+from b2v_edge.verify.compare import ArtifactParity, ParityReport, ReferenceScores, Thresholds, WorstCase
+from b2v_edge.verify.render import (
+    SUMMARY_HEAD,
+    TERMINAL_COLUMNS,
     diff_gain,
     image_strip,
     psnr_plot_png,
@@ -20,6 +23,7 @@ from b2v_edge.export.report import (
     render_html,
     render_json,
     render_markdown,
+    summary_table,
     write_reports,
 )
 
@@ -193,3 +197,32 @@ def test_bench_markdown():
     assert "0.05 GFLOPs per 64x64" in md and "2048² matmul" in md and "60.0 GFLOP/s" in md
     assert "2.50× (goal ≥ 2.0; met)" in md and "not measured" in md and "- a note" in md
     assert rows[0].median_ms == 52.0 and rows[0].fps == pytest.approx(1000 / 52)
+
+
+def test_one_row_builder_for_every_format():
+    rep = _report(fail=True)
+    head, rows = summary_table(rep)
+    assert head == SUMMARY_HEAD and [r[0] for r in rows] == ["model.onnx", "model.fp16.onnx", "model.fp16.plan"]
+    short_head, short = summary_table(rep, TERMINAL_COLUMNS)
+    assert short_head == list(TERMINAL_COLUMNS) and short[1] == [
+        rows[1][SUMMARY_HEAD.index(c)] for c in TERMINAL_COLUMNS
+    ]
+    assert json.loads(render_json(rep))["summary_table"] == {"columns": head, "rows": rows}
+    md, page = render_markdown(rep), render_html(rep)
+    for row in rows:
+        assert "| " + " | ".join(row) + " |" in md
+        assert "".join(f"<td>{c}</td>" for c in row[1:3]) in page.replace("<td class='fail'>", "<td>")
+
+
+def test_headline_names_where_the_reference_came_from():
+    rep = _report()
+    assert "recomputed" in render_markdown(rep)
+    rep.reference.origin = "stored"
+    assert "stored at export" in render_markdown(rep) and "stored at export" in render_html(rep)
+
+
+def test_html_without_matplotlib_keeps_tables_and_strips(monkeypatch):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # as in a base install
+    page = render_html(_report(fail=True))
+    assert "The plot needs matplotlib" in page and "b2v-edge[report]" in page
+    assert len(_imgs(page)) == 2  # the two strips, no plot

@@ -1,9 +1,12 @@
 """Tiny real deploy dirs for the parity / report / bench tests (generated, never committed).
 
+``shared_deploy`` has no reference set (parity recomputes the PyTorch reference); ``shared_stored_deploy``
+adds the one export writes (parity reads it, torch-free).
+
 A tiny ``lite`` Blur2Video (N=3) with its weights jittered away from the identity initialisation (so
 every layer, STN and warp affects the output) is saved as a checkpoint and exported to ONNX at
 64x64; an fp16 copy keeps GridSample and the geometry in fp32. The fixture uses the TorchScript
-exporter (``dynamo=False``, opset 18): on these 2 shared cores it takes seconds where the dynamo
+exporter (``dynamo=False``, opset 18): it takes seconds where the dynamo
 export (what ``b2v-edge export`` uses) takes minutes; parity treats both graphs the same way.
 """
 
@@ -142,12 +145,36 @@ def break_artifact(root: Path, name: str = "model.onnx", scale: float = 0.3, see
     return path
 
 
+def add_reference_set(root: Path, count: int = 2) -> Path:
+    """Write the reference set export would write (the manifest's checkpoint on ``count`` synthetic samples)."""
+    from b2v_edge.verify.reference import REFERENCE_NAME, build_reference_set, record_reference_set
+
+    manifest = Manifest.load(root)
+    model = load_checkpoint(manifest.model["checkpoint"]).model
+    h, w = manifest.input["shape"][2:]
+    ref = build_reference_set(model, (h, w), count, checkpoint_sha256=manifest.model["checkpoint_sha256"])
+    record_reference_set(manifest, ref.save(root / REFERENCE_NAME), ref)
+    manifest.save()
+    return root / REFERENCE_NAME
+
+
 _SHARED: dict = {}
 
 
 def shared_deploy(tmp_path_factory: object) -> Path:
-    """One tiny deploy dir per test session (built on first use); copy it before modifying it."""
+    """One tiny deploy dir per test session (built on first use), without a reference set; copy it before
+    modifying it."""
     if "deploy" not in _SHARED:
         base = Path(str(tmp_path_factory.mktemp("parity-shared")))  # type: ignore[attr-defined]
         _SHARED["deploy"] = make_deploy(base / "deploy")
     return _SHARED["deploy"]
+
+
+def shared_stored_deploy(tmp_path_factory: object) -> Path:
+    """The shared tiny deploy dir plus a two-sample reference set (as export writes it); copy before modifying."""
+    import shutil
+
+    if "stored" not in _SHARED:
+        src = shared_deploy(tmp_path_factory)
+        _SHARED["stored"] = add_reference_set(Path(shutil.copytree(src, src.parent / "stored"))).parent
+    return _SHARED["stored"]

@@ -1,4 +1,4 @@
-"""export/bench.py + bench_measure.py on a tiny real deploy dir (no timing assertions: CI machines vary)."""
+"""b2v_edge/verify/bench.py + bench_measure.py on a tiny real deploy dir (no timing assertions: CI machines vary)."""
 
 from __future__ import annotations
 
@@ -7,13 +7,13 @@ import shutil
 from pathlib import Path
 
 import numpy as np
-import parity_helpers as H  # tests/export is on sys.path (pytest rootdir-relative import)
+import parity_helpers as H  # tests/verify is on sys.path (pytest rootdir-relative import)
 import pytest
 
-from b2v_edge.export.bench import BenchError, BenchOptions, BenchRow, TorchEngine, _ratios, parse_sizes, run_bench
-from b2v_edge.export.bench_measure import Job, measure_gemm, measure_row, model_gflops
-from b2v_edge.export.report import render_bench_markdown
 from b2v_edge.runtime import EngineError
+from b2v_edge.verify.bench import BenchError, BenchOptions, BenchRow, TorchEngine, _ratios, parse_sizes, run_bench
+from b2v_edge.verify.bench_measure import Job, measure_gemm, measure_row, model_gflops
+from b2v_edge.verify.render import render_bench_markdown
 
 
 @pytest.fixture(scope="session")
@@ -76,7 +76,7 @@ def test_other_size_skips_static_artifacts(deploy):
 
 def test_isolated_row_reports_its_own_peak_memory(deploy):
     inputs = np.random.default_rng(0).random((1, 3, 64, 64), dtype=np.float32)
-    from b2v_edge.export.bench_measure import run_job
+    from b2v_edge.verify.bench_measure import run_job
 
     res = run_job(Job("onnx", str(deploy / "model.onnx"), (64, 64), inputs, 1, 0, 1, None, 0), isolate=True)
     assert res["outputs"][0].shape == (3, 3, 64, 64) and len(res["latencies_ms"]) == 1
