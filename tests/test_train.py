@@ -89,6 +89,14 @@ def test_resume_refuses_other_config(tmp_path):
         train(_opts(tmp_path, resume=True, frames=5))
 
 
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def test_ddp_two_process_gloo(tmp_path):
     out = tmp_path / "ddp"
     env = dict(os.environ, OMP_NUM_THREADS="1")
@@ -99,7 +107,7 @@ def test_ddp_two_process_gloo(tmp_path):
         "--nproc_per_node",
         "2",
         "--master_port",
-        "29533",
+        str(_free_port()),
         "-m",
         "b2v_edge.cli.main",
         "train",

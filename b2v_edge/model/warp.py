@@ -16,11 +16,11 @@ Modes:
 * ``native`` uses ``F.grid_sample`` (exports to ONNX ``GridSample``, TensorRT >= 8.5).
 * ``gather`` computes the same bilinear interpolation with floor + ``torch.gather`` (exports to
   ``Floor``/``GatherElements``; no ``GridSample``), for TensorRT < 8.5 (Jetson Nano) and because
-  ONNX Runtime's CPU GridSample kernel is slower (see FACTS.md).
+  ONNX Runtime's CPU GridSample kernel is slower than the gather form (``bench/`` has the numbers).
 
 The affine sampling grid is built with one MatMul (``[1, H*W, 3] @ [B, 3, 2]``) rather than
-``F.affine_grid``: the dynamo exporter decomposes ``affine_grid`` into a broadcast Mul + ReduceSum,
-which was measured to cost ~18 % of ONNX Runtime time. Coordinates, indices and interpolation
+``F.affine_grid``: the dynamo exporter decomposes ``affine_grid`` into a broadcast Mul + ReduceSum
+over ``[B, H, W, 2, 3]``, which ONNX Runtime runs far slower than one MatMul. Coordinates, indices and interpolation
 weights must stay in fp32/int64 in every precision (the fp16 export keeps this subgraph in fp32).
 """
 

@@ -91,3 +91,39 @@ def test_native_sampler_restored_after_an_error():
     with pytest.raises(RuntimeError, match="boom"), warp.native_sampler(broken):
         warp.grid_sample(torch.rand(1, 1, 4, 4), torch.zeros(1, 2, 2, 2), "native")
     assert warp._native_sampler is warp.torch_grid_sample
+
+
+TOLERANCE = {torch.float64: dict(atol=1e-10, rtol=1e-8), torch.float32: dict(atol=1e-5, rtol=1e-5)}
+
+
+@pytest.mark.parametrize("padding", ["zeros", "border"])
+def test_gather_warp_passes_gradcheck(padding):
+    """Finite differences agree with autograd (sampling points kept away from pixel edges)."""
+    from b2v_edge.model.warp import flow_warp
+
+    gen = torch.Generator().manual_seed(1)
+    x = torch.rand(1, 2, 5, 6, dtype=torch.float64, generator=gen, requires_grad=True)
+    flow = (torch.rand(1, 2, 5, 6, dtype=torch.float64, generator=gen) * 0.6 + 0.2).requires_grad_(True)
+    assert torch.autograd.gradcheck(lambda a, f: flow_warp(a, f, "gather", padding), (x, flow), eps=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("mode", ["native", "gather"])
+def test_warp_shared_equals_separate_warps(mode, dtype):
+    from b2v_edge.model.warp import affine_grids, affine_warp, flow_grids, flow_warp, warp_shared
+
+    gen = torch.Generator().manual_seed(0)
+    x = torch.rand(2, 4, 9, 11, dtype=dtype, generator=gen)
+    eye = torch.tensor([[1.0, 0, 0], [0, 1.0, 0]], dtype=dtype)
+    theta = eye + 0.2 * torch.randn(2, 3, 2, 3, dtype=dtype, generator=gen)
+    flow = 2 * torch.randn(2, 3, 2, 9, 11, dtype=dtype, generator=gen)
+    out = warp_shared(x, torch.cat([affine_grids(theta, 9, 11), flow_grids(flow)], dim=1), mode, "border")
+    refs = [affine_warp(x, theta[:, k], mode, "border") for k in range(3)]
+    refs += [flow_warp(x, flow[:, k], mode, "border") for k in range(3)]
+    assert out.shape == (2, 6, 4, 9, 11)
+    for k, ref in enumerate(refs):
+        torch.testing.assert_close(out[:, k], ref, **TOLERANCE[dtype])
+    with pytest.raises(ValueError, match=r"expected grids of shape \[2,K,Ho,Wo,2\]"):
+        warp_shared(x, torch.zeros(2, 3, 4, 2), mode)
+    with pytest.raises(ValueError, match=r"expected theta of shape \[B,G,2,3\]"):
+        affine_grids(theta[:, 0], 9, 11)
