@@ -54,6 +54,7 @@ class TrainOptions:
     stop_after_epochs: Optional[int] = None  # stop early (then --resume continues); for time-boxed runs
     stage: str = "full"  # full | middle (encoder + middle decoder alone) | others (the rest, middle path frozen)
     eval_data: Optional[str] = None  # held-out data for the per-epoch score (default: the test split of data)
+    blur_px: Optional[Tuple[float, float]] = None  # blur range (output px) of rendered training data
 
     def validate(self) -> None:
         if self.frames not in (3, 5, 7):
@@ -113,7 +114,8 @@ def batch_indices(step: int, batch: int, length: int, seed: int, rank: int = 0, 
 def _make_sources(opts: TrainOptions) -> Tuple[Any, Any]:
     from .data.torch_dataset import make_source
 
-    train = make_source(opts.data, frames=opts.frames, split="train", size=(opts.crop, opts.crop), seed=opts.seed)
+    size = (opts.crop, opts.crop)
+    train = make_source(opts.data, frames=opts.frames, split="train", size=size, seed=opts.seed, blur_px=opts.blur_px)
     if opts.eval_data is not None:
         size = (opts.eval_size, opts.eval_size)
         return train, make_source(opts.eval_data, frames=opts.frames, split="test", size=size, seed=0, command="eval")

@@ -49,6 +49,9 @@ def train_cmd(
     mid_blocks: Optional[str] = typer.Option(None, help="NAF blocks per middle-decoder level, 5 ints like 2,2,1,1,0"),
     pixel_loss: str = typer.Option("l1", help="pixel error of the photometric loss: l1 or charbonnier"),
     fft_weight: float = typer.Option(0.0, help="weight of the frequency (FFT L1) term of the photometric loss"),
+    blur_px: Optional[str] = typer.Option(
+        None, help="blur range of rendered training data in output pixels, MIN,MAX (default: 4-24 px at 128 px)"
+    ),
 ) -> None:
     """Train the blur-to-video network; checkpoints every epoch, atomically. Works under torchrun."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
@@ -58,6 +61,7 @@ def train_cmd(
 
     try:
         overrides = _model_overrides(block, enc_blocks, mid_blocks)
+        blur_range = _pair(blur_px, "--blur-px") if blur_px is not None else None
         loss = LossConfig(
             lambda_tcl=lambda_tcl,
             lambda_pt=lambda_pt,
@@ -86,6 +90,7 @@ def train_cmd(
         stage=stage,
         eval_data=eval_data,
         eval_samples=eval_samples,
+        blur_px=blur_range,
         model_overrides=overrides,
     )
     columns = (
@@ -118,6 +123,15 @@ def train_cmd(
             f"held-out PSNR per frame: {[round(p, 2) for p in last['psnr']]} "
             f"(blurred repeated: {[round(p, 2) for p in last['baseline_psnr']]})"
         )
+
+
+def _pair(text: str, flag: str) -> tuple:
+    """``"4,24"`` -> ``(4.0, 24.0)``."""
+    try:
+        lo, hi = (float(v) for v in text.split(","))
+    except ValueError:
+        raise ValueError(f"{flag} takes MIN,MAX like 4,24, got {text!r}") from None
+    return lo, hi
 
 
 def _model_overrides(block: Optional[str], enc_blocks: Optional[str], mid_blocks: Optional[str]) -> dict:

@@ -32,6 +32,8 @@ class SourceRequest:
         length: nominal length (None: the source's default).
         crop: random crop of the GoPro sources (they keep full frames otherwise).
         flip: random flips of the GoPro sources.
+        blur_px: total motion range in output pixels of the rendered sources (None: their default,
+            4-24 px at 128 px scaled with the size).
     """
 
     frames: int = 7
@@ -42,12 +44,13 @@ class SourceRequest:
     length: Optional[int] = None
     crop: Optional[Tuple[int, int]] = None
     flip: bool = False
+    blur_px: Optional[Tuple[float, float]] = None
 
 
 def _synthetic(term: DataTerm, req: SourceRequest) -> BlurSource:
     from .synthetic import SyntheticBlur
 
-    return SyntheticBlur(req.frames, req.size, req.split, req.seed, req.length, linear=req.linear)
+    return SyntheticBlur(req.frames, req.size, req.split, req.seed, req.length, linear=req.linear, blur_px=req.blur_px)
 
 
 def _deadleaves(term: DataTerm, req: SourceRequest) -> BlurSource:
@@ -55,8 +58,9 @@ def _deadleaves(term: DataTerm, req: SourceRequest) -> BlurSource:
     from .synthetic import SyntheticBlur
 
     side = int(1.5 * max(req.size))  # room for the camera path and a random zoom
+    content = DeadLeaves(req.seed, side)
     return SyntheticBlur(
-        req.frames, req.size, req.split, req.seed, req.length, linear=req.linear, content=DeadLeaves(req.seed, side)
+        req.frames, req.size, req.split, req.seed, req.length, linear=req.linear, content=content, blur_px=req.blur_px
     )
 
 
@@ -65,7 +69,9 @@ def _photos(term: DataTerm, req: SourceRequest) -> BlurSource:
     from .synthetic import SyntheticBlur
 
     content = PhotoFolder(term.arg or "", req.split)
-    return SyntheticBlur(req.frames, req.size, req.split, req.seed, req.length, linear=req.linear, content=content)
+    return SyntheticBlur(
+        req.frames, req.size, req.split, req.seed, req.length, linear=req.linear, content=content, blur_px=req.blur_px
+    )
 
 
 def _frames(term: DataTerm, req: SourceRequest) -> BlurSource:

@@ -149,6 +149,8 @@ class SyntheticBlur(SourceBase):
         subframes: k, sub-frames per target frame (default :func:`default_subframes`).
         strength: ``(min_px, max_px)`` total motion over the exposure at 128 px output;
             scaled by ``min(H, W) / 128``.
+        blur_px: ``(min_px, max_px)`` total motion in output pixels whatever the size (overrides
+            ``strength``): e.g. training crops that should see the blur of larger frames.
         linear: average sub-frames in linear light (gamma 2.2) instead of encoded values.
         content: where the sharp pixels come from (:mod:`.content`); default: scikit-image's
             bundled photos of ``split``.
@@ -168,6 +170,7 @@ class SyntheticBlur(SourceBase):
         strength: Tuple[float, float] = (4.0, 24.0),
         linear: bool = False,
         content: Optional[Any] = None,
+        blur_px: Optional[Tuple[float, float]] = None,
     ) -> None:
         if int(frames) < 1:
             raise ValueError(f"frames must be >= 1, got {frames}")
@@ -179,6 +182,12 @@ class SyntheticBlur(SourceBase):
             raise ValueError(f"split must be 'train' or 'test', got {split!r}")
         self.content = content if content is not None else BundledPhotos(split)
         self.seed, self.linear, self.strength = int(seed), bool(linear), (lo, hi)
+        self.blur_px = None if blur_px is None else (float(blur_px[0]), float(blur_px[1]))
+        if self.blur_px is not None and not 0.0 <= self.blur_px[0] <= self.blur_px[1]:
+            raise ValueError(f"blur_px must be (min_px, max_px), 0 <= min <= max; got {blur_px}")
+        if self.blur_px is not None:  # strength at 128 px that gives blur_px at this size
+            unit = min(self.size) / 128.0
+            self.strength = (self.blur_px[0] / unit, self.blur_px[1] / unit)
         self.subframes = default_subframes(self.frames) if subframes is None else int(subframes)
         if self.subframes < 1:
             raise ValueError(f"subframes must be >= 1, got {subframes}")

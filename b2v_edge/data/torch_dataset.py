@@ -93,6 +93,7 @@ def make_source(
     linear: bool = False,
     length: Optional[int] = None,
     command: str = "train",
+    blur_px: Optional[Tuple[float, float]] = None,
 ) -> BlurSource:
     """Build a source from a ``--data`` spec (see :mod:`b2v_edge.common.dataspec` for the grammar).
 
@@ -109,9 +110,10 @@ def make_source(
         linear: average in linear light (gamma 2.2) where the source synthesises the blur.
         length: length of the rendered sources (default: theirs).
         command: the command asking (decides the accepted kinds).
+        blur_px: total motion range in output pixels of the rendered sources (None: their default).
 
     Raises:
         ValueError: unknown spec or missing path, naming the accepted forms.
     """
-    request = SourceRequest(frames, split, tuple(size), seed, linear, length, crop, flip)
+    request = SourceRequest(frames, split, tuple(size), seed, linear, length, crop, flip, blur_px)
     return factory_make_source(spec, request, command)

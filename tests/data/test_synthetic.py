@@ -123,3 +123,14 @@ def test_blur_is_centred_on_the_middle_frame() -> None:
     assert int(np.argmax(psnr)) == 3, psnr
     assert psnr[3] > psnr[2] and psnr[3] > psnr[4]
     assert np.all(np.diff(psnr[:4]) > 0) and np.all(np.diff(psnr[3:]) < 0), psnr
+
+
+def test_blur_px_sets_the_blur_in_output_pixels_whatever_the_size() -> None:
+    small = SyntheticBlur(3, (48, 48), "test", subframes=3, blur_px=(16.0, 20.0))
+    large = SyntheticBlur(3, (96, 96), "test", subframes=3, blur_px=(16.0, 20.0))
+    default_small = SyntheticBlur(3, (48, 48), "test", subframes=3, strength=(16.0, 20.0))
+    s, big, d = (np.mean([src[i].meta["blur_strength"] for i in range(6)]) for src in (small, large, default_small))
+    assert 10.0 < s < 24.0 and 10.0 < big < 24.0  # the same range in pixels at both sizes
+    assert d < 0.6 * s  # the default scales the 128-px strength down with the size
+    with pytest.raises(ValueError, match="blur_px"):
+        SyntheticBlur(3, (48, 48), "test", blur_px=(5.0, 1.0))
