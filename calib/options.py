@@ -1,14 +1,18 @@
 """``CalibOptions``: every knob of ``b2v-edge calibrate`` in one typed dataclass, validated once.
 
-Data specs (``--data``):
+Data specs (``--data``) follow the one grammar of :mod:`b2v_edge.common.dataspec`; calibration reads:
 
 =======================  ===========================================================================
-``synthetic``            built-in synthetic blur (train split for calibration, test split to evaluate)
+``synthetic``,           rendered blur with ground truth (train split to calibrate, test split to
+``deadleaves``,          evaluate INT8 against the sharp frames)
+``photos:DIR``,
+``frames:DIR``,
+``gopro:DIR``,
+``panorama:DIR``
 ``images:DIR``           a folder of blurred images (``.png .jpg .jpeg .bmp .tif .tiff .webp``)
-``video:FILE``           a video file (frames spread evenly over the whole file)
+``video:PATH``           a video of your camera's (blurred) frames, used as they are (frames spread
+                         evenly over the whole file); no ground truth
 ``camera:N``             a live camera (``N``, ``/dev/videoN`` or ``csi://N``); ``camera_frames`` read
-``gopro:PATH``           GOPRO_Large_all (train split to calibrate, test split to evaluate)
-``panorama:PATH``        panorama folder of the training core
 =======================  ===========================================================================
 """
 
@@ -19,6 +23,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Optional, Tuple
 
+from b2v_edge.common.dataspec import DataSpecError, describe, kinds_for
+from b2v_edge.common.dataspec import parse_data_spec as parse_spec
 from b2v_edge.common.errors import B2VError
 
 __all__ = [
@@ -36,8 +42,9 @@ METHODS = ("minmax", "entropy", "percentile")
 BACKENDS = ("onnxruntime", "modelopt")
 TARGETS = ("tensorrt", "onnxruntime")
 FITS = ("letterbox", "resize")
-DATA_KINDS = ("synthetic", "images", "video", "camera", "gopro", "panorama")
-DATA_FORMS = "synthetic | images:DIR | video:FILE | camera:N | gopro:PATH | panorama:PATH"
+DATA_KINDS = tuple(k.name for k in kinds_for("calibrate"))
+DATA_FORMS = describe("calibrate")
+RAW_KINDS = ("images", "video", "camera")  # frames used as they are (no ground truth)
 
 
 class CalibError(B2VError, ValueError):
@@ -45,19 +52,18 @@ class CalibError(B2VError, ValueError):
 
 
 def parse_data_spec(spec: str) -> Tuple[str, str]:
-    """Split ``kind:target`` and check the kind (``("synthetic", "")`` for ``synthetic``).
+    """``(kind, target)`` of a calibration ``--data`` spec (``("synthetic", "")`` for ``synthetic``).
+
+    Parsed by the shared grammar (:func:`b2v_edge.common.dataspec.parse_data_spec`, one term).
 
     Raises:
         CalibError: unknown kind or missing target, naming the accepted forms.
     """
-    text = str(spec).strip()
-    kind, sep, target = text.partition(":")
-    kind, target = kind.strip().lower(), target.strip()
-    if kind == "synthetic" and not target:
-        return kind, ""
-    if kind in DATA_KINDS and kind != "synthetic" and sep and target:
-        return kind, target
-    raise CalibError(f"unknown calibration data {spec!r}; use one of: {DATA_FORMS}")
+    try:
+        term = parse_spec(str(spec), "calibrate").terms[0]
+    except DataSpecError as exc:
+        raise CalibError(str(exc)) from None
+    return term.kind, term.arg or ""
 
 
 def _trt_version_ok(version: str) -> bool:

@@ -26,7 +26,7 @@ import numpy as np
 from b2v_edge.common.images import IMAGE_EXTS, list_images
 from b2v_edge.runtime.sources import SourceError, open_source
 
-from .options import CalibError, CalibOptions, parse_data_spec
+from .options import RAW_KINDS, CalibError, CalibOptions, parse_data_spec
 from .progress import Advance
 
 __all__ = ["Candidate", "EvalItem", "Reader", "blur_score", "make_reader", "rgb_to_bgr_uint8"]
@@ -271,17 +271,10 @@ def _dataset_factory(
 
     def make(split: str, length: int) -> Any:
         try:
-            if kind == "synthetic":
-                from b2v_edge.data.synthetic import SyntheticBlur
+            from b2v_edge.data.factory import SourceRequest, make_source
 
-                return SyntheticBlur(frames, size, split, options.seed, length)
-            if kind == "panorama":
-                from b2v_edge.data.panorama import PanoramaBlur
-
-                return PanoramaBlur(target, frames, size, split=split, seed=options.seed, length=length)
-            from b2v_edge.data.gopro import GoProAll
-
-            return GoProAll(target, split, frames)
+            request = SourceRequest(frames=frames, split=split, size=size, seed=options.seed, length=length)
+            return make_source(options.data, request, command="calibrate")
         except ImportError as exc:
             raise CalibError(f"{options.data} needs {exc.name} (pip install 'b2v-edge[export]')") from exc
         except (OSError, ValueError) as exc:
@@ -297,7 +290,7 @@ def make_reader(options: CalibOptions, size: Tuple[int, int], frames: int) -> Re
         CalibError: unknown spec, missing/empty folder or file (cameras fail on :meth:`Reader.scan`).
     """
     kind, target = parse_data_spec(options.data)
-    if kind in ("synthetic", "gopro", "panorama"):
+    if kind not in RAW_KINDS:
         reader = _DatasetReader(target, options, size, frames, _dataset_factory(kind, target, options, size, frames))
         reader.metric = "laplacian" if kind == "gopro" else "blur_px"
         return reader

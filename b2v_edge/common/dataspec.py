@@ -66,7 +66,13 @@ KINDS: Dict[str, DataKind] = {
         DataKind("deadleaves", None, True, _WITH_GT, "motion blur over procedural dead-leaves images (endless)"),
         DataKind("photos", "DIR", True, _WITH_GT, "motion blur over a folder of your sharp photos"),
         DataKind("frames", "DIR", True, _WITH_GT, "blur = mean of N consecutive frames of a high-fps image sequence"),
-        DataKind("video", "PATH", True, _WITH_GT, "blur = mean of N consecutive frames of a high-fps video"),
+        DataKind(
+            "video",
+            "PATH",
+            True,
+            _WITH_GT,
+            "blur = mean of N consecutive frames of a high-fps video (calibrate: the frames as they are)",
+        ),
         DataKind("gopro", "DIR", True, _WITH_GT, "GOPRO_Large_all: blur = mean of N sharp frames"),
         DataKind(
             "gopro-pairs", "DIR", True, ("train", "eval", "calibrate", "parity"), "GOPRO_Large pairs, middle frame only"

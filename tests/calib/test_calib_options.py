@@ -30,9 +30,20 @@ def test_parse_data_spec(spec, expected):
     assert parse_data_spec(spec) == expected
 
 
-@pytest.mark.parametrize("spec", ["", "images", "images:", "webcam:0", "synthetic:foo", "video"])
-def test_bad_data_spec_names_forms(spec):
-    with pytest.raises(CalibError, match="images:DIR"):
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("", "accepted forms: .*images:DIR"),
+        ("images", "images needs a DIR: write images:DIR"),
+        ("images:", "images needs a DIR"),
+        ("webcam:0", "unknown kind 'webcam'; accepted forms: .*camera:INDEX"),
+        ("synthetic:foo", "synthetic takes no argument"),
+        ("video", "video needs a PATH"),
+        ("deadleaves+synthetic", "takes one source"),
+    ],
+)
+def test_bad_data_spec_says_what_to_write(spec, message):
+    with pytest.raises(CalibError, match=message):
         parse_data_spec(spec)
 
 
