@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Optional, Tuple
 
 from b2v_edge.common.errors import B2VError
+from b2v_edge.runtime.layout import FITS as RUN_FITS
 
 __all__ = [
     "BACKENDS",
@@ -35,7 +36,7 @@ __all__ = [
 METHODS = ("minmax", "entropy", "percentile")
 BACKENDS = ("onnxruntime", "modelopt")
 TARGETS = ("tensorrt", "onnxruntime")
-FITS = ("letterbox", "resize")
+FITS = RUN_FITS
 DATA_KINDS = ("synthetic", "images", "video", "camera", "gopro", "panorama")
 DATA_FORMS = "synthetic | images:DIR | video:FILE | camera:N | gopro:PATH | panorama:PATH"
 
@@ -81,8 +82,9 @@ class CalibOptions:
         oversample: candidate pool = ``ceil((samples + eval_samples) * oversample)`` frames, from which
             the strata are filled (sources with fewer frames use what they have).
         bins: number of blur-strength strata.
-        fit: ``letterbox`` or ``resize``: how frames of another size reach the model input (must
-            match ``b2v-edge run --fit``; letterbox is the runtime default).
+        fit: how frames of another size reach the model input, as ``b2v-edge run --fit``:
+            ``full`` (the default: a centred crop at the frame's own resolution, edge-padded where
+            the frame is smaller — what run's full-resolution tiles see), ``letterbox`` or ``resize``.
         seed: seed of sampling and of the synthetic source.
         eval_samples: held-out inputs on which INT8 is compared with FP32 (and ground truth).
         sensitivity: measure the PSNR drop of each quantized node group alone.
@@ -106,7 +108,7 @@ class CalibOptions:
     camera_frames: int = 300
     oversample: float = 2.0
     bins: int = 8
-    fit: str = "letterbox"
+    fit: str = "full"
     seed: int = 0
     eval_samples: int = 8
     sensitivity: bool = False

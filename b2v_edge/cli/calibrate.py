@@ -44,7 +44,7 @@ def calibrate_command(
     exclude: List[str] = typer.Option(
         [], "--exclude", help="Node name / module scope / group kept in float (repeatable)."
     ),
-    fit: str = typer.Option("letterbox", "--fit", help="letterbox | resize: as `b2v-edge run --fit`."),
+    fit: str = typer.Option("full", "--fit", help="full | letterbox | resize: as `b2v-edge run --fit`."),
     eval_samples: int = typer.Option(8, "--eval-samples", help="Held-out inputs for the INT8-vs-FP32 check."),
     bins: int = typer.Option(8, "--bins", help="Blur-strength strata."),
     seed: int = typer.Option(0, "--seed", help="Sampling / synthetic data seed."),
