@@ -45,7 +45,7 @@ def test_headless_video_to_mp4_prints_summary(env, models):
     video = models.write_video(env / "clip.avi", frames=10)
     r = invoke("--model", deploy, "--source", video, "--headless", "--output", env / "out.mp4", "--show", "sequence")
     assert r.exit_code == 0, r.output
-    for text in ("b2v-edge run", "10 processed", "end of source", "(30 frames)", "infer", "throughput"):
+    for text in ("b2v-edge run", "10 processed", "end of source", "h264, 64x48, 30 frames)", "infer", "throughput"):
         assert text in r.stdout
     assert (env / "out.mp4").exists()
 
