@@ -45,10 +45,8 @@ def exported(tmp_path_factory, checkpoint) -> Path:
             "export",
             "--checkpoint",
             str(checkpoint),
-            "--height",
-            "64",
-            "--width",
-            "64",
+            "--size",
+            "64x64",
             "--precision",
             "fp32",
             "--out",
@@ -79,12 +77,12 @@ def test_export_writes_a_deploy_dir(exported):
 @pytest.mark.parametrize(
     "args,match",
     [
-        (["--height", "0"], "--height must be an integer"),
-        (["--width", "100000"], "--width must be an integer"),
+        (["--size", "16x64"], "--size must be at least 32x32"),
+        (["--size", "64x100000"], "--size width must be an integer"),
         (["--target", "trt9"], "unknown target"),
         (["--target", "trt8.0", "--precision", "int8"], "not available for trt8.0"),
         (["--target", "trt8.2", "--warp", "native"], "use --warp gather"),
-        (["--dynamic", "--height", "100"], "multiples of 32"),
+        (["--dynamic", "--size", "100x64"], "multiples of 32"),
     ],
 )
 def test_export_bad_options(tmp_path, checkpoint, args, match):
