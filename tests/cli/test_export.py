@@ -162,3 +162,14 @@ def test_build_engine_bad_inputs(tmp_path, exported):
     assert "unknown precision" in _one_line_error(
         runner.invoke(app, ["build-engine", str(exported), "--precision", "fp64"])
     )
+
+
+def test_build_engine_for_a_precision_without_its_graph_names_the_export(exported, monkeypatch):
+    """No trtexec line for a file that does not exist: say which export makes the graph."""
+    import b2v_edge.export.trt_build as tb
+
+    monkeypatch.setattr(tb, "import_tensorrt", lambda: None)
+    result = runner.invoke(app, ["build-engine", str(exported), "--precision", "fp16"])
+    line = _one_line_error(result)
+    assert "no onnx artifact for fp16" in line and f"b2v-edge export --precision fp16 --out {exported}" in line
+    assert "trtexec" not in result.output
