@@ -199,3 +199,26 @@ def test_readme_sequence_example_is_finalised_by_sigterm(tmp_path):
     assert summary["stop_reason"] == "terminated (SIGTERM)" and summary["frames_written"] >= 7
     assert sorted(p.name for p in tmp_path.iterdir() if p.suffix == ".mp4") == ["out.mp4"]
     assert _probe(tmp_path / "out.mp4") == ("h264", 256, 256, summary["frames_written"])
+
+
+def test_status_printer_keeps_one_live_line_on_a_terminal_and_prints_lines_in_logs():
+    import io
+
+    from rich.console import Console
+
+    from b2v_edge.runtime.stats import RunStatus
+
+    status = RunStatus(frames=3, fps=7.5, latency_ms=140, infer_ms=120, dropped=2, failed=0, elapsed_s=1.0, total=10)
+    tty = io.StringIO()
+    with run_cli.StatusPrinter(Console(file=tty, force_terminal=True, width=100), every=5.0) as printer:
+        printer(status)
+        assert printer._live is not None  # a live line, redrawn in place
+    assert "frame 3/10" in tty.getvalue() and "dropped 2" in tty.getvalue()
+    log = io.StringIO()
+    with run_cli.StatusPrinter(Console(file=log, force_terminal=False, width=100), every=0.0) as printer:
+        printer(status)  # every=0: no plain lines at all
+    assert log.getvalue() == ""
+    with run_cli.StatusPrinter(Console(file=log, force_terminal=False, width=100), every=1e-9) as printer:
+        printer(status)
+        printer(status)
+    assert log.getvalue().count("run: frame 3/10  7.5 FPS  latency 140 ms  infer 120 ms  dropped 2") == 2
