@@ -51,8 +51,11 @@ COMMAND_EXTRAS: Dict[str, CommandExtra] = {
     "calibrate": CommandExtra("calib", note="torch-free: ONNX Runtime quantization"),
     "export": CommandExtra("export", note="PyTorch + ONNX tooling"),
     "lint": CommandExtra("calib", note="reads the ONNX graph"),
-    "parity": CommandExtra("export", "report", "PyTorch reference; [report] adds the HTML plots"),
+    "parity": CommandExtra(
+        "", "report", "torch-free with the stored reference set; --data/--checkpoint recompute it with [export]"
+    ),
     "bench": CommandExtra("export", note="the PyTorch row and the warp-variant export"),
+    "doctor": CommandExtra("", note="what this device has and lacks"),
     "train": CommandExtra("train", note="PyTorch"),
     "eval": CommandExtra("train", note="PyTorch"),
 }

@@ -73,8 +73,6 @@ SHARED = {
 def test_shared_flags_have_one_spelling_everywhere():
     seen = {}
     for name, command in get_command(app).commands.items():
-        if name in ("parity", "bench"):  # TODO(vocabulary): convert once verify/ is merged
-            continue
         for param in command.params:
             if param.name in SHARED and isinstance(param, click.Option):
                 flag, metavar = SHARED[param.name]
@@ -83,8 +81,12 @@ def test_shared_flags_have_one_spelling_everywhere():
                     assert param.metavar == metavar, (name, param.name, param.metavar)
                 seen.setdefault(flag, set()).add(name)
             assert param.name not in ("height", "width", "sizes"), f"{name} spells a size another way"
-    assert {"export", "eval", "run"} <= seen["--size"]
-    assert {"run", "eval"} <= seen["--threads"] and {"lint", "eval", "run"} <= seen["--json"]
+    assert {"export", "eval", "run", "parity", "bench"} <= seen["--size"]
+    assert {"run", "eval", "parity", "bench"} <= seen["--threads"]
+    assert {"lint", "eval", "run", "parity", "bench", "doctor"} <= seen["--json"]
+    assert {"run", "parity"} <= seen["--backend"] and {"train", "eval", "calibrate", "parity", "bench"} <= seen[
+        "--data"
+    ]
 
 
 def test_run_accepts_out_as_its_output_spelling():
