@@ -29,14 +29,15 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("deploy_dir", type=Path, help="deploy directory with manifest.json")
     p.add_argument("--sizes", default="", help="HxW,... (default: the deploy dir's input size)")
-    p.add_argument("--runs", type=int, default=20, help="timed runs per row")
+    p.add_argument("--runs", type=int, default=20, help="timed runs per row, spread over the rounds")
+    p.add_argument("--rounds", type=int, default=5, help="interleaved rounds (every row in every round)")
     p.add_argument("--warmup", type=int, default=3, help="untimed warm-up runs per row")
     p.add_argument("--samples", type=int, default=4, help="test inputs for the accuracy columns")
     p.add_argument("--data", default="synthetic", help="a --data term of b2v-edge bench (b2v_edge.common.dataspec)")
     p.add_argument("--stream-frames", type=int, default=20, help="frames of the stream measurement (0 = skip)")
     p.add_argument("--no-warp-compare", action="store_true", help="skip exporting the other warp variant")
     p.add_argument("--no-isolate", action="store_true", help="run every row in this process")
-    p.add_argument("--threads", type=int, default=None, help="torch / ONNX Runtime intra-op threads")
+    p.add_argument("--threads", type=int, default=None, help="intra-op threads of every row (default: all cores)")
     p.add_argument("--out", type=Path, default=HERE / "results.md", help="markdown output file")
     p.add_argument("--json", type=Path, default=None, help="also write the full report as JSON here")
     return p.parse_args(argv)
@@ -55,16 +56,17 @@ def main(argv: Optional[List[str]] = None) -> int:
         options = BenchOptions(
             args.deploy_dir,
             parse_sizes(args.sizes),
-            args.runs,
-            args.warmup,
-            args.samples,
-            args.data,
-            args.stream_frames,
-            not args.no_warp_compare,
-            not args.no_isolate,
-            args.threads,
+            runs=args.runs,
+            warmup=args.warmup,
+            rounds=args.rounds,
+            samples=args.samples,
+            data=args.data,
+            stream_frames=args.stream_frames,
+            warp_compare=not args.no_warp_compare,
+            isolate=not args.no_isolate,
+            threads=args.threads,
         )
-        say = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731
+        say = lambda msg, done, total: print(f"[{done}/{total}] {msg}", file=sys.stderr, flush=True)  # noqa: E731
         report = run_bench(options, progress=say, export_variant=export_variant)
     except (ValueError, ManifestError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -1,7 +1,8 @@
 """The calibration set and the held-out evaluation set, built through the runtime's preprocessing.
 
-Every frame, whatever its reader, goes through :func:`b2v_edge.runtime.preprocess.preprocess` (the
-function ``b2v-edge run`` uses), with the same ``fit`` (letterbox or resize).
+Every frame, whatever its reader, goes through :func:`b2v_edge.runtime.preprocess.preprocess` with
+the ``fit`` of ``b2v-edge run``: ``full`` (default) takes a centred crop at the frame's own
+resolution — the pixel scale run's full-resolution tiles see — ``letterbox``/``resize`` rescale.
 """
 
 from __future__ import annotations
@@ -76,8 +77,9 @@ class CalibSet:
 
 def _size_warnings(reader: Reader, size: Tuple[int, int], fit: str) -> List[str]:
     h, w = size
+    how = "centre-cropped at full resolution, as run tiles them" if fit == "full" else f"fitted ({fit}) as at run time"
     return [
-        f"{n} frame(s) of {sw}x{sh} are not the model's {w}x{h}: fitted ({fit}) as at run time"
+        f"{n} frame(s) of {sw}x{sh} are not the model's {w}x{h}: {how}"
         for (sh, sw), n in sorted(reader.sizes.items())
         if (sh, sw) != (h, w)
     ]

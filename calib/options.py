@@ -26,6 +26,8 @@ from typing import Optional, Tuple
 from b2v_edge.common.dataspec import DataSpecError, describe, kinds_for
 from b2v_edge.common.dataspec import parse_data_spec as parse_spec
 from b2v_edge.common.errors import B2VError
+from b2v_edge.common.trt_version import LINE_RELEASES, LINES
+from b2v_edge.runtime.layout import FITS as RUN_FITS
 
 __all__ = [
     "BACKENDS",
@@ -41,7 +43,7 @@ __all__ = [
 METHODS = ("minmax", "entropy", "percentile")
 BACKENDS = ("onnxruntime", "modelopt")
 TARGETS = ("tensorrt", "onnxruntime")
-FITS = ("letterbox", "resize")
+FITS = RUN_FITS
 DATA_KINDS = tuple(k.name for k in kinds_for("calibrate"))
 DATA_FORMS = describe("calibrate")
 RAW_KINDS = ("images", "video", "camera")  # frames used as they are (no ground truth)
@@ -81,14 +83,18 @@ class CalibOptions:
         method: activation range estimator: ``minmax`` (default: ~1.7x an FP32 inference per sample),
             ``percentile`` or ``entropy`` (histograms, ~2.5x; same accuracy on the demo model).
         percentile: percentile of |activation| kept by ``method="percentile"``.
-        backend: ``onnxruntime`` (quantize_static, default) or ``modelopt`` (needs nvidia-modelopt).
-        target: ``tensorrt`` (symmetric S8S8 Q/DQ, zero-point 0) or ``onnxruntime`` (U8S8 for CPUs).
+        backend: the quantizer (CLI ``--quantizer``): ``onnxruntime`` (quantize_static, default) or
+            ``modelopt`` (needs nvidia-modelopt).
+        target: ``tensorrt`` (symmetric S8S8 Q/DQ, zero-point 0), a TensorRT line (``trt8.2`` ...:
+            the same, with that line's release as the default ``trt_version``) or ``onnxruntime``
+            (U8S8 for CPUs). :meth:`validated` normalises a line to ``tensorrt``.
         camera_frames: frames captured from a camera before sampling.
         oversample: candidate pool = ``ceil((samples + eval_samples) * oversample)`` frames, from which
             the strata are filled (sources with fewer frames use what they have).
         bins: number of blur-strength strata.
-        fit: ``letterbox`` or ``resize``: how frames of another size reach the model input (must
-            match ``b2v-edge run --fit``; letterbox is the runtime default).
+        fit: how frames of another size reach the model input, as ``b2v-edge run --fit``:
+            ``full`` (the default: a centred crop at the frame's own resolution, edge-padded where
+            the frame is smaller — what run's full-resolution tiles see), ``letterbox`` or ``resize``.
         seed: seed of sampling and of the synthetic source.
         eval_samples: held-out inputs on which INT8 is compared with FP32 (and ground truth).
         sensitivity: measure the PSNR drop of each quantized node group alone.
@@ -112,7 +118,7 @@ class CalibOptions:
     camera_frames: int = 300
     oversample: float = 2.0
     bins: int = 8
-    fit: str = "letterbox"
+    fit: str = "full"
     seed: int = 0
     eval_samples: int = 8
     sensitivity: bool = False
@@ -136,7 +142,10 @@ class CalibOptions:
             (self.method in METHODS, f"method must be one of {METHODS}, got {self.method!r}"),
             (50.0 < self.percentile <= 100.0, f"percentile must be in (50, 100], got {self.percentile}"),
             (self.backend in BACKENDS, f"backend must be one of {BACKENDS}, got {self.backend!r}"),
-            (self.target in TARGETS, f"target must be one of {TARGETS}, got {self.target!r}"),
+            (
+                self.target in TARGETS + LINES,
+                f"target must be one of {', '.join(LINES + TARGETS)}, got {self.target!r}",
+            ),
             (self.camera_frames >= 1, f"camera_frames must be >= 1, got {self.camera_frames}"),
             (
                 math.isfinite(self.oversample) and self.oversample >= 1.0,
@@ -159,17 +168,22 @@ class CalibOptions:
             if not ok:
                 raise CalibError(message)
         if self.backend == "modelopt" and self.method == "percentile":
-            raise CalibError("the modelopt backend supports --method minmax or entropy, not percentile")
+            raise CalibError("--quantizer modelopt supports --method minmax or entropy, not percentile")
         if self.backend == "modelopt" and (self.sensitivity or self.target_psnr is not None):
             raise CalibError(
-                "--sensitivity / --target-psnr use the onnxruntime backend's ranges; drop --backend modelopt"
+                "--sensitivity / --target-psnr use the onnxruntime quantizer's ranges; drop --quantizer modelopt"
             )
         if self.backend == "modelopt" and self.target == "onnxruntime":
-            raise CalibError("--target onnxruntime uses the onnxruntime backend (ModelOpt builds TensorRT graphs)")
+            raise CalibError("--target onnxruntime uses --quantizer onnxruntime (ModelOpt builds TensorRT graphs)")
         cache = Path(self.cache_dir).expanduser() if self.cache_dir is not None else None
         exclude = tuple(str(e).strip() for e in self.exclude if str(e).strip())
         sensitivity = self.sensitivity or self.target_psnr is not None
-        return replace(self, cache_dir=cache, exclude=exclude, sensitivity=sensitivity)
+        target, trt_version = self.target, self.trt_version
+        if target in LINES:  # a TensorRT line: symmetric Q/DQ, cache header of that line's release
+            target, trt_version = "tensorrt", trt_version or LINE_RELEASES[target]
+        return replace(
+            self, cache_dir=cache, exclude=exclude, sensitivity=sensitivity, target=target, trt_version=trt_version
+        )
 
     @property
     def data_kind(self) -> str:

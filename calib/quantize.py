@@ -262,7 +262,7 @@ def quantize_modelopt(
         from modelopt.onnx.quantization import quantize as mo_quantize
     except ImportError as exc:
         raise CalibError(
-            "--backend modelopt needs NVIDIA ModelOpt: pip install 'b2v-edge[modelopt]' (it pins its own "
+            "--quantizer modelopt needs NVIDIA ModelOpt: pip install 'b2v-edge[modelopt]' (it pins its own "
             f"onnx/onnxruntime-gpu; use a separate venv) [{exc.name or exc}]"
         ) from exc
     import re

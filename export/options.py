@@ -174,19 +174,19 @@ class ExportOptions:
 
     def _check_sizes(self) -> None:
         for name, value, top in (
-            ("height", self.height, MAX_SIDE),
-            ("width", self.width, MAX_SIDE),
-            ("batch", self.batch, MAX_BATCH),
+            ("--size height", self.height, MAX_SIDE),
+            ("--size width", self.width, MAX_SIDE),
+            ("--batch", self.batch, MAX_BATCH),
         ):
             if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= top:
-                raise OptionsError(f"--{name} must be an integer in 1..{top}, got {value!r}")
+                raise OptionsError(f"{name} must be an integer in 1..{top}, got {value!r}")
         if min(self.height, self.width) < ALIGN:
             raise OptionsError(
-                f"--height/--width must be at least {ALIGN} (the model downsamples 32x), got {self.height}x{self.width}"
+                f"--size must be at least {ALIGN}x{ALIGN} (the model downsamples 32x), got {self.height}x{self.width}"
             )
         if self.dynamic and (self.height % ALIGN or self.width % ALIGN):
             raise OptionsError(
-                f"--dynamic needs --height/--width multiples of {ALIGN} (they are the optimal shape), got {self.height}x{self.width}"
+                f"--dynamic needs a --size in multiples of {ALIGN} (it is the optimal shape), got {self.height}x{self.width}"
             )
         if self.verify_inputs < 1:
             raise OptionsError(f"verify_inputs must be >= 1, got {self.verify_inputs}")
@@ -200,7 +200,7 @@ class ExportOptions:
         info = target_info(target)
         if not 13 <= opset <= DEFAULT_OPSET:
             raise OptionsError(
-                f"--opset must be in 13..{DEFAULT_OPSET} (opset 20 renames GridSample modes, see FACTS.md), got {opset}"
+                f"--opset must be in 13..{DEFAULT_OPSET} (opset 20 renames GridSample modes, which TensorRT parsers misread), got {opset}"
             )
         if info["tensorrt"] is not None and opset > int(info["opset"]):
             raise OptionsError(f"{target}'s ONNX parser reads opsets up to {info['opset']}, got --opset {opset}")

@@ -255,6 +255,7 @@ def run_export(options: ExportOptions, log: Optional[Log] = None) -> ExportResul
         from .int8 import export_int8
 
         _art, verifications["int8"] = export_int8(manifest, options, reference, inputs, log)
+        manifest = Manifest.load(out_dir)  # calibration wrote the INT8 entry: the summary lists it
     return ExportResult(
         out_dir,
         manifest,

@@ -158,6 +158,7 @@ def _expected_spec(manifest: Manifest, art: Artifact, path: Path, backend: str) 
         return None
     out_shape = dims(out.get("shape"))
     frames = manifest.model.get("frames") or (out_shape[1] if len(out_shape) > 1 else None)
+    profile = (art.extra.get("profile") or {}) if art.kind == "tensorrt_plan" else {}
     return EngineSpec(
         input_name=str(inp["name"]),
         input_shape=dims(inp.get("shape")),
@@ -168,4 +169,7 @@ def _expected_spec(manifest: Manifest, art: Artifact, path: Path, backend: str) 
         backend=backend,
         provider="",
         path=path,
+        pad_multiple=int(inp.get("pad_multiple") or 0),
+        min_input_shape=tuple(int(d) for d in profile["min"]) if profile.get("min") else None,
+        max_input_shape=tuple(int(d) for d in profile["max"]) if profile.get("max") else None,
     )

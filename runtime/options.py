@@ -14,11 +14,11 @@ from typing import Any, Optional, Tuple, Union
 from b2v_edge.common.errors import B2VError
 from b2v_edge.common.manifest import PRECISIONS
 
+from .layout import FITS
 from .mjpeg import LOCAL_HOSTS, parse_hostport
 from .open import BACKENDS
-from .preprocess import MODES
+from .outputs import OutputError, check_public, parse_output
 from .preview import SHOW_MODES
-from .sinks import FOURCC
 
 __all__ = ["RunError", "RunOptions", "SYNTHETIC_HEADLESS_FRAMES"]
 
@@ -40,21 +40,27 @@ class RunOptions:
         backend: ``auto``, ``tensorrt`` or ``onnxruntime``.
         precision: ``fp32``/``fp16``/``int8``, None = best available.
         show: ``middle``, ``sequence`` or ``grid``.
+        outputs: output URIs (:mod:`~b2v_edge.runtime.outputs`): ``display://``,
+            ``file://out.mp4`` (or a bare ``.mp4``/``.avi`` path), ``mjpeg://127.0.0.1:8080``;
+            several at once. ``display://`` is added unless ``headless``.
         headless: no window (also chosen automatically when there is no display / GUI).
-        output: ``.mp4``/``.avi`` file for the restored stream (sequence mode: N frames per input).
-        serve: ``HOST:PORT`` of the MJPEG preview; non-local hosts need ``serve_public``.
-        serve_public: allow ``serve`` to bind a non-loopback address.
+        output: shorthand for ``file://OUTPUT``: the restored stream as H.264 ``.mp4`` or MJPG
+            ``.avi`` (sequence mode: N frames per input).
+        serve: shorthand for ``mjpeg://HOST:PORT``; non-local hosts need ``serve_public``.
+        serve_public: allow an MJPEG output on a non-loopback address.
         max_frames: stop after this many processed frames (None = until the source ends;
             headless synthetic runs without output/serve stop after 100).
         realtime: pace file/folder/synthetic sources at their fps and drop stale frames like a
             live source.
-        fit: ``letterbox`` (keep aspect) or ``resize`` to the engine input.
+        fit: ``full`` (frames keep their resolution: a dynamic graph runs at the frame size padded
+            to 32, a static graph as overlapping tiles), ``letterbox`` or ``resize`` (scale to a
+            static graph's input and back: one pass, resolution lost).
         threads: ONNX Runtime intra-op threads.
         shadow_every: every K-th frame also runs the fp32 ONNX reference; running PSNR in the
             overlay and summary (0 = off).
         playback_fps: slow-motion playback rate of ``sequence`` in the window / MJPEG page.
         output_fps: frame rate of ``output`` (default: the source's, else 30).
-        size: input ``(H, W)`` used only when the engine's H/W are dynamic.
+        size: ``(H, W)`` of synthetic frames when the engine's H/W are dynamic (else its input size).
         max_failures: consecutive NaN/Inf outputs tolerated before the run stops with an error.
         reconnect_attempts: reconnections of a lost live source before giving up.
     """
@@ -64,13 +70,14 @@ class RunOptions:
     backend: str = "auto"
     precision: Optional[str] = None
     show: str = "middle"
+    outputs: Tuple[str, ...] = ()
     headless: bool = False
     output: Optional[Path] = None
     serve: Optional[str] = None
     serve_public: bool = False
     max_frames: Optional[int] = None
     realtime: bool = False
-    fit: str = "letterbox"
+    fit: str = "full"
     threads: Optional[int] = None
     shadow_every: int = 0
     playback_fps: float = 30.0
@@ -86,7 +93,7 @@ class RunOptions:
         """Check every field once; raises :class:`RunError` with a one-line message."""
         _choice("backend", self.backend, BACKENDS)
         _choice("show", self.show, SHOW_MODES)
-        _choice("fit", self.fit, MODES)
+        _choice("fit", self.fit, FITS)
         if self.precision is not None:
             _choice("precision", self.precision, PRECISIONS)
         for name in ("max_frames", "shadow_every", "threads", "max_failures", "reconnect_attempts"):
@@ -100,11 +107,33 @@ class RunOptions:
                 raise RunError(f"{name.replace('_', '-')} must be > 0, got {value!r}")
         if self.output is not None:
             self.output = Path(self.output)
-            if self.output.suffix.lower() not in FOURCC:
-                raise RunError(f"--output must end with {' or '.join(FOURCC)}, got {self.output.name!r}")
         if self.serve is not None:
             self.serve_address()
+        self.outputs = tuple(str(uri) for uri in self.outputs)
+        uris = self.output_uris()
+        if self.headless and "display" in [self._kind(uri) for uri in self.outputs]:
+            raise RunError("--headless and display:// contradict each other; drop one")
+        for uri in uris:
+            self._kind(uri)
         return self
+
+    def _kind(self, uri: str) -> str:
+        try:
+            spec = parse_output(uri)
+            check_public(spec, self.serve_public)
+        except OutputError as exc:
+            raise RunError(str(exc)) from None
+        return spec.kind
+
+    def output_uris(self) -> Tuple[str, ...]:
+        """Every output as a URI: ``display://`` unless headless, then ``output``, ``serve``, ``outputs``."""
+        uris = [] if self.headless else ["display://"]
+        if self.output is not None:
+            uris.append(str(self.output))
+        if self.serve is not None:
+            uris.append(f"mjpeg://{self.serve}")
+        uris += [u for u in self.outputs if u not in uris]
+        return tuple(uris)
 
     def serve_address(self) -> Tuple[str, int]:
         """``(host, port)`` of ``serve``; refuses non-local hosts without ``serve_public``."""

@@ -1,103 +1,44 @@
-"""The run loop: capture thread → preprocess → ``Engine.infer`` → postprocess → outputs.
+"""The run loop: capture thread → frame layout → ``Engine.infer`` → blend back → outputs.
 
-Frame hand-off between the capture thread and the main loop is always bounded:
-
-* **live** sources (camera, CSI, RTSP — or any source with ``realtime=True``) use a latest-frame
-  slot of capacity 1: a frame not picked up before the next one arrives is dropped and counted,
-  so the model never works on stale frames and memory cannot grow;
-* **file, folder and synthetic** sources use a 2-frame slot that blocks the reader
-  (back-pressure): every frame is processed.
-
-Inference and outputs run on the calling (main) thread, so Ctrl-C stops the loop cleanly; ``q`` /
-Esc in the preview window, the end of the source or ``max_frames`` stop it too. NaN/Inf outputs are
-reported once, counted and skipped. :func:`run` returns a :class:`~b2v_edge.runtime.stats.RunSummary`.
+* Frames keep their resolution by default (:mod:`.layout`): a dynamic graph runs at the frame
+  size padded to 32, a static graph as overlapping tiles blended back; ``fit="letterbox"`` /
+  ``"resize"`` rescale instead. The summary says which ran.
+* The capture thread (:mod:`.capture`) hands frames over with the **latest-frame** policy for live
+  sources (camera, CSI, stream, synthetic; a file with ``realtime``) — stale frames are dropped,
+  nothing queues — and **every frame** for files and folders.
+* Inference and outputs run on the calling (main) thread. The loop ends with the source,
+  ``max_frames``, ``q``/Esc in the preview window, :meth:`Pipeline.stop`, Ctrl-C or SIGTERM; every
+  way out closes the outputs cleanly (video files are finalised). NaN/Inf outputs are reported
+  once, counted and skipped. :func:`run` returns a :class:`~b2v_edge.runtime.stats.RunSummary`.
 """
 
 from __future__ import annotations
 
-import collections
+import contextlib
 import logging
+import signal
 import threading
 import time
-from dataclasses import dataclass, field
-from typing import Any, Deque, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 import numpy as np
 
+from .capture import CaptureThread, FrameSlot, Item, policy_text
 from .engines import Engine, NonFiniteOutputError
-from .mjpeg import MjpegServer
+from .layout import FrameLayout, InputLimits, plan_layout, run_passes
 from .open import open_engine
 from .options import SYNTHETIC_HEADLESS_FRAMES, RunError, RunOptions
-from .preprocess import postprocess, preprocess
-from .preview import PreviewWindow, frames_for_mode, gui_available, has_display
+from .outputs import OutputContext, OutputUnavailable, open_output
+from .preview import frames_for_mode
 from .sinks import VideoSink
 from .sources import open_source
-from .stats import FpsMeter, RunSummary, StageTimer
+from .stats import FpsMeter, RunStatus, RunSummary, StageTimer
 
 __all__ = ["FrameSlot", "Pipeline", "RunError", "RunOptions", "run"]
 
 log = logging.getLogger("b2v_edge.runtime")
-_TIMEOUT = object()
 
-
-class FrameSlot:
-    """Bounded hand-off between the capture thread and the main loop.
-
-    Args:
-        capacity: frames held at most.
-        drop_oldest: when full, ``put`` discards the oldest frame (counted in ``dropped``) instead
-            of waiting — the latest-frame policy of live sources.
-    """
-
-    def __init__(self, capacity: int = 1, drop_oldest: bool = True) -> None:
-        if capacity < 1:
-            raise ValueError(f"capacity must be >= 1, got {capacity}")
-        self.capacity, self.drop_oldest = capacity, drop_oldest
-        self._items: Deque[Any] = collections.deque()
-        self._cond = threading.Condition()
-        self._closed = False
-        self.dropped = 0
-        self.high_water = 0
-
-    def put(self, item: Any) -> bool:
-        """Add ``item``; False if the slot was closed (the item is discarded)."""
-        with self._cond:
-            while not self.drop_oldest and len(self._items) >= self.capacity and not self._closed:
-                self._cond.wait(0.1)
-            if self._closed:
-                return False
-            if len(self._items) >= self.capacity:
-                self._items.popleft()
-                self.dropped += 1
-            self._items.append(item)
-            self.high_water = max(self.high_water, len(self._items))
-            self._cond.notify_all()
-            return True
-
-    def get(self, timeout: float) -> Any:
-        """Oldest item; None when closed and empty; :data:`FrameSlot.TIMEOUT` after ``timeout`` s."""
-        with self._cond:
-            if not self._items and not self._closed:
-                self._cond.wait(timeout)
-            if self._items:
-                item = self._items.popleft()
-                self._cond.notify_all()
-                return item
-            return None if self._closed else _TIMEOUT
-
-    TIMEOUT = _TIMEOUT
-
-    def close(self) -> None:
-        with self._cond:
-            self._closed = True
-            self._cond.notify_all()
-
-
-@dataclass
-class _Item:
-    frame: np.ndarray
-    ts: float
-    t_capture: float = field(default_factory=time.perf_counter)
+StatusCallback = Callable[[RunStatus], None]
 
 
 class Pipeline:
@@ -107,9 +48,11 @@ class Pipeline:
         options: validated run options.
         engine: an open engine to use (not closed by the pipeline).
         source: an open source — any iterable of ``(frame, t)``; optional attributes ``live``,
-            ``spec`` (``uri``/``kind``), ``fps`` and ``close()`` are used when present.
+            ``spec`` (``uri``/``kind``), ``fps``, ``frame_count`` and ``close()`` are used when present.
         outputs: objects with ``write(blurred, images, overlay) -> bool`` and ``close(ok)``,
-            replacing the window/video/MJPEG outputs built from ``options``.
+            replacing the outputs built from ``options.output_uris()``.
+        on_status: called with a :class:`~b2v_edge.runtime.stats.RunStatus` after every processed
+            frame (progress display; keep it cheap).
     """
 
     def __init__(
@@ -118,33 +61,41 @@ class Pipeline:
         engine: Optional[Engine] = None,
         source: Optional[Any] = None,
         outputs: Optional[List[Any]] = None,
+        on_status: Optional[StatusCallback] = None,
     ) -> None:
         self.options = options
         self.engine, self._own_engine = engine, engine is None
         self.source, self._own_source = source, source is None
         self.outputs: List[Any] = list(outputs) if outputs is not None else []
         self._build_outputs = outputs is None
+        self.on_status = on_status
         self.timer, self.meter = StageTimer(), FpsMeter()
         self.notices: List[str] = []
-        self.slot = FrameSlot()
         self._stop = threading.Event()
         self._stop_reason = ""
         self._shadow: Optional[Engine] = None
-        self._thread: Optional[threading.Thread] = None
-        self._capture_error: Optional[BaseException] = None
-        self.captured = self.processed = self.failed = self._consecutive = 0
+        self.capture: Optional[CaptureThread] = None
+        self.processed = self.failed = self._consecutive = 0
         self._latency_sum = self._shadow_mse = 0.0
         self._shadow_n = 0
+        self._t0 = time.perf_counter()
         self.max_frames = options.max_frames
         self.size: Tuple[int, int] = tuple(options.size)
+        self.limits: Optional[InputLimits] = None
+        self._layouts: Dict[Tuple[int, int], FrameLayout] = {}
         self.serve_url: Optional[str] = None
+        self.policy = ""
 
     # ---- control ------------------------------------------------------------------------
     def stop(self, reason: str = "stopped") -> None:
-        """Ask the loop to finish after the current frame (thread-safe)."""
+        """Ask the loop to finish after the current frame (thread-safe, signal-safe)."""
         if not self._stop.is_set():
             self._stop_reason = reason
             self._stop.set()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
 
     def notice(self, message: str) -> None:
         """A one-line notice: logged now (the CLI prints it) and kept for the summary."""
@@ -152,17 +103,18 @@ class Pipeline:
         log.warning(message)
 
     def run(self) -> RunSummary:
-        """Open, loop until stopped, close; returns the summary (also after Ctrl-C)."""
+        """Open, loop until stopped, close; returns the summary (also after Ctrl-C / SIGTERM)."""
         ok, reason, t0 = False, "error", time.perf_counter()
-        try:
-            self._open()
-            t0 = time.perf_counter()
-            reason = self._loop()
-            ok = True
-        except KeyboardInterrupt:
-            ok, reason = True, "interrupted (Ctrl-C)"
-        finally:
-            self._close(ok)
+        with _graceful_signals(self):
+            try:
+                self._open()
+                t0 = self._t0 = time.perf_counter()
+                reason = self._loop()
+                ok = True
+            except KeyboardInterrupt:
+                ok, reason = True, "interrupted (Ctrl-C)"
+            finally:
+                self._close(ok)
         return self._summary(reason, time.perf_counter() - t0)
 
     # ---- setup / teardown ---------------------------------------------------------------
@@ -170,10 +122,8 @@ class Pipeline:
         o = self.options
         if self.engine is None:
             self.engine = open_engine(o.model, o.backend, o.precision, threads=o.threads)
-        h, w = self.engine.spec.size
-        self.size = (h, w) if h and w else tuple(o.size)
-        if not (h and w):
-            self.notice(f"model input size is dynamic; using {self.size[0]}x{self.size[1]}")
+        self.limits = InputLimits.from_spec(self.engine.spec)
+        self.size = self.limits.fixed or tuple(o.size)
         if self.source is None:
             self.source = open_source(
                 o.source, size=self.size, frames=self.engine.spec.frames or 7, reconnect_attempts=o.reconnect_attempts
@@ -189,125 +139,89 @@ class Pipeline:
                 f"synthetic source, nothing to show: stopping after {self.max_frames} frames "
                 "(use --max-frames, --output or --serve)"
             )
-        live = bool(getattr(self.source, "live", False)) or o.realtime
-        self.slot = FrameSlot(1, drop_oldest=True) if live else FrameSlot(2, drop_oldest=False)
-        self._thread = threading.Thread(
-            target=self._capture,
-            args=(live and not getattr(self.source, "live", False),),
-            name="b2v-capture",
-            daemon=True,
-        )
-        self._thread.start()
+        live = bool(getattr(self.source, "live", False))
+        self.policy = policy_text(live or o.realtime, o.realtime and not live)
+        self.capture = CaptureThread(self.source, live or o.realtime, o.realtime and not live, self.timer, self._stop)
+        self.capture.start()
 
     def _make_outputs(self) -> None:
         o = self.options
-        window = not o.headless
-        if window and not has_display():
-            self.notice("no display found ($DISPLAY is not set): running headless")
-            window = False
-        if window and not gui_available():
-            self.notice(
-                "this OpenCV has no GUI (opencv-python-headless): running headless; use --output or --serve to watch"
-            )
-            window = False
-        if window:
+        context = OutputContext(
+            show=o.show,
+            playback_fps=o.playback_fps,
+            fps=o.output_fps or getattr(self.source, "fps", None) or 30.0,
+            title=f"b2v-edge: {self.engine.spec.label}",
+            serve_public=o.serve_public,
+        )
+        for uri in o.output_uris():
             try:
-                self.outputs.append(PreviewWindow(f"b2v-edge: {self.engine.spec.label}", o.show, o.playback_fps))
-            except RuntimeError as exc:
-                self.notice(f"{exc}: running headless")
-        if o.output is not None:
-            fps = o.output_fps or getattr(self.source, "fps", None) or 30.0
-            self.outputs.append(VideoSink(o.output, fps=fps))
-        if o.serve is not None:
-            host, port = o.serve_address()
-            server = MjpegServer(host, port, o.show, o.playback_fps).start()
-            self.serve_url = server.url
-            self.outputs.append(server)
-            self.notice(f"MJPEG preview at {server.url} (Ctrl-C to stop)")
+                out = open_output(uri, context)
+            except OutputUnavailable as exc:
+                self.notice(f"{exc}: running without {uri}" + ("" if self.outputs else " (headless)"))
+                continue
+            self.outputs.append(out)
+            if hasattr(out, "url"):
+                self.serve_url = out.url
+                self.notice(f"MJPEG preview at {out.url} (Ctrl-C to stop)")
 
     def _close(self, ok: bool) -> None:
         self.stop(self._stop_reason or "closing")
-        self.slot.close()
-        alive = False
-        if self._thread is not None:
-            self._thread.join(timeout=3.0)
-            alive = self._thread.is_alive()
+        ended = self.capture.join(timeout=3.0) if self.capture is not None else True
         for out in self.outputs:
             try:
                 out.close(ok)
             except Exception as exc:  # one broken output must not hide the others' results
                 log.warning("closing %s failed: %s", type(out).__name__, exc)
-        if self._own_source and self.source is not None and hasattr(self.source, "close") and not alive:
+        if self._own_source and self.source is not None and hasattr(self.source, "close") and ended:
             self.source.close()  # a reader still blocked in read() is left to process exit
         if self._shadow is not None:
             self._shadow.close()
         if self._own_engine and self.engine is not None:
             self.engine.close()
 
-    # ---- capture thread -----------------------------------------------------------------
-    def _capture(self, pace: bool) -> None:
-        """Read frames into the slot; ``pace`` sleeps to the source timestamps (``--realtime``)."""
-        it = iter(self.source)
-        t_wall0: Optional[float] = None
-        ts0 = 0.0
-        try:
-            while not self._stop.is_set():
-                t0 = time.perf_counter()
-                item = next(it, None)
-                if item is None:
-                    break
-                self.timer.add("capture", time.perf_counter() - t0)
-                frame, ts = item
-                if pace:
-                    if t_wall0 is None:
-                        t_wall0, ts0 = time.perf_counter(), float(ts)
-                    delay = t_wall0 + (float(ts) - ts0) - time.perf_counter()
-                    if delay > 0 and self._stop.wait(delay):
-                        break
-                self.captured += 1
-                if not self.slot.put(_Item(frame, float(ts))):
-                    break
-        except BaseException as exc:  # handed to the main loop, raised there
-            self._capture_error = exc
-        finally:
-            self.slot.close()
-
     # ---- main loop ----------------------------------------------------------------------
     def _loop(self) -> str:
+        assert self.capture is not None
         while True:
             if self.max_frames is not None and self.processed >= self.max_frames:
                 return f"max frames ({self.max_frames})"
             if self._stop.is_set():
                 return self._stop_reason
-            item = self.slot.get(timeout=0.2)
-            if item is _TIMEOUT:
+            item = self.capture.slot.get(timeout=0.2)
+            if item is FrameSlot.TIMEOUT:
                 continue
             if item is None:
-                if self._capture_error is not None:
-                    raise self._capture_error
+                if self.capture.error is not None:
+                    raise self.capture.error
                 return "end of source"
             self._process(item)
 
-    def _process(self, item: _Item) -> None:
-        o, timer, engine = self.options, self.timer, self.engine
+    def layout_for(self, frame_size: Tuple[int, int]) -> FrameLayout:
+        """The layout of frames of ``frame_size`` (planned once per size)."""
+        layout = self._layouts.get(frame_size)
+        if layout is None:
+            layout = plan_layout(frame_size, self.limits or InputLimits((1, 1)), self.options.fit)
+            self._layouts[frame_size] = layout
+        return layout
+
+    def _process(self, item: Item) -> None:
+        o, timer = self.options, self.timer
         with timer.time("preprocess"):
-            x, mapping = preprocess(item.frame, self.size, o.fit)
+            layout = self.layout_for(tuple(item.frame.shape[:2]))
+            x = layout.split(item.frame)
         try:
             with timer.time("infer"):
-                out = engine.infer(x)
+                out = run_passes(self.engine, x, self.limits)
         except NonFiniteOutputError as exc:
             self._on_failure(exc)
             return
         self._consecutive = 0
         if self._shadow is not None and self.processed % o.shadow_every == 0:
-            with timer.time("shadow"):
-                ref = self._shadow.infer(x, check_finite=False)
-            self._shadow_mse += float(np.mean((out.astype(np.float64) - ref) ** 2))
-            self._shadow_n += 1
+            self._shadow_compare(x, out)
         with timer.time("postprocess"):
             n = out.shape[1]
-            chosen = out[0, n // 2 : n // 2 + 1] if o.show == "middle" else out[0]  # convert only what is shown
-            images = frames_for_mode(postprocess(chosen, mapping), o.show)
+            keep = [n // 2] if o.show == "middle" else None  # convert only what is shown
+            images = frames_for_mode(layout.merge(out, keep), o.show)
         self.processed += 1
         self.meter.tick()
         overlay = self._overlay(time.perf_counter() - item.t_capture)
@@ -315,7 +229,16 @@ class Pipeline:
             for sink in self.outputs:
                 if not sink.write(item.frame, images, overlay):
                     self.stop("quit from the preview window")
-        self._latency_sum += time.perf_counter() - item.t_capture
+        latency = time.perf_counter() - item.t_capture
+        self._latency_sum += latency
+        if self.on_status is not None:
+            self.on_status(self.status(latency))
+
+    def _shadow_compare(self, x: np.ndarray, out: np.ndarray) -> None:
+        with self.timer.time("shadow"):
+            ref = run_passes(self._shadow, x, InputLimits.from_spec(self._shadow.spec))
+        self._shadow_mse += float(np.mean((out.astype(np.float64) - ref) ** 2))
+        self._shadow_n += 1
 
     def _on_failure(self, exc: NonFiniteOutputError) -> None:
         self.failed += 1
@@ -324,6 +247,20 @@ class Pipeline:
             self.notice(f"{exc}: frame skipped (further ones are counted in the summary)")
         if self._consecutive >= self.options.max_failures:
             raise RunError(f"{self._consecutive} consecutive frames gave NaN/Inf; stopping ({exc})")
+
+    # ---- reporting ----------------------------------------------------------------------
+    def status(self, latency_s: float) -> RunStatus:
+        """Progress so far (``latency_s``: the last frame's capture→output time)."""
+        return RunStatus(
+            frames=self.processed,
+            fps=self.meter.fps,
+            latency_ms=1000.0 * latency_s,
+            infer_ms=self.timer.mean_ms("infer"),
+            dropped=self.capture.slot.dropped if self.capture is not None else 0,
+            failed=self.failed,
+            elapsed_s=time.perf_counter() - self._t0,
+            total=self.max_frames or getattr(self.source, "frame_count", None),
+        )
 
     @property
     def shadow_psnr(self) -> Optional[float]:
@@ -339,8 +276,9 @@ class Pipeline:
             f"{spec.label}  {self.size[0]}x{self.size[1]}  N={spec.frames}",
             f"{self.meter.fps:5.1f} FPS  latency {latency_s * 1000:.0f} ms  infer {self.timer.mean_ms('infer'):.0f} ms",
         ]
-        if self.slot.dropped or self.failed:
-            lines.append(f"dropped {self.slot.dropped}  failed {self.failed}")
+        dropped = self.capture.slot.dropped if self.capture is not None else 0
+        if dropped or self.failed:
+            lines.append(f"dropped {dropped}  failed {self.failed}")
         if self.shadow_psnr is not None:
             lines.append(f"shadow fp32 PSNR {self.shadow_psnr:.1f} dB")
         return lines
@@ -350,7 +288,8 @@ class Pipeline:
         src_spec = getattr(self.source, "spec", None)
         stages = self.timer.stats()
         infer_ms = stages["infer"].mean_ms if "infer" in stages else 0.0
-        written = sum(getattr(o, "frames_written", 0) for o in self.outputs if isinstance(o, VideoSink))
+        files = [o for o in self.outputs if isinstance(o, VideoSink)]
+        slot = self.capture.slot if self.capture is not None else FrameSlot()
         return RunSummary(
             source=str(getattr(src_spec, "uri", self.options.source)),
             source_kind=str(getattr(src_spec, "kind", "custom")),
@@ -358,12 +297,12 @@ class Pipeline:
             model_path=str(spec.path) if spec else "-",
             input_size=self.size,
             frames_per_input=spec.frames if spec else 0,
-            frames_captured=self.captured,
+            frames_captured=self.capture.captured if self.capture is not None else 0,
             frames_processed=self.processed,
-            frames_dropped=self.slot.dropped,
+            frames_dropped=slot.dropped,
             frames_failed=self.failed,
-            frames_written=written,
-            max_pending=self.slot.high_water,
+            frames_written=sum(f.frames_written for f in files),
+            max_pending=slot.high_water,
             wall_s=wall,
             stream_fps=self.processed / wall if wall > 0 else 0.0,
             infer_fps=1000.0 / infer_ms if infer_ms > 0 else 0.0,
@@ -371,25 +310,62 @@ class Pipeline:
             stop_reason=reason,
             shadow_psnr_db=self.shadow_psnr,
             shadow_count=self._shadow_n,
-            output=str(self.options.output) if self.options.output else None,
+            output=str(files[0].path) if files else None,
             serve_url=self.serve_url,
+            policy=self.policy,
+            layout="; ".join(layout.describe() for layout in self._layouts.values()),
+            outputs=[f.describe() for f in files],
             stages=stages,
             notices=list(self.notices),
         )
 
 
-def run(options: RunOptions, *, engine: Optional[Engine] = None, source: Optional[Any] = None) -> RunSummary:
+@contextlib.contextmanager
+def _graceful_signals(pipeline: Pipeline) -> Iterator[None]:
+    """On the main thread: SIGTERM and a first Ctrl-C stop the loop cleanly (outputs finalised);
+    a second Ctrl-C interrupts at once. Previous handlers are restored afterwards."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def on_term(signum: int, frame: Any) -> None:
+        pipeline.stop("terminated (SIGTERM)")
+
+    def on_int(signum: int, frame: Any) -> None:
+        if pipeline.stopping:
+            raise KeyboardInterrupt
+        pipeline.stop("interrupted (Ctrl-C)")
+
+    previous = {}
+    for sig, handler in ((signal.SIGTERM, on_term), (signal.SIGINT, on_int)):
+        with contextlib.suppress(ValueError, OSError):
+            previous[sig] = signal.signal(sig, handler)
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def run(
+    options: RunOptions,
+    *,
+    engine: Optional[Engine] = None,
+    source: Optional[Any] = None,
+    on_status: Optional[StatusCallback] = None,
+) -> RunSummary:
     """Run the pipeline described by ``options`` until the source ends or the user stops it.
 
     Args:
         options: validated :class:`RunOptions`.
         engine: an open engine instead of ``open_engine(options.model, ...)`` (left open).
         source: an open source (iterable of ``(frame, t)``) instead of ``open_source(options.source)``.
+        on_status: progress callback, called after every processed frame.
 
     Returns:
-        The :class:`~b2v_edge.runtime.stats.RunSummary` (also after Ctrl-C).
+        The :class:`~b2v_edge.runtime.stats.RunSummary` (also after Ctrl-C or SIGTERM).
 
     Raises:
         ManifestError, EngineError, SourceError, SinkError, RunError: one-line reasons.
     """
-    return Pipeline(options, engine=engine, source=source).run()
+    return Pipeline(options, engine=engine, source=source, on_status=on_status).run()

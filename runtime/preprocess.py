@@ -1,8 +1,10 @@
 """Frame ⇄ tensor conversion, shared by the runtime and by INT8 calibration (one function each way).
 
 ``preprocess``: BGR ``uint8 [h, w, 3]`` camera/video frame → ``float32 [1, 3, H, W]`` RGB in
-``[0, 1]`` at the engine's input size, by plain resize or by letterbox (aspect kept, padded with
-``pad_value``), plus a :class:`FrameMapping` that records how to go back.
+``[0, 1]`` at the engine's input size, by plain resize, by letterbox (aspect kept, padded with
+``pad_value``) or at full resolution (a centred ``H x W`` crop, edge-padded where the frame is
+smaller: one tile of what :mod:`.layout` feeds ``b2v-edge run``), plus a :class:`FrameMapping` that
+records how to go back. Whole frames at full resolution go through :mod:`.layout`.
 ``postprocess``: the engine's ``[N, 3, H, W]`` (or ``[1, N, 3, H, W]``) output → N BGR ``uint8``
 images with the padding cropped away and, by default, resized back to the source frame size.
 
@@ -20,7 +22,7 @@ import numpy as np
 
 __all__ = ["FrameMapping", "MODES", "postprocess", "preprocess"]
 
-MODES = ("letterbox", "resize")
+MODES = ("full", "letterbox", "resize")
 
 
 @dataclass(frozen=True)
@@ -31,7 +33,8 @@ class FrameMapping:
         src_size: ``(h, w)`` of the source frame.
         dst_size: ``(H, W)`` of the engine input.
         content: ``(top, left, height, width)`` of the resized source inside the engine image.
-        mode: ``"letterbox"`` or ``"resize"``.
+        mode: ``"full"``, ``"letterbox"`` or ``"resize"``. For ``"full"`` the source is the centred
+            crop (``src_size`` is the crop's size; nothing is resampled).
     """
 
     src_size: Tuple[int, int]
@@ -76,7 +79,8 @@ def preprocess(
     Args:
         frame: ``uint8 [h, w, 3]`` BGR (gray ``[h, w]`` and BGRA are converted).
         size: engine input ``(H, W)``.
-        mode: ``"letterbox"`` keeps the aspect ratio and pads; ``"resize"`` stretches.
+        mode: ``"letterbox"`` keeps the aspect ratio and pads; ``"resize"`` stretches; ``"full"``
+            keeps the resolution: a centred ``H x W`` crop, edge-padded where the frame is smaller.
         pad_value: 0..255 fill of the letterbox border.
 
     Returns:
@@ -92,6 +96,8 @@ def preprocess(
         raise ValueError(f"size must be positive (H, W), got {tuple(size)}")
     bgr = _as_bgr(frame)
     h, w = bgr.shape[:2]
+    if mode == "full":
+        return _centre_crop(bgr, H, W)
     if mode == "resize":
         ch, cw, top, left = H, W, 0, 0
     else:
@@ -104,10 +110,23 @@ def preprocess(
     if canvas is not None:
         canvas[top : top + ch, left : left + cw] = resized
         resized = canvas
-    rgb = resized[:, :, ::-1]
-    x = np.empty((1, 3, H, W), np.float32)
-    np.multiply(rgb.transpose(2, 0, 1), np.float32(1.0 / 255.0), out=x[0], casting="unsafe")
-    return x, FrameMapping((h, w), (H, W), (top, left, ch, cw), mode)
+    return _to_tensor(resized), FrameMapping((h, w), (H, W), (top, left, ch, cw), mode)
+
+
+def _to_tensor(bgr: np.ndarray) -> np.ndarray:
+    x = np.empty((1, 3, *bgr.shape[:2]), np.float32)
+    np.multiply(bgr[:, :, ::-1].transpose(2, 0, 1), np.float32(1.0 / 255.0), out=x[0], casting="unsafe")
+    return x
+
+
+def _centre_crop(bgr: np.ndarray, H: int, W: int) -> Tuple[np.ndarray, FrameMapping]:
+    h, w = bgr.shape[:2]
+    ch, cw = min(h, H), min(w, W)
+    top, left = (h - ch) // 2, (w - cw) // 2
+    crop = bgr[top : top + ch, left : left + cw]
+    if (ch, cw) != (H, W):
+        crop = cv2.copyMakeBorder(crop, 0, H - ch, 0, W - cw, cv2.BORDER_REPLICATE)
+    return _to_tensor(crop), FrameMapping((ch, cw), (H, W), (0, 0, ch, cw), "full")
 
 
 def to_bgr_uint8(image_chw: np.ndarray) -> np.ndarray:

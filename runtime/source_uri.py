@@ -1,23 +1,21 @@
-"""Source URIs without opening them: :func:`parse_source` → :class:`SourceSpec`, GStreamer pipelines,
-image-folder listing. :mod:`.sources` (which opens them) re-exports everything here.
+"""What a source URI is, before anything is opened: :class:`SourceSpec`, URI splitting, GStreamer pipelines.
+
+The table of source kinds (which URI selects which reader) lives in :mod:`.sources`, which also
+re-exports everything here.
 """
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from functools import lru_cache
-from pathlib import Path
-from typing import Dict, Union
+from typing import Dict, Tuple, Union
 from urllib.parse import parse_qs, urlsplit
 
 import cv2
 
 from b2v_edge.common.errors import B2VError
-from b2v_edge.common.images import IMAGE_EXTS
 
-LIVE_KINDS = ("camera", "csi", "stream")
-_STREAM_SCHEMES = ("rtsp", "rtsps", "http", "https", "rtmp", "udp", "rtp", "tcp")
+__all__ = ["SourceError", "SourceSpec", "csi_pipeline", "has_gstreamer", "rtsp_pipeline", "split_uri"]
 
 
 class SourceError(B2VError, RuntimeError):
@@ -30,20 +28,31 @@ class SourceSpec:
 
     Attributes:
         uri: as given.
-        kind: ``camera``, ``csi``, ``stream``, ``file``, ``image``, ``folder`` or ``synthetic``.
+        kind: a name of the source table (``camera``, ``csi``, ``stream``, ``file``, ``image``,
+            ``folder``, ``synthetic`` or a registered kind).
         target: camera index, device path, URL or file/folder path.
         options: query options (``csi://0?width=1920``), as strings.
+        live: frames arrive in real time and cannot be re-read (the latest-frame policy applies).
     """
 
     uri: str
     kind: str
     target: Union[int, str]
     options: Dict[str, str] = field(default_factory=dict)
+    live: bool = False
 
-    @property
-    def live(self) -> bool:
-        """Frames arrive in real time and cannot be re-read (latest-frame policy applies)."""
-        return self.kind in LIVE_KINDS
+
+def split_uri(text: str) -> Tuple[str, str, Dict[str, str]]:
+    """``(scheme, rest, options)`` of ``scheme://rest?k=v``; scheme ``""`` for a bare path or index.
+
+    ``rest`` is everything between ``://`` and ``?`` (netloc and path); the last value of a
+    repeated option wins.
+    """
+    if "://" not in text:
+        return "", text, {}
+    parts = urlsplit(text)
+    options = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+    return parts.scheme.lower(), parts.netloc + parts.path, options
 
 
 @lru_cache(maxsize=1)
@@ -72,46 +81,3 @@ def rtsp_pipeline(url: str, latency_ms: int = 0) -> str:
         f"rtspsrc location={url} latency={latency_ms} ! decodebin ! videoconvert ! "
         "video/x-raw, format=(string)BGR ! appsink drop=true max-buffers=1 sync=false"
     )
-
-
-def parse_source(uri: Union[str, int]) -> SourceSpec:
-    """Classify a source URI without opening it.
-
-    Raises:
-        SourceError: unknown scheme, bad camera/csi index, missing file or device.
-    """
-    text = str(uri).strip()
-    if not text:
-        raise SourceError("empty source URI")
-    if text.isdigit():
-        return SourceSpec(text, "camera", int(text))
-    if text in ("synthetic", "synthetic://"):
-        return SourceSpec(text, "synthetic", "synthetic")
-    if text.startswith("/dev/video"):
-        if not os.path.exists(text):
-            found = sorted(str(p) for p in Path("/dev").glob("video*")) or ["none"]
-            raise SourceError(f"camera {text} does not exist (video devices: {', '.join(found)})")
-        return SourceSpec(text, "camera", text)
-    parts = urlsplit(text)
-    scheme = parts.scheme.lower() if "://" in text else ""
-    options = {k: v[-1] for k, v in parse_qs(parts.query).items()} if scheme else {}
-    if scheme == "csi":
-        if not parts.netloc.isdigit():
-            raise SourceError(f"csi source must be csi://N with a sensor number, got {text!r}")
-        return SourceSpec(text, "csi", int(parts.netloc), options)
-    if scheme in _STREAM_SCHEMES:
-        return SourceSpec(text, "stream", text)
-    if scheme == "file":
-        text = parts.path
-    elif scheme:
-        raise SourceError(
-            f"unknown source scheme {scheme}://; use a camera index, /dev/videoN, csi://N, rtsp://..., "
-            "a video file, an image or folder, or 'synthetic'"
-        )
-    path = Path(text).expanduser()
-    if path.is_dir():
-        return SourceSpec(text, "folder", str(path))
-    if not path.exists():
-        raise SourceError(f"source not found: {path} (no such file or folder)")
-    kind = "image" if path.suffix.lower() in IMAGE_EXTS else "file"
-    return SourceSpec(text, kind, str(path))

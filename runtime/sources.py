@@ -1,23 +1,26 @@
-"""Frame sources by URI (jetson-inference convention): ``open_source(uri)`` → ``(BGR uint8, t)``.
+"""Frame sources by URI: one table of kinds, ``open_source(uri)`` → ``(BGR uint8 frame, t)``.
 
-=====================  ==========  =======================================================
-URI                    kind        notes
-=====================  ==========  =======================================================
-``0``, ``1`` ...       camera      V4L2 on Linux, buffer of 1 frame
-``/dev/videoN``        camera      V4L2 device node
-``csi://N``            csi         GStreamer ``nvarguscamerasrc sensor-id=N`` (Jetson);
-                                   ``csi://0?width=1920&height=1080&fps=30&flip=2``
-``rtsp://…``           stream      GStreamer ``rtspsrc latency=0`` when OpenCV has GStreamer,
-                                   else FFMPEG with ``nobuffer``/``low_delay`` and timeouts
-``http(s)/rtmp/udp``   stream      FFMPEG
-``path/video.mp4``     file        every frame, timestamps from the container
-``path/image.png``     image       one frame
-``path/folder/``       folder      images in natural order (``2.png`` before ``10.png``)
-``synthetic``          synthetic   endless built-in blurred frames (no camera needed)
-=====================  ==========  =======================================================
+The table (:data:`SOURCE_KINDS`, jetson-utils' ``videoSource::Create`` pattern) maps each kind to
+its reader class, its live flag and its help row; :func:`parse_source` classifies a URI with it
+and :func:`open_source` opens the kind's reader. Adding a kind is one :func:`register_source` call.
 
-Live kinds (camera, csi, stream) time-stamp frames with ``time.monotonic()`` and, when a read
-fails, reconnect up to ``reconnect_attempts`` times before raising :class:`SourceError`. Files end.
+=====================================  ==========  =====  =========================================
+URI                                    kind        live   reader
+=====================================  ==========  =====  =========================================
+``0``, ``1`` ... or ``/dev/videoN``    camera      yes    V4L2, a buffer of 1 frame
+``csi://N?width=&height=&fps=&flip=``  csi         yes    GStreamer ``nvarguscamerasrc`` (Jetson)
+``rtsp://``, ``http(s)://``, ...       stream      yes    GStreamer ``rtspsrc latency=0`` when
+                                                          OpenCV has it, else FFMPEG low-delay
+``synthetic`` (``synthetic://?fps=``)  synthetic   yes    built-in blurred stream, paced like a
+                                                          30 fps camera (no camera needed)
+``path/folder/``                       folder      no     images in natural order
+``path/image.png``                     image       no     one frame
+``path/video.mp4``, ``file://...``     file        no     every frame, container timestamps
+=====================================  ==========  =====  =========================================
+
+Live kinds time-stamp frames as they arrive, are read with the latest-frame policy by the
+pipeline, and reconnect up to ``reconnect_attempts`` times when a read fails before raising
+:class:`SourceError`. Files, folders and images end, and every frame is delivered.
 """
 
 from __future__ import annotations
@@ -25,88 +28,79 @@ from __future__ import annotations
 import logging
 import os
 import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator, List, Optional, Tuple, Union
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple, Union
 
 import cv2
 import numpy as np
 
+from b2v_edge.common.images import IMAGE_EXTS, is_image, list_images
+
+from .source_uri import SourceError, SourceSpec, csi_pipeline, has_gstreamer, rtsp_pipeline, split_uri
+
 __all__ = [
     "IMAGE_EXTS",
-    "LIVE_KINDS",
+    "SOURCE_KINDS",
+    "ReaderContext",
     "Source",
     "SourceError",
+    "SourceKind",
     "SourceSpec",
     "csi_pipeline",
+    "describe_sources",
     "has_gstreamer",
     "list_images",
     "open_source",
     "parse_source",
+    "register_source",
     "rtsp_pipeline",
 ]
-
-from b2v_edge.common.images import IMAGE_EXTS, list_images
-
-from .source_uri import (
-    LIVE_KINDS,
-    SourceError,
-    SourceSpec,
-    csi_pipeline,
-    has_gstreamer,
-    parse_source,
-    rtsp_pipeline,
-)
 
 log = logging.getLogger("b2v_edge.runtime")
 
 Frame = Tuple[np.ndarray, float]
+Target = Union[int, str]
 
 
-# ---- readers: read() -> (frame, t) or None -----------------------------------------------------
+@dataclass(frozen=True)
+class ReaderContext:
+    """What a reader may need besides its URI.
+
+    Attributes:
+        size: ``(H, W)`` of generated frames (synthetic: the engine's input size).
+        frames: N of the model (synthetic blur is rendered for it).
+        fps: nominal rate of folders, images, synthetic frames and files without one.
+        seed: seed of generated content.
+        open_timeout_ms: open/read timeout of network streams.
+    """
+
+    size: Tuple[int, int] = (256, 256)
+    frames: int = 7
+    fps: float = 30.0
+    seed: int = 0
+    open_timeout_ms: int = 5000
+
+
+# ---- readers: read() -> (frame, t) or None; close() ------------------------------------------
 class _CaptureReader:
-    """``cv2.VideoCapture`` for cameras, CSI, streams and video files."""
+    """``cv2.VideoCapture`` reader; subclasses say what to open (:meth:`capture_args`)."""
 
-    def __init__(self, spec: SourceSpec, open_timeout_ms: int = 5000) -> None:
-        self.spec = spec
-        self.timeout_ms = open_timeout_ms
+    def __init__(self, spec: SourceSpec, context: ReaderContext) -> None:
+        self.spec, self.context = spec, context
         self.cap: Any = None
         self.index = 0
         self.open()
 
-    def _args(self) -> Tuple[Union[int, str], int, List[int]]:
-        spec, timeouts = (
-            self.spec,
-            [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, self.timeout_ms, cv2.CAP_PROP_READ_TIMEOUT_MSEC, self.timeout_ms],
-        )
-        if spec.kind == "camera":
-            return (
-                spec.target,
-                (cv2.CAP_V4L2 if os.name == "posix" and os.uname().sysname == "Linux" else cv2.CAP_ANY),
-                [],
-            )
-        if spec.kind == "csi":
-            if not has_gstreamer():
-                raise SourceError(
-                    f"{spec.uri} needs OpenCV built with GStreamer (JetPack's python3-opencv); this OpenCV has none"
-                )
-            o = spec.options
-            pipe = csi_pipeline(
-                int(spec.target),
-                int(o.get("width", 1280)),
-                int(o.get("height", 720)),
-                int(o.get("fps", 30)),
-                int(o.get("flip", 0)),
-            )
-            return pipe, cv2.CAP_GSTREAMER, []
-        if spec.kind == "stream" and spec.target.startswith("rtsp") and has_gstreamer():
-            return rtsp_pipeline(str(spec.target)), cv2.CAP_GSTREAMER, []
-        if spec.kind == "stream":
-            os.environ.setdefault("OPENCV_FFMPEG_CAPTURE_OPTIONS", "rtsp_transport;tcp|fflags;nobuffer|flags;low_delay")
-            return spec.target, cv2.CAP_FFMPEG, timeouts
-        return spec.target, cv2.CAP_ANY, []
+    def capture_args(self) -> Tuple[Target, int, List[int]]:
+        """``(target, api, params)`` for ``cv2.VideoCapture``."""
+        return self.spec.target, cv2.CAP_ANY, []
+
+    def open_error(self) -> str:
+        return f"cannot open {self.spec.kind} source {self.spec.uri} (unreachable, or unsupported by this OpenCV)"
 
     def open(self) -> None:
-        target, api, params = self._args()
+        target, api, params = self.capture_args()
         level = cv2.utils.logging.getLogLevel()
         cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)  # no WARN spam on failure
         try:
@@ -115,18 +109,10 @@ class _CaptureReader:
             cv2.utils.logging.setLogLevel(level)
         if not cap.isOpened():
             cap.release()
-            raise SourceError(self._open_error())
+            raise SourceError(self.open_error())
         if self.spec.live:
             cap.set(cv2.CAP_PROP_BUFFERSIZE, 1)
         self.cap = cap
-
-    def _open_error(self) -> str:
-        kind, uri = self.spec.kind, self.spec.uri
-        if kind == "camera":
-            return f"camera {uri} could not be opened (not connected, or in use by another program?)"
-        if kind == "file":
-            return f"cannot read video file {uri} (unsupported format or corrupt)"
-        return f"cannot open {kind} source {uri} (unreachable, or unsupported by this OpenCV)"
 
     @property
     def fps(self) -> Optional[float]:
@@ -144,10 +130,7 @@ class _CaptureReader:
         ok, frame = self.cap.read() if self.cap is not None else (False, None)
         if not ok or frame is None:
             return None
-        if self.spec.live:
-            t = time.monotonic()
-        else:
-            t = self.index / (self.fps or 30.0)
+        t = time.monotonic() if self.spec.live else self.index / (self.fps or self.context.fps)
         self.index += 1
         return frame, t
 
@@ -157,11 +140,57 @@ class _CaptureReader:
             self.cap = None
 
 
-class _FolderReader:
+class CameraReader(_CaptureReader):
+    """A V4L2 camera (index or ``/dev/videoN``) with a 1-frame buffer."""
+
+    def capture_args(self) -> Tuple[Target, int, List[int]]:
+        linux = os.name == "posix" and os.uname().sysname == "Linux"
+        return self.spec.target, (cv2.CAP_V4L2 if linux else cv2.CAP_ANY), []
+
+    def open_error(self) -> str:
+        return f"camera {self.spec.uri} could not be opened (not connected, or in use by another program?)"
+
+
+class CsiReader(_CaptureReader):
+    """A Jetson CSI camera through GStreamer (``csi://N?width=&height=&fps=&flip=``)."""
+
+    def capture_args(self) -> Tuple[Target, int, List[int]]:
+        if not has_gstreamer():
+            raise SourceError(
+                f"{self.spec.uri} needs OpenCV built with GStreamer (JetPack's python3-opencv); this OpenCV has none"
+            )
+        o = self.spec.options
+        try:
+            size = [int(o.get(k, d)) for k, d in (("width", 1280), ("height", 720), ("fps", 30), ("flip", 0))]
+        except ValueError:
+            raise SourceError(f"{self.spec.uri}: width, height, fps and flip must be integers") from None
+        return csi_pipeline(int(self.spec.target), *size), cv2.CAP_GSTREAMER, []
+
+
+class StreamReader(_CaptureReader):
+    """A network stream: GStreamer ``rtspsrc latency=0`` for RTSP when available, else FFMPEG low-delay."""
+
+    def capture_args(self) -> Tuple[Target, int, List[int]]:
+        url = str(self.spec.target)
+        if url.startswith("rtsp") and has_gstreamer():
+            return rtsp_pipeline(url), cv2.CAP_GSTREAMER, []
+        os.environ.setdefault("OPENCV_FFMPEG_CAPTURE_OPTIONS", "rtsp_transport;tcp|fflags;nobuffer|flags;low_delay")
+        ms = self.context.open_timeout_ms
+        return url, cv2.CAP_FFMPEG, [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, ms, cv2.CAP_PROP_READ_TIMEOUT_MSEC, ms]
+
+
+class VideoFileReader(_CaptureReader):
+    """A video file: every frame, timestamps from the frame index and the container's fps."""
+
+    def open_error(self) -> str:
+        return f"cannot read video file {self.spec.uri} (unsupported format or corrupt)"
+
+
+class FolderReader:
     """Images of a folder (or one image) in natural order; timestamps ``i / fps``."""
 
-    def __init__(self, spec: SourceSpec, fps: float) -> None:
-        self.spec, self.fps, self.index = spec, fps, 0
+    def __init__(self, spec: SourceSpec, context: ReaderContext) -> None:
+        self.spec, self.fps, self.index = spec, context.fps, 0
         if spec.kind == "image":
             self.paths = [Path(str(spec.target))]
         else:
@@ -189,23 +218,194 @@ class _FolderReader:
         self.index = len(self.paths)
 
 
-class _SyntheticReader:
-    """The built-in blurred stream (``b2v_edge.data.synthetic.SyntheticStream``, numpy/cv2 only)."""
+class SyntheticReader:
+    """The built-in blurred stream (``b2v_edge.data.synthetic.SyntheticStream``), paced like a camera.
 
-    def __init__(self, size: Tuple[int, int], frames: int, fps: float, seed: int) -> None:
+    Frames are released at ``fps`` (URI option ``synthetic://?fps=60``, else the context's) on the
+    wall clock, as a camera delivers them; when rendering is slower than that, as fast as it renders.
+    Timestamps are ``n / fps``. URI option ``seed`` overrides the context's seed.
+    """
+
+    def __init__(self, spec: SourceSpec, context: ReaderContext) -> None:
+        try:
+            self.fps = float(spec.options.get("fps", context.fps))
+            seed = int(spec.options.get("seed", context.seed))
+        except ValueError:
+            raise SourceError(f"{spec.uri}: fps must be a number and seed an integer") from None
+        if not self.fps > 0:
+            raise SourceError(f"{spec.uri}: fps must be > 0")
         try:
             from b2v_edge.data.synthetic import SyntheticStream
         except ImportError as exc:
             raise SourceError(f"the synthetic source is unavailable ({exc}); reinstall b2v-edge") from exc
-        self.stream = SyntheticStream(frames=frames, size=tuple(size), seed=seed, fps=fps)
+        self.stream = SyntheticStream(frames=context.frames, size=tuple(context.size), seed=seed, fps=self.fps)
+        self._start: Optional[float] = None
+        self._n = 0
 
     def read(self) -> Optional[Frame]:
+        now = time.monotonic()
+        if self._start is None:
+            self._start = now
+        due = self._start + self._n / self.fps
+        if due > now:
+            time.sleep(due - now)
+        elif now - due > 1.0 / self.fps:  # rendering fell behind: no burst to catch up
+            self._start = now - self._n / self.fps
+        self._n += 1
         return next(self.stream)
 
     def close(self) -> None:
         pass
 
 
+# ---- the table of kinds ---------------------------------------------------------------------
+Reader = Any
+ReaderFactory = Callable[[SourceSpec, ReaderContext], Reader]
+
+
+@dataclass(frozen=True)
+class SourceKind:
+    """One row of the source table: which URIs select a kind and how it is read.
+
+    Attributes:
+        name: the kind (``SourceSpec.kind``).
+        reader: ``reader(spec, context)`` → an object with ``read() -> (frame, t) | None`` and
+            ``close()`` (optional ``fps``, ``frame_count``); raises :class:`SourceError` when it
+            cannot open.
+        live: frames arrive in real time (latest-frame policy, reconnects, arrival timestamps).
+        usage: the URI form(s), for help text.
+        doc: what the kind is, for help text.
+        schemes: URI schemes selecting the kind (``csi`` for ``csi://0``).
+        target: ``scheme://rest`` → target (validates ``rest``); default: the whole URI.
+        match: scheme-less text → target if the text is of this kind, else None (may raise
+            :class:`SourceError` for text that is clearly of this kind but invalid).
+    """
+
+    name: str
+    reader: ReaderFactory
+    live: bool
+    usage: str
+    doc: str
+    schemes: Tuple[str, ...] = ()
+    target: Optional[Callable[[str, str], Target]] = None
+    match: Optional[Callable[[str], Optional[Target]]] = None
+
+
+#: The source table, in matching order for scheme-less URIs.
+SOURCE_KINDS: Dict[str, SourceKind] = {}
+
+
+def register_source(kind: SourceKind) -> SourceKind:
+    """Add (or replace) a kind of the source table; returns it.
+
+    Raises:
+        ValueError: a scheme already claimed by another kind.
+    """
+    for other in SOURCE_KINDS.values():
+        taken = set(other.schemes) & set(kind.schemes)
+        if other.name != kind.name and taken:
+            raise ValueError(f"source scheme {sorted(taken)[0]}:// already belongs to kind {other.name!r}")
+    SOURCE_KINDS[kind.name] = kind
+    return kind
+
+
+def _camera_match(text: str) -> Optional[Target]:
+    if text.isdigit():
+        return int(text)
+    if text.startswith("/dev/video"):
+        if not os.path.exists(text):
+            found = sorted(str(p) for p in Path("/dev").glob("video*")) or ["none"]
+            raise SourceError(f"camera {text} does not exist (video devices: {', '.join(found)})")
+        return text
+    return None
+
+
+def _csi_target(uri: str, rest: str) -> Target:
+    if not rest.isdigit():
+        raise SourceError(f"csi source must be csi://N with a sensor number, got {uri!r}")
+    return int(rest)
+
+
+def _on_disk(predicate: Callable[[Path], bool]) -> Callable[[str], Optional[Target]]:
+    def match(text: str) -> Optional[Target]:
+        path = Path(text).expanduser()
+        return str(path) if predicate(path) else None
+
+    return match
+
+
+for _kind in (
+    SourceKind("camera", CameraReader, True, "0, 1, ... or /dev/videoN", "V4L2 camera", match=_camera_match),
+    SourceKind("csi", CsiReader, True, "csi://N?width=&height=&fps=&flip=", "Jetson CSI camera", ("csi",), _csi_target),
+    SourceKind(
+        "stream",
+        StreamReader,
+        True,
+        "rtsp://..., http(s)://..., rtmp://, udp://",
+        "network stream, low-latency",
+        ("rtsp", "rtsps", "http", "https", "rtmp", "udp", "rtp", "tcp"),
+    ),
+    SourceKind(
+        "synthetic",
+        SyntheticReader,
+        True,
+        "synthetic or synthetic://?fps=30&seed=0",
+        "built-in blurred stream, paced like a camera",
+        ("synthetic",),
+        lambda uri, rest: "synthetic",
+        lambda text: "synthetic" if text == "synthetic" else None,
+    ),
+    SourceKind("folder", FolderReader, False, "path/folder/", "images in natural order", match=_on_disk(Path.is_dir)),
+    SourceKind(
+        "image",
+        FolderReader,
+        False,
+        "path/image.png",
+        "one frame",
+        match=_on_disk(lambda p: p.is_file() and is_image(p)),
+    ),
+    SourceKind(
+        "file", VideoFileReader, False, "path/video.mp4 or file://path", "every frame", match=_on_disk(Path.exists)
+    ),
+):
+    register_source(_kind)
+
+
+def describe_sources() -> List[Tuple[str, str, bool, str]]:
+    """``(usage, kind, live, doc)`` rows of the source table, for help text."""
+    return [(k.usage, k.name, k.live, k.doc) for k in SOURCE_KINDS.values()]
+
+
+def parse_source(uri: Union[str, int]) -> SourceSpec:
+    """Classify a source URI with the source table, without opening it.
+
+    ``file://PATH`` is the bare ``PATH``. Scheme-less text is tried against each kind's ``match``
+    in table order.
+
+    Raises:
+        SourceError: unknown scheme, bad camera/csi index, missing file or device.
+    """
+    text = str(uri).strip()
+    if not text:
+        raise SourceError("empty source URI")
+    scheme, rest, options = split_uri(text)
+    if scheme == "file":
+        scheme, text = "", rest
+    if scheme:
+        kind = next((k for k in SOURCE_KINDS.values() if scheme in k.schemes), None)
+        if kind is None:
+            forms = "; ".join(k.usage for k in SOURCE_KINDS.values())
+            raise SourceError(f"unknown source scheme {scheme}://; use one of: {forms}")
+        target = kind.target(text, rest) if kind.target is not None else text
+        return SourceSpec(str(uri), kind.name, target, options, kind.live)
+    for kind in SOURCE_KINDS.values():
+        found = kind.match(text) if kind.match is not None else None
+        if found is not None:
+            return SourceSpec(str(uri), kind.name, found, {}, kind.live)
+    raise SourceError(f"source not found: {Path(text).expanduser()} (no such file or folder)")
+
+
+# ---- the opened source ----------------------------------------------------------------------
 class Source:
     """An opened source: iterate for ``(frame, timestamp_s)``; use as a context manager.
 
@@ -310,8 +510,8 @@ def open_source(
     """Open a source by URI (see the module table).
 
     Args:
-        uri: camera index, ``/dev/videoN``, ``csi://N``, ``rtsp://…``, video/image file, folder or
-            ``"synthetic"``.
+        uri: camera index, ``/dev/videoN``, ``csi://N``, ``rtsp://…``, video/image file, folder,
+            ``"synthetic"`` or a registered kind's URI.
         size: ``(H, W)`` of synthetic frames (use the engine's input size).
         frames: N used to synthesise blur (synthetic only).
         fps: nominal rate of folders/images/synthetic (and files that do not store one).
@@ -327,10 +527,6 @@ def open_source(
     if reconnect_attempts < 0 or reconnect_delay < 0:
         raise SourceError("reconnect_attempts and reconnect_delay must be >= 0")
     spec = parse_source(uri)
-    if spec.kind == "synthetic":
-        factory: Callable[[], Any] = lambda: _SyntheticReader(size, frames, fps, seed)  # noqa: E731
-    elif spec.kind in ("folder", "image"):
-        factory = lambda: _FolderReader(spec, fps)  # noqa: E731
-    else:
-        factory = lambda: _CaptureReader(spec)  # noqa: E731
-    return Source(spec, factory, fps, reconnect_attempts, reconnect_delay)
+    reader = SOURCE_KINDS[spec.kind].reader
+    context = ReaderContext(size=tuple(size), frames=frames, fps=fps, seed=seed)
+    return Source(spec, lambda: reader(spec, context), fps, reconnect_attempts, reconnect_delay)

@@ -16,7 +16,7 @@ from typing import Any, Deque, Dict, Iterator, List, Optional, Tuple
 
 import numpy as np
 
-__all__ = ["STAGES", "FpsMeter", "RunSummary", "StageStats", "StageTimer"]
+__all__ = ["STAGES", "FpsMeter", "RunStatus", "RunSummary", "StageStats", "StageTimer"]
 
 #: Pipeline stages, in order. ``display`` covers every output (window, video file, MJPEG).
 STAGES = ("capture", "preprocess", "infer", "postprocess", "display")
@@ -107,12 +107,50 @@ class FpsMeter:
         return (len(self._ticks) - 1) / span if span > 0 else 0.0
 
 
+@dataclass(frozen=True)
+class RunStatus:
+    """A running pipeline's progress, reported after every processed frame.
+
+    Attributes:
+        frames: frames processed so far.
+        fps: processed frames per second over the last frames.
+        latency_ms: capture→output latency of the last frame.
+        infer_ms: mean inference time so far.
+        dropped: stale frames dropped (latest-frame policy).
+        failed: NaN/Inf frames skipped.
+        elapsed_s: seconds since the loop started.
+        total: frames the source announces (files/folders), else None.
+    """
+
+    frames: int
+    fps: float
+    latency_ms: float
+    infer_ms: float
+    dropped: int
+    failed: int
+    elapsed_s: float
+    total: Optional[int] = None
+
+    def line(self) -> str:
+        """One status line, e.g. ``frame 120/300  7.4 FPS  latency 140 ms  infer 120 ms  dropped 3``."""
+        count = f"frame {self.frames}" + (f"/{self.total}" if self.total else "")
+        text = f"{count}  {self.fps:.1f} FPS  latency {self.latency_ms:.0f} ms  infer {self.infer_ms:.0f} ms"
+        if self.dropped:
+            text += f"  dropped {self.dropped}"
+        if self.failed:
+            text += f"  failed {self.failed}"
+        return f"{text}  {self.elapsed_s:.0f} s"
+
+
 @dataclass
 class RunSummary:
     """What a run did; ``rows()`` gives ``(label, value)`` pairs for a table.
 
     ``stream_fps`` counts processed input frames over the wall time of the loop; ``infer_fps`` is
-    ``1000 / mean infer ms`` (pure inference); their ratio shows the pipeline's overhead.
+    ``1000 / mean infer ms`` (pure inference, every pass of a frame); their ratio shows the
+    pipeline's overhead. ``policy`` says whether the latest frame or every frame was processed,
+    ``layout`` how frames reached the engine (full resolution or rescaled), ``outputs`` what was
+    written where.
     """
 
     source: str
@@ -136,6 +174,9 @@ class RunSummary:
     shadow_count: int = 0
     output: Optional[str] = None
     serve_url: Optional[str] = None
+    policy: str = ""
+    layout: str = ""
+    outputs: List[str] = field(default_factory=list)
     stages: Dict[str, StageStats] = field(default_factory=dict)
     notices: List[str] = field(default_factory=list)
 
@@ -155,7 +196,9 @@ class RunSummary:
         rows = [
             ("source", f"{self.source} ({self.source_kind})"),
             ("engine", f"{self.engine}  [{self.model_path}]"),
-            ("input", f"{h}x{w}, {self.frames_per_input} frames out"),
+            ("input", f"{h}x{w} engine input, {self.frames_per_input} frames out"),
+            ("resolution", self.layout or "-"),
+            ("frames in", self.policy or "-"),
             (
                 "frames",
                 f"{self.frames_processed} processed / {self.frames_captured} captured, "
@@ -171,8 +214,8 @@ class RunSummary:
         if self.shadow_count:
             value = "identical" if self.shadow_psnr_db == math.inf else f"{self.shadow_psnr_db:.2f} dB"
             rows.append(("shadow fp32 PSNR", f"{value} over {self.shadow_count} frames"))
-        if self.output:
-            rows.append(("output", f"{self.output} ({self.frames_written} frames)"))
+        for text in self.outputs:
+            rows.append(("output", text))
         if self.serve_url:
             rows.append(("served", self.serve_url))
         for name, s in self.stages.items():

@@ -7,13 +7,14 @@ Torch-free: everything is imported inside the command.
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import List, Optional
+from typing import Annotated, List, Optional
 
 import typer
 from rich.markup import escape
 
 from .common import console, fail
+from .extras import require_extra
+from .options import DeployDir, data_option, target_option
 
 
 def register(app: typer.Typer) -> None:
@@ -22,39 +23,49 @@ def register(app: typer.Typer) -> None:
 
 
 def calibrate_command(
-    deploy_dir: Path = typer.Argument(
-        ..., help="Deploy dir with manifest.json and model.onnx (from `b2v-edge export`)."
-    ),
-    data: str = typer.Option(
-        "synthetic", "--data", help="synthetic | images:DIR | video:FILE | camera:N | gopro:PATH | panorama:PATH"
-    ),
+    deploy_dir: DeployDir,
+    data: Annotated[str, data_option("calibrate")] = "synthetic",
     camera: Optional[str] = typer.Option(
-        None, "--camera", help="Shorthand for --data camera:N (index, /dev/videoN, csi://N)."
+        None, "--camera", metavar="N", help="Shorthand for --data camera:N (index, /dev/videoN, csi://N)."
     ),
-    frames: int = typer.Option(300, "--frames", help="Frames captured from a camera before sampling."),
-    samples: int = typer.Option(256, "--samples", help="Calibration inputs, stratified by blur strength."),
-    method: str = typer.Option("minmax", "--method", help="minmax | percentile | entropy (histograms: slower)"),
-    percentile: float = typer.Option(99.999, "--percentile", help="Percentile kept by --method percentile."),
-    backend: str = typer.Option("onnxruntime", "--backend", help="onnxruntime | modelopt (needs nvidia-modelopt)"),
-    target: str = typer.Option("tensorrt", "--target", help="tensorrt (symmetric S8S8 Q/DQ) | onnxruntime (U8S8, CPU)"),
+    frames: int = typer.Option(300, "--frames", metavar="N", help="Frames captured from a camera before sampling."),
+    samples: int = typer.Option(256, "--samples", metavar="N", help="Calibration inputs, stratified by blur strength."),
+    method: str = typer.Option(
+        "minmax", "--method", metavar="NAME", help="minmax | percentile | entropy (histograms: slower)"
+    ),
+    percentile: float = typer.Option(
+        99.999, "--percentile", metavar="P", help="Percentile kept by --method percentile."
+    ),
+    quantizer: str = typer.Option(
+        "onnxruntime", "--quantizer", metavar="NAME", help="onnxruntime | modelopt (needs nvidia-modelopt)"
+    ),
+    target: str = target_option(
+        ": tensorrt and trt* give symmetric S8S8 Q/DQ for TensorRT (trt* also sets the cache header), "
+        "onnxruntime gives U8S8 for CPUs"
+    ),
     sensitivity: bool = typer.Option(False, "--sensitivity", help="Rank node groups by their INT8 PSNR cost."),
     target_psnr: Optional[float] = typer.Option(
-        None, "--target-psnr", help="Keep groups in float until INT8-vs-FP32 PSNR >= X dB."
+        None, "--target-psnr", metavar="DB", help="Keep groups in float until INT8-vs-FP32 PSNR >= DB."
     ),
     exclude: List[str] = typer.Option(
-        [], "--exclude", help="Node name / module scope / group kept in float (repeatable)."
+        [], "--exclude", metavar="NAME", help="Node name / module scope / group kept in float (repeatable)."
     ),
-    fit: str = typer.Option("letterbox", "--fit", help="letterbox | resize: as `b2v-edge run --fit`."),
-    eval_samples: int = typer.Option(8, "--eval-samples", help="Held-out inputs for the INT8-vs-FP32 check."),
-    bins: int = typer.Option(8, "--bins", help="Blur-strength strata."),
-    seed: int = typer.Option(0, "--seed", help="Sampling / synthetic data seed."),
+    fit: str = typer.Option(
+        "full", "--fit", metavar="MODE", help="full (native-resolution crops) | letterbox | resize: as `run --fit`."
+    ),
+    eval_samples: int = typer.Option(
+        8, "--eval-samples", metavar="N", help="Held-out inputs for the INT8-vs-FP32 check."
+    ),
+    bins: int = typer.Option(8, "--bins", metavar="N", help="Blur-strength strata."),
+    seed: int = typer.Option(0, "--seed", metavar="N", help="Sampling / synthetic data seed."),
     trt_version: Optional[str] = typer.Option(
-        None, "--trt-version", help="TensorRT version of the calibration cache header."
+        None, "--trt-version", metavar="X.Y.Z", help="TensorRT version of the calibration cache header."
     ),
     no_cache: bool = typer.Option(False, "--no-cache", help="Recompute ranges even if cached."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bars."),
 ) -> None:
     """Quantize the deploy dir's model to INT8 (Q/DQ ONNX), calibrated on blur that looks like yours."""
+    require_extra("calibrate")
     from b2v_edge.calib.api import run_calibration
     from b2v_edge.calib.options import CalibError, CalibOptions
     from b2v_edge.calib.report import render
@@ -67,7 +78,7 @@ def calibrate_command(
         samples=samples,
         method=method,
         percentile=percentile,
-        backend=backend,
+        backend=quantizer,
         target=target,
         camera_frames=frames,
         bins=bins,

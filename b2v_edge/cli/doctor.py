@@ -9,6 +9,7 @@ from typing import Any, Optional
 import typer
 
 from .common import console, fail
+from .options import Json
 
 STYLE = {"ok": ("green", "OK"), "warn": ("yellow", "warn"), "missing": ("red", "missing")}
 
@@ -29,8 +30,10 @@ def _print(report: Any) -> None:
 
 
 def doctor_cmd(
-    deploy_dir: Optional[Path] = typer.Argument(None, help="deploy dir to size against this device's memory"),
-    json_out: bool = typer.Option(False, "--json", help="print the checks as JSON"),
+    deploy_dir: Optional[Path] = typer.Argument(
+        None, metavar="[DEPLOY_DIR]", help="Deploy dir to size against this device's memory."
+    ),
+    json_out: Json = False,
 ) -> None:
     """OS, Jetson release, GPU, CUDA, TensorRT and what b2v-edge supports on it, bindings, OpenCV, cameras, memory."""
     from rich.markup import escape

@@ -3,27 +3,32 @@
 from __future__ import annotations
 
 import json
-from typing import Optional
+from typing import Annotated, Any, Optional
 
 import typer
 from rich.markup import escape
 
-from ..common.dataspec import describe
-from .common import console, fail
+from .common import console, err_console, fail
+from .extras import require_extra
+from .options import ImageSize, Json, Threads, data_option, size_option
 
 
 def eval_cmd(
-    checkpoint: Optional[str] = typer.Option(None, help="checkpoint .pt (default: shipped demo model)"),
-    data: str = typer.Option(
-        "synthetic", help=f"held-out data (default: scikit-image's photos, never trained on): {describe('eval')}"
+    checkpoint: Optional[str] = typer.Option(
+        None, "--checkpoint", metavar="PATH", help="Checkpoint .pt (default: the shipped demo model)."
     ),
-    samples: int = typer.Option(64, help="number of held-out samples"),
-    size: int = typer.Option(128, help="image size for generated sources (synthetic/panorama)"),
-    ssim: bool = typer.Option(True, help="also compute SSIM"),
-    json_out: bool = typer.Option(False, "--json", help="print JSON instead of a table"),
-    groups: bool = typer.Option(True, help="also print the gain per photo and per blur size"),
+    data: Annotated[str, data_option("eval", " (default: scikit-image's photos, never trained on)")] = "synthetic",
+    samples: int = typer.Option(64, "--samples", metavar="N", help="Number of held-out samples."),
+    size: Annotated[
+        ImageSize, size_option("Image size of generated sources (synthetic, panorama, ...).", ImageSize(128, 128))
+    ] = ImageSize(128, 128),
+    ssim: bool = typer.Option(True, "--ssim/--no-ssim", help="Also compute SSIM."),
+    threads: Threads = None,
+    json_out: Json = False,
+    groups: bool = typer.Option(True, "--groups/--no-groups", help="Also print the gain per photo and per blur size."),
 ) -> None:
     """Evaluate on the held-out split, reverse-order aware, with the 'blurred input repeated' baseline."""
+    require_extra("eval")
     from rich.table import Table
 
     from ..checkpoint import CheckpointError, load_checkpoint
@@ -31,9 +36,11 @@ def eval_cmd(
     from ..evaluate import evaluate
 
     try:
+        _set_threads(threads)
         ck = load_checkpoint(checkpoint)
-        source = make_source(data, frames=ck.config.frames, split="test", size=(size, size), seed=0, command="eval")
-        result = evaluate(ck.model, source, samples, with_ssim=ssim)
+        source = make_source(data, frames=ck.config.frames, split="test", size=tuple(size), seed=0, command="eval")
+        with _progress(min(samples, len(source)), quiet=json_out) as advance:
+            result = evaluate(ck.model, source, samples, with_ssim=ssim, progress=advance)
     except (CheckpointError, ValueError, FileNotFoundError) as exc:
         fail(escape(str(exc)))
     if json_out:
@@ -67,6 +74,32 @@ def _group_table(groups: dict, title: str):
     for key, score in groups.items():
         table.add_row(key, str(score.count), f"{score.middle_gain:+.2f}", f"{score.ends_gain:+.2f}")
     return table
+
+
+def _set_threads(threads: Optional[int]) -> None:
+    if threads is not None:
+        import torch
+
+        torch.set_num_threads(threads)
+
+
+def _progress(total: int, quiet: bool) -> Any:
+    """A rich progress bar on stderr (``advance(n)`` per batch); nothing when ``quiet``."""
+    import contextlib
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    if quiet:
+        return contextlib.nullcontext(lambda _n: None)
+
+    @contextlib.contextmanager
+    def bar() -> Any:
+        columns = (TextColumn("eval"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+        with Progress(*columns, console=err_console, transient=True) as progress:
+            task = progress.add_task("eval", total=total)
+            yield lambda n: progress.advance(task, n)
+
+    return bar()
 
 
 def register(app: typer.Typer) -> None:

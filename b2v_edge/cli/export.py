@@ -8,13 +8,17 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Optional, Tuple
+from typing import Annotated, Any, Optional, Tuple
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
+from b2v_edge.common.trt_version import LINES
+
 from .common import console, err_console, fail
+from .extras import require_extra
+from .options import DeployDir, ImageSize, Json, out_option, size_option, target_option
 
 TRT_MISSING_EXIT = 3
 
@@ -63,29 +67,40 @@ def _artifact_table(manifest: Any) -> Table:
 
 
 def export_command(
-    checkpoint: Optional[str] = typer.Option(None, "--checkpoint", help="Checkpoint .pt (default: the demo model)."),
+    checkpoint: Optional[str] = typer.Option(
+        None, "--checkpoint", metavar="PATH", help="Checkpoint .pt (default: the demo model)."
+    ),
     precision: str = typer.Option(
-        "fp16", "--precision", help="fp32 | fp16 | int8 (model.onnx fp32 is always written)."
+        "fp16", "--precision", metavar="NAME", help="fp32 | fp16 | int8 (model.onnx fp32 is always written)."
     ),
-    height: int = typer.Option(256, "--height", help="Input height (the optimal height with --dynamic)."),
-    width: int = typer.Option(256, "--width", help="Input width (the optimal width with --dynamic)."),
+    size: Annotated[
+        ImageSize, size_option("Input size (the optimal size with --dynamic).", ImageSize(256, 256))
+    ] = ImageSize(256, 256),
     dynamic: bool = typer.Option(False, "--dynamic", help="Dynamic batch/H/W axes (H/W multiples of 32)."),
-    batch: int = typer.Option(1, "--batch", help="Batch size (the optimal batch with --dynamic)."),
-    target: str = typer.Option(
-        "trt10", "--target", help="auto | trt8.0 | trt8.2 | trt8.5 | trt8.6 | trt10 | trt11 | onnxruntime"
+    batch: int = typer.Option(1, "--batch", metavar="N", help="Batch size (the optimal batch with --dynamic)."),
+    target: str = target_option("", ("auto", *LINES, "onnxruntime"), "trt10"),
+    warp: str = typer.Option(
+        "auto", "--warp", metavar="MODE", help="auto | native (GridSample) | gather (no GridSample)"
     ),
-    warp: str = typer.Option("auto", "--warp", help="auto | native (GridSample) | gather (no GridSample)"),
-    opset: Optional[int] = typer.Option(None, "--opset", help="ONNX opset (default: the target's: 13, 17 or 18)."),
+    opset: Optional[int] = typer.Option(
+        None, "--opset", metavar="N", help="ONNX opset (default: the target's: 13, 17 or 18)."
+    ),
     engine: bool = typer.Option(False, "--engine", help="Also build a TensorRT plan (needs TensorRT + GPU)."),
-    triton: Optional[Path] = typer.Option(None, "--triton", help="Also write a Triton model repository here."),
-    simplify: bool = typer.Option(True, "--simplify/--no-simplify", help="Run onnx-simplifier."),
-    fp16_tool: str = typer.Option("auto", "--fp16-tool", help="auto | onnxconverter | modelopt"),
-    reference_samples: int = typer.Option(
-        2, "--reference-samples", help="Samples of reference.npz (torch-free parity on the device); 0 = none."
+    triton: Optional[Path] = typer.Option(
+        None, "--triton", metavar="DIR", help="Also write a Triton model repository."
     ),
-    out: Path = typer.Option(Path("deploy"), "--out", help="Deploy directory (created, or added to)."),
+    simplify: bool = typer.Option(True, "--simplify/--no-simplify", help="Run onnx-simplifier."),
+    fp16_tool: str = typer.Option("auto", "--fp16-tool", metavar="NAME", help="auto | onnxconverter | modelopt"),
+    reference_samples: int = typer.Option(
+        2,
+        "--reference-samples",
+        metavar="N",
+        help="Samples of reference.npz (torch-free parity on the device); 0 = none.",
+    ),
+    out: Annotated[Path, out_option("Deploy directory (created, or added to).")] = Path("deploy"),
 ) -> None:
     """Export a checkpoint to verified, linted ONNX graphs (and optionally a TensorRT plan) in a deploy dir."""
+    require_extra("export")
     from b2v_edge.export.api import ExportOptions, TensorRTUnavailable, export
 
     try:
@@ -93,8 +108,8 @@ def export_command(
             out_dir=out,
             checkpoint=checkpoint,
             precision=precision,
-            height=height,
-            width=width,
+            height=size.height,
+            width=size.width,
             batch=batch,
             dynamic=dynamic,
             target=target,
@@ -127,14 +142,15 @@ def export_command(
 
 
 def lint_command(
-    model: Path = typer.Argument(..., help="ONNX file to check."),
-    target: str = typer.Option(
-        "trt10", "--target", help="trt8.0 | trt8.2 | trt8.5 | trt8.6 | trt10 | trt11 | onnxruntime"
+    model: Path = typer.Argument(..., metavar="MODEL", help="ONNX file to check."),
+    target: str = target_option("", (*LINES, "onnxruntime"), "trt10"),
+    trt_version: Optional[str] = typer.Option(
+        None, "--trt-version", metavar="X.Y.Z", help="Exact TensorRT version, e.g. 10.1.0."
     ),
-    trt_version: Optional[str] = typer.Option(None, "--trt-version", help="Exact TensorRT version, e.g. 10.1.0."),
-    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+    as_json: Json = False,
 ) -> None:
     """Check an ONNX graph against what the target's TensorRT parser accepts (node, reason, fix)."""
+    require_extra("lint")
     from b2v_edge.export.api import lint_file
 
     try:
@@ -144,7 +160,8 @@ def lint_command(
     except Exception as exc:  # onnx.load's DecodeError and friends: not an ONNX file
         fail(escape(f"{model} is not a readable ONNX model ({type(exc).__name__})"))
     if as_json:
-        console.print_json(json.dumps(report.to_dict()))
+        typer.echo(json.dumps(report.to_dict(), indent=2))
+        raise typer.Exit(0 if report else 1)
     for finding, count in report.grouped():
         more = f" (and {count - 1} more {finding.op} nodes)" if count > 1 else ""
         (err_console if finding.severity == "error" else console).print(escape(f"{finding}{more}"), soft_wrap=True)
@@ -163,21 +180,36 @@ def _shape(text: Optional[str]) -> Optional[Tuple[int, ...]]:
 
 
 def build_engine_command(
-    deploy_dir: Path = typer.Argument(..., help="Deploy dir written by `b2v-edge export`."),
-    precision: str = typer.Option("fp16", "--precision", help="fp32 | fp16 | int8"),
-    workspace: int = typer.Option(256, "--workspace", help="Builder workspace in MiB (256 fits a 4 GB Jetson)."),
-    min_shape: Optional[str] = typer.Option(None, "--min-shape", help="Dynamic graphs: e.g. 1x3x64x64."),
-    opt_shape: Optional[str] = typer.Option(None, "--opt-shape", help="Dynamic graphs: e.g. 1x3x256x256."),
-    max_shape: Optional[str] = typer.Option(
-        None, "--max-shape", help="Dynamic graphs: e.g. 1x3x720x1280 (default: export batch x 480x640)."
+    deploy_dir: DeployDir,
+    precision: str = typer.Option("fp16", "--precision", metavar="NAME", help="fp32 | fp16 | int8"),
+    workspace: int = typer.Option(
+        256, "--workspace", metavar="MIB", help="Builder workspace in MiB (256 fits a 4 GB Jetson)."
     ),
-    timing_cache: Optional[Path] = typer.Option(None, "--timing-cache", help="Default: <deploy>/timing.cache."),
+    min_shape: Optional[str] = typer.Option(
+        None, "--min-shape", metavar="BxCxHxW", help="Dynamic graphs: e.g. 1x3x64x64."
+    ),
+    opt_shape: Optional[str] = typer.Option(
+        None, "--opt-shape", metavar="BxCxHxW", help="Dynamic graphs: e.g. 1x3x256x256."
+    ),
+    max_shape: Optional[str] = typer.Option(
+        None,
+        "--max-shape",
+        metavar="BxCxHxW",
+        help="Dynamic graphs: e.g. 1x3x720x1280 (default: export batch x 480x640).",
+    ),
+    timing_cache: Optional[Path] = typer.Option(
+        None, "--timing-cache", metavar="PATH", help="Default: <deploy>/timing.cache."
+    ),
     calibration_cache: Optional[Path] = typer.Option(
-        None, "--calibration-cache", help="TensorRT 8.x INT8 without Q/DQ."
+        None, "--calibration-cache", metavar="PATH", help="TensorRT 8.x INT8 without Q/DQ."
     ),
     version_compatible: bool = typer.Option(False, "--version-compatible", help="TensorRT >= 8.6 only."),
-    hardware_compatibility: str = typer.Option("none", "--hardware-compatibility", help="none | ampere+"),
-    triton: Optional[Path] = typer.Option(None, "--triton", help="Also add the plan to this Triton repository."),
+    hardware_compatibility: str = typer.Option(
+        "none", "--hardware-compatibility", metavar="LEVEL", help="none | ampere+"
+    ),
+    triton: Optional[Path] = typer.Option(
+        None, "--triton", metavar="DIR", help="Also add the plan to this Triton repository."
+    ),
 ) -> None:
     """Build a raw TensorRT plan from a deploy dir on this device and record it in the manifest."""
     from b2v_edge.common.manifest import ManifestError

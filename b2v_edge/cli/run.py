@@ -1,23 +1,30 @@
 """CLI for ``b2v-edge run``: live deblurred / slow-motion preview from a camera, stream or file.
 
 Parse flags → :class:`~b2v_edge.runtime.RunOptions` → :func:`~b2v_edge.runtime.run` → print the
-summary. Torch-free: the runtime is imported inside the command; only building the demo model
-(when neither ``--model`` nor ``./deploy`` exists) needs the ``[export]`` extra.
+summary (a table, or JSON with ``--json``). While it runs, a status line (frames, FPS, latency) is
+kept up to date on a terminal, and printed every ``--status-every`` seconds otherwise (logs).
+Torch-free: the runtime is imported inside the command; only building the demo model (when
+neither ``--model`` nor ``./deploy`` exists) needs the ``[export]`` extra.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import time
 from pathlib import Path
-from typing import Any, Optional
+from typing import Annotated, Any, List, Optional
 
 import typer
+from rich.console import Console
+from rich.live import Live
 from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
 from ..common.paths import cache_dir
 from .common import console, err_console, fail
+from .options import Backend, ImageSize, Json, Precision, Threads, size_option
 
 DEMO_DIR_NAME = "demo-deploy"
 
@@ -27,25 +34,50 @@ def register(app: typer.Typer) -> None:
     app.command("run")(run_command)
 
 
+def _source_help() -> str:
+    from b2v_edge.runtime.sources import describe_sources
+
+    forms = "; ".join(usage for usage, *_ in describe_sources())
+    return f"Source URI: {forms}. Default: synthetic (a camera stand-in)."
+
+
+def _output_help() -> str:
+    from b2v_edge.runtime.outputs import describe_outputs
+
+    forms = ", ".join(usage for usage, *_ in describe_outputs())
+    return f"Output URI, repeatable: {forms}. A window (display://) is added unless --headless."
+
+
 def run_command(
-    camera: Optional[int] = typer.Option(None, "--camera", help="Camera index (0 = first camera)."),
-    source: Optional[str] = typer.Option(
-        None, "--source", help="Source URI: /dev/videoN, csi://N, rtsp://..., video file, image folder, synthetic."
-    ),
+    camera: Optional[int] = typer.Option(None, "--camera", metavar="N", help="Camera index: --source N."),
+    source: Optional[str] = typer.Option(None, "--source", metavar="URI", help=_source_help()),
     model: Optional[Path] = typer.Option(
-        None, "--model", help="Deploy dir. Default: ./deploy if it has a manifest, else the demo model."
+        None, "--model", metavar="PATH", help="Deploy dir. Default: ./deploy if it has a manifest, else the demo model."
     ),
-    backend: str = typer.Option("auto", "--backend", help="auto | tensorrt | onnxruntime"),
-    precision: Optional[str] = typer.Option(None, "--precision", help="fp32 | fp16 | int8 (default: best available)"),
-    show: str = typer.Option("middle", "--show", help="middle | sequence (slow motion) | grid"),
+    backend: Backend = "auto",
+    precision: Precision = None,
+    show: str = typer.Option("middle", "--show", metavar="MODE", help="middle | sequence (slow motion) | grid"),
+    fit: str = typer.Option(
+        "full",
+        "--fit",
+        metavar="MODE",
+        help="full (keep the resolution: padded or tiled) | letterbox | resize (one pass, softer)",
+    ),
+    output: List[str] = typer.Option([], "--output", "--out", "-o", metavar="URI", help=_output_help()),
     headless: bool = typer.Option(False, "--headless", help="No window (automatic when there is no display)."),
-    output: Optional[Path] = typer.Option(None, "--output", help="Write the restored stream to .mp4/.avi."),
-    serve: Optional[str] = typer.Option(None, "--serve", help="Serve an MJPEG preview, e.g. 127.0.0.1:8080."),
-    serve_public: bool = typer.Option(False, "--serve-public", help="Allow --serve on a non-local address."),
-    max_frames: Optional[int] = typer.Option(None, "--max-frames", help="Stop after N frames."),
+    serve: Optional[str] = typer.Option(None, "--serve", metavar="HOST:PORT", help="Shorthand: -o mjpeg://HOST:PORT."),
+    serve_public: bool = typer.Option(False, "--serve-public", help="Allow an MJPEG output on a non-local address."),
+    max_frames: Optional[int] = typer.Option(None, "--max-frames", metavar="N", min=1, help="Stop after N frames."),
     realtime: bool = typer.Option(False, "--realtime", help="Pace files at their fps and drop stale frames."),
-    shadow_every: int = typer.Option(0, "--shadow-every", help="Every K-th frame also run fp32: live PSNR."),
-    threads: Optional[int] = typer.Option(None, "--threads", help="ONNX Runtime intra-op threads."),
+    shadow_every: int = typer.Option(
+        0, "--shadow-every", metavar="K", help="Every K-th frame also run fp32: live PSNR."
+    ),
+    threads: Threads = None,
+    size: Annotated[Optional[ImageSize], size_option("Synthetic frames for a dynamic-shape model.")] = None,
+    status_every: float = typer.Option(
+        5.0, "--status-every", metavar="SECONDS", help="Status line interval when not on a terminal (0 = none)."
+    ),
+    as_json: Json = False,
 ) -> None:
     """Run the model on a camera, stream or file and show the deblurred frame or the slow-motion sequence."""
     from b2v_edge.runtime import EngineError, ManifestError, RunError, RunOptions, SinkError, SourceError, run
@@ -60,22 +92,62 @@ def run_command(
             precision=precision,
             source=str(camera) if camera is not None else (source or "synthetic"),
             show=show,
+            fit=fit,
+            outputs=tuple(output),
             headless=headless,
-            output=output,
             serve=serve,
             serve_public=serve_public,
             max_frames=max_frames,
             realtime=realtime,
             shadow_every=shadow_every,
             threads=threads,
+            size=tuple(size) if size is not None else (256, 256),
         )
-        summary = run(options)
+        with StatusPrinter(err_console, status_every) as status:
+            summary = run(options, on_status=status)
     except (ManifestError, EngineError, SourceError, SinkError, RunError, OSError) as exc:
         fail(escape(str(exc)))
+    if as_json:
+        typer.echo(json.dumps(summary.to_dict(), indent=2, default=str))
+        return
     table = Table(title="b2v-edge run", show_header=False, title_justify="left")
     for label, value in summary.rows():
         table.add_row(Text(label), Text(value))
     console.print(table)
+
+
+class StatusPrinter:
+    """Progress of a run: one live status line on a terminal, else a plain line every ``every`` seconds.
+
+    Args:
+        target: the console to print to (stderr keeps stdout for the summary / JSON).
+        every: seconds between plain lines when ``target`` is not a terminal (0 = none).
+    """
+
+    def __init__(self, target: Console, every: float) -> None:
+        self.target, self.every = target, every
+        self._live: Optional[Live] = None
+        self._last = time.monotonic()
+
+    def __enter__(self) -> "StatusPrinter":
+        if self.target.is_terminal:
+            self._live = Live(Text("starting ..."), console=self.target, transient=True, refresh_per_second=4)
+            self._live.__enter__()
+        return self
+
+    def __call__(self, status: Any) -> None:
+        if self._live is not None:
+            self._live.update(Text(f"run: {status.line()}"))
+            return
+        now = time.monotonic()
+        if self.every > 0 and now - self._last >= self.every:
+            self._last = now
+            self.target.print(Text(f"run: {status.line()}"), soft_wrap=True)
+
+    def __exit__(self, *exc: object) -> None:
+        if self._live is not None:
+            self._live.__exit__(None, None, None)
+            self._live = None
 
 
 def shipped_demo_dir() -> Path:

@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 import os
-from typing import Optional
+from typing import Annotated, Optional
 
 import typer
 from rich.markup import escape
 
-from ..common.dataspec import describe
 from .common import console, fail
+from .extras import require_extra
+from .options import Threads, data_option, out_option
 
 
 def train_cmd(
-    data: str = typer.Option(
-        "deadleaves",
-        help=f"training data, one source or a weighted mix like 3*deadleaves+photos:DIR: {describe('train')}",
-    ),
+    data: Annotated[str, data_option("train", "; or a weighted mix like 3*deadleaves+photos:DIR")] = "deadleaves",
     frames: int = typer.Option(7, help="N, frames restored per blurred image (3, 5 or 7)"),
     preset: str = typer.Option("lite", help="model preset: lite (edge) or paper"),
     crop: int = typer.Option(96, help="square training crop (multiple of 32)"),
@@ -25,10 +23,10 @@ def train_cmd(
     epoch_steps: int = typer.Option(250, help="optimisation steps per epoch (checkpoint + eval each epoch)"),
     lr: float = typer.Option(5e-4, help="Adam learning rate"),
     seed: int = typer.Option(0, help="random seed"),
-    out: str = typer.Option("runs/lite", help="run directory (last.pt, best.pt, history.json)"),
+    out: Annotated[str, out_option("run directory (last.pt, best.pt, history.json)")] = "runs/lite",
     resume: bool = typer.Option(False, help="continue from OUT/last.pt"),
     init: Optional[str] = typer.Option(None, help="initialise weights from a checkpoint ('demo' = shipped model)"),
-    threads: int = typer.Option(0, help="torch CPU threads (0 = torch default)"),
+    threads: Threads = None,
     lambda_tcl: float = typer.Option(0.01, help="weight of the transformation consistency loss"),
     lambda_pt: float = typer.Option(0.02, help="weight of the penalty term"),
     middle_weight: float = typer.Option(1.0, help="weight of the middle frame in the photometric loss (others: 1)"),
@@ -54,6 +52,7 @@ def train_cmd(
     ),
 ) -> None:
     """Train the blur-to-video network; checkpoints every epoch, atomically. Works under torchrun."""
+    require_extra("train")
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
     from ..losses import LossConfig
@@ -84,7 +83,7 @@ def train_cmd(
         out=out,
         resume=resume,
         init=init,
-        threads=threads,
+        threads=threads or 0,
         loss=loss,
         stop_after_epochs=stop_after_epochs,
         stage=stage,

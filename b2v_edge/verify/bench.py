@@ -5,9 +5,16 @@ Runtime (fp32 / fp16 / int8), TensorRT plans when TensorRT is importable, and �
 comparison — the fp32 graph with the other warp variant (``gather`` vs ``native``), exported to a
 temporary folder with the same export pipeline.
 
-Method: every row runs in a fresh process (``isolate=True``; spawn) so that its peak resident memory
-(``VmHWM``) is its own and rows do not share caches; ``warmup`` untimed runs, then ``runs`` timed
-runs on one batch-1 input (median and p90). Accuracy comes from ``samples`` test inputs: PSNR vs
+Method: every row runs in its own process (``isolate=True``; spawn), kept open for the whole bench,
+so that its peak resident memory (``VmHWM``) is its own and rows do not share caches. Each row is
+opened once (accuracy outputs, then ``warmup`` untimed runs); then ``rounds`` interleaved rounds
+each time every row ``runs / rounds`` times on one batch-1 input, the row order rotating from round
+to round, so a slow phase of the machine hits every row alike instead of one. Every row uses the
+same fixed thread count (``threads``, default: every core this process may use; one inter-op
+thread). A row reports the median latency, the p10-p90 range, and its *round spread*: how far its
+per-round medians lie apart, relative to its median. A row whose round spread exceeds
+:data:`MAX_ROUND_SPREAD` is flagged unstable and no speed ratio is computed from it: rerun on an
+idle machine. No goals are judged here: the ratios are measurements. Accuracy comes from ``samples`` test inputs: PSNR vs
 ground truth (order-aware, mean over frames) and vs the PyTorch row. Model GFLOPs come from
 ``torch.utils.flop_counter`` (convolutions and matmuls; warps are not counted) and are compared with
 this machine's measured fp32 GEMM throughput (a ``gemm_size``² matmul). Stream FPS runs the
@@ -17,6 +24,7 @@ to pure inference FPS.
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
 import tempfile
@@ -30,12 +38,13 @@ from b2v_edge.common.errors import B2VError
 from b2v_edge.common.manifest import Manifest
 from b2v_edge.common.metrics import psnr, sequence_scores
 
-from .bench_measure import IsolationError, Job, TorchEngine, measure_gemm, model_gflops, run_job
+from .bench_measure import IsolationError, Job, RowSession, TorchEngine, available_cores, measure_gemm, model_gflops
 from .compare import ParitySample
 from .data import load_exported_checkpoint, load_samples
 from .environment import environment_info
 
 __all__ = [
+    "MAX_ROUND_SPREAD",
     "BenchError",
     "BenchOptions",
     "BenchReport",
@@ -49,9 +58,12 @@ __all__ = [
     "run_bench",
 ]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 STREAM_SIZE = (480, 640)  # (h, w) of the stream test video: a VGA camera
-Progress = Callable[[str], None]
+#: A row whose per-round medians lie further apart than this (relative to its median) is unstable.
+MAX_ROUND_SPREAD = 0.25
+#: ``progress(message, done, total)``: ``done`` of ``total`` steps (row openings and row rounds).
+Progress = Callable[[str, int, int], None]
 #: Exports ``checkpoint``'s fp32 graph with ``warp`` at ``size`` (H, W) into ``out_dir`` for ``target`` and
 #: returns that deploy dir's manifest: :func:`b2v_edge.export.api.export_variant`, passed in by the caller
 #: (verify sits below export and does not import it).
@@ -81,12 +93,14 @@ class BenchOptions:
         deploy_dir: deploy directory with ``manifest.json``.
         sizes: input sizes ``(H, W)``; empty = the deploy dir's input size. Static artifacts are
             only run at their own size (other sizes: PyTorch and the temporary warp exports).
-        runs: timed runs per row. warmup: untimed runs first.
+        runs: timed runs per row, spread over ``rounds`` interleaved rounds. warmup: untimed runs first.
+        rounds: interleaved timing rounds (every row is timed in every round, order rotating).
         samples: test inputs for the accuracy columns. data: their source (as in ``parity``).
         stream_frames: frames of the end-to-end stream measurement (0 = skip).
         warp_compare: export and time the other warp variant (fp32).
         isolate: one fresh process per row (honest peak memory); False = in this process.
-        threads: torch / ONNX Runtime intra-op threads (None = library default).
+        threads: torch / ONNX Runtime intra-op threads of every row, fixed (None = every core this
+            process may use, :func:`~b2v_edge.verify.bench_measure.available_cores`).
         gemm_size: side of the square fp32 matmul that measures the CPU ceiling.
         checkpoint: PyTorch reference (None = the one named in the manifest).
     """
@@ -95,6 +109,7 @@ class BenchOptions:
     sizes: Tuple[Tuple[int, int], ...] = ()
     runs: int = 20
     warmup: int = 3
+    rounds: int = 5
     samples: int = 4
     data: str = "synthetic"
     stream_frames: int = 20
@@ -106,12 +121,16 @@ class BenchOptions:
 
     def __post_init__(self) -> None:
         self.deploy_dir = Path(self.deploy_dir)
-        for name, low in (("runs", 1), ("warmup", 0), ("samples", 1), ("stream_frames", 0), ("gemm_size", 64)):
+        checks = (("runs", 1), ("warmup", 0), ("rounds", 1), ("samples", 1), ("stream_frames", 0), ("gemm_size", 64))
+        for name, low in checks:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise BenchError(f"--{name.replace('_', '-')} must be an integer >= {low}, got {value!r}")
-        if self.threads is not None and self.threads < 0:
-            raise BenchError(f"--threads must be >= 0, got {self.threads}")
+        if self.threads is None:
+            self.threads = available_cores()
+        if isinstance(self.threads, bool) or not isinstance(self.threads, int) or self.threads < 1:
+            raise BenchError(f"--threads must be an integer >= 1, got {self.threads!r}")
+        self.rounds = min(self.rounds, self.runs)
         self.sizes = tuple((int(h), int(w)) for h, w in self.sizes)
 
 
@@ -128,6 +147,7 @@ class BenchRow:
     file_mb: Optional[float] = None
     provider: str = ""
     latencies_ms: List[float] = field(default_factory=list)
+    round_medians_ms: List[float] = field(default_factory=list)
     psnr_gt: Optional[float] = None
     psnr_torch: Optional[float] = None
     peak_mb: Optional[float] = None
@@ -141,8 +161,25 @@ class BenchRow:
         return float(np.median(self.latencies_ms)) if self.latencies_ms else None
 
     @property
+    def p10_ms(self) -> Optional[float]:
+        return float(np.percentile(self.latencies_ms, 10)) if self.latencies_ms else None
+
+    @property
     def p90_ms(self) -> Optional[float]:
         return float(np.percentile(self.latencies_ms, 90)) if self.latencies_ms else None
+
+    @property
+    def round_spread(self) -> Optional[float]:
+        """(largest - smallest per-round median) / median; None with fewer than two rounds."""
+        if len(self.round_medians_ms) < 2 or not self.median_ms:
+            return None
+        return (max(self.round_medians_ms) - min(self.round_medians_ms)) / self.median_ms
+
+    @property
+    def unstable(self) -> bool:
+        """The row moved more than :data:`MAX_ROUND_SPREAD` between rounds: its numbers are not to be trusted."""
+        spread = self.round_spread
+        return spread is not None and spread > MAX_ROUND_SPREAD
 
     @property
     def fps(self) -> Optional[float]:
@@ -150,23 +187,33 @@ class BenchRow:
 
     def to_dict(self) -> Dict[str, Any]:
         d = asdict(self)
-        d.update(median_ms=self.median_ms, p90_ms=self.p90_ms, fps=self.fps, size=list(self.size))
+        d.update(
+            median_ms=self.median_ms,
+            p10_ms=self.p10_ms,
+            p90_ms=self.p90_ms,
+            round_spread=self.round_spread,
+            unstable=self.unstable,
+            fps=self.fps,
+            size=list(self.size),
+        )
         return d
 
 
 @dataclass
 class Ratio:
-    """A speed ratio with its goal; ``met`` is None when a row is missing."""
+    """A measured ratio of two rows' median latencies (no goal: the bench judges nothing).
+
+    ``value`` is None when a row is missing, skipped or unstable; ``note`` then says which and why.
+    """
 
     name: str
     value: Optional[float]
-    goal: str
-    met: Optional[bool]
+    note: str = ""
 
 
 @dataclass
 class BenchReport:
-    """Rows plus model GFLOPs per size, the GEMM ceiling and the goal ratios."""
+    """Rows plus model GFLOPs per size, the GEMM ceiling and the measured ratios."""
 
     rows: List[BenchRow]
     gflops: Dict[str, float]
@@ -285,12 +332,59 @@ def _accuracy(
     return (float(np.mean(gt)) if gt else None), (float(np.mean(vs_ref)) if vs_ref else None)
 
 
-def _fill(row: BenchRow, res: Dict[str, Any], gflops: float, gemm: float) -> None:
-    row.latencies_ms, row.peak_mb, row.provider = res["latencies_ms"], res["peak_mb"], res["provider"]
-    row.stream_fps = res["stream_fps"]
+def _fill(row: BenchRow, finished: Dict[str, Any], gflops: float, gemm: float) -> None:
+    row.peak_mb, row.stream_fps = finished["peak_mb"], finished["stream_fps"]
     if row.median_ms:
         row.gflops_per_s = gflops / (row.median_ms / 1000.0)
         row.ceiling_fraction = row.gflops_per_s / gemm if gemm > 0 else None
+
+
+def _failed(exc: BaseException) -> str:
+    return f"failed: {(str(exc).strip().splitlines() or [type(exc).__name__])[0][:120]}"
+
+
+Opened = Tuple[BenchRow, RowSession, List[np.ndarray]]
+
+
+def _open_rows(plan: List[Tuple[BenchRow, Job]], options: BenchOptions, say: Progress, total: int) -> List[Opened]:
+    """Start every row's session (accuracy outputs + warm-up); a row that fails is marked, not raised."""
+    opened = []
+    for i, (row, job) in enumerate(plan):
+        say(f"opening {row.label} at {row.size[0]}x{row.size[1]} ({options.warmup} warm-up runs)", i, total)
+        session = None
+        try:
+            session = RowSession(job, options.isolate)
+            started = session.start()
+        except IsolationError:
+            raise
+        except Exception as exc:  # one broken row must not hide the others: record it in the table
+            row.skipped = _failed(exc)
+            if session is not None:
+                session.close()
+            continue
+        row.provider = started["provider"]
+        opened.append((row, session, started["outputs"]))
+    return opened
+
+
+def _time_rounds(opened: List[Opened], options: BenchOptions, say: Progress, done: int, total: int) -> None:
+    """``options.rounds`` rounds; each times every live row ``runs / rounds`` times, order rotating."""
+    per_round = math.ceil(options.runs / options.rounds)
+    live = list(opened)
+    for r in range(options.rounds):
+        shift = r % max(1, len(live))
+        for row, session, _ in live[shift:] + live[:shift]:
+            say(f"round {r + 1}/{options.rounds}: {row.label} at {row.size[0]}x{row.size[1]}", done, total)
+            try:
+                times = session.time(per_round)
+            except Exception as exc:
+                row.skipped = _failed(exc)
+                continue
+            finally:
+                done += 1
+            row.latencies_ms += times
+            row.round_medians_ms.append(float(np.median(times)))
+        live = [entry for entry in live if not entry[0].skipped]
 
 
 def _bench_size(
@@ -310,55 +404,78 @@ def _bench_size(
     video = _stream_video(samples, options.stream_frames, tmp) if options.stream_frames else None
     plan = [(row, path, True) for row, path in _rows_for(manifest, str(ckpt.path), size)]
     if options.warp_compare and manifest.find("onnx", "fp32"):
-        say(f"exporting the other warp variant at {size[0]}x{size[1]} (fp32)")
+        say(f"exporting the other warp variant at {size[0]}x{size[1]} (fp32)", 0, 1)
         plan.append((*_warp_variant(manifest, str(ckpt.path), size, tmp, notes, exporter), False))
-    ref = None
-    for row, path, stream in plan:
-        if path is None:
-            continue
-        say(f"{row.label} at {size[0]}x{size[1]}: {options.warmup} warm-up + {options.runs} runs")
-        job = Job(
-            row.kind,
-            path,
-            size,
-            inputs,
-            options.runs,
-            options.warmup,
-            options.threads,
-            video if stream else None,
-            options.stream_frames,
+    jobs = [
+        (
+            row,
+            Job(
+                row.kind,
+                path,
+                size,
+                inputs,
+                options.runs,
+                options.warmup,
+                options.threads,
+                video if stream else None,
+                options.stream_frames,
+            ),
         )
-        try:
-            res = run_job(job, options.isolate)
-        except IsolationError:
-            raise
-        except Exception as exc:  # one broken row must not hide the others: record it in the table
-            row.skipped = f"failed: {(str(exc).strip().splitlines() or [type(exc).__name__])[0][:120]}"
+        for row, path, stream in plan
+        if path is not None
+    ]
+    total = len(jobs) * (1 + options.rounds)
+    opened = _open_rows(jobs, options, say, total)
+    try:
+        _time_rounds(opened, options, say, len(jobs), total)
+    finally:
+        finished = {}
+        for row, session, _ in opened:
+            try:
+                finished[id(row)] = session.finish()
+            except Exception as exc:
+                row.skipped = row.skipped or _failed(exc)
+    say(f"{size[0]}x{size[1]} measured", total, total)
+    ref = next((outputs for row, _, outputs in opened if row.kind == "torch"), None)
+    for row, _, outputs in opened:
+        if row.skipped:
             continue
-        _fill(row, res, gflops, gemm)
-        ref = res["outputs"] if row.kind == "torch" else ref
-        row.psnr_gt, row.psnr_torch = _accuracy(res["outputs"], samples, None if row.kind == "torch" else ref)
+        _fill(row, finished[id(row)], gflops, gemm)
+        row.psnr_gt, row.psnr_torch = _accuracy(outputs, samples, None if row.kind == "torch" else ref)
     return [row for row, _, _ in plan], gflops
 
 
-def _ratios(rows: Sequence[BenchRow], size: Tuple[int, int]) -> List[Ratio]:
-    def ms(pred: Callable[[BenchRow], bool]) -> Optional[float]:
-        found = [r.median_ms for r in rows if r.size == size and r.median_ms and pred(r)]
-        return found[0] if found else None
+#: The ratios a bench reports: (name, numerator row, denominator row) of median latencies.
+RATIOS = (
+    ("ORT fp32 speed-up over PyTorch eager", "torch", "ort-fp32"),
+    ("ORT int8 speed-up over ORT fp32", "ort-fp32", "ort-int8"),
+    ("gather / native warp latency (ORT fp32)", "gather", "native"),
+)
 
-    torch_ms = ms(lambda r: r.kind == "torch")
-    fp32, int8 = ms(lambda r: r.label == "ORT fp32"), ms(lambda r: r.label == "ORT int8")
-    fp32_rows = lambda w: ms(lambda r: r.kind == "onnx" and r.precision == "fp32" and r.warp == w)  # noqa: E731
-    gather, native = fp32_rows("gather"), fp32_rows("native")
+
+def _ratios(rows: Sequence[BenchRow], size: Tuple[int, int]) -> List[Ratio]:
+    """Measured ratios of median latencies; none from a missing, skipped or unstable row."""
+    measured = [r for r in rows if r.size == size and not r.skipped and r.median_ms]
+    picks = {
+        "torch": lambda r: r.kind == "torch",
+        "ort-fp32": lambda r: r.label == "ORT fp32",
+        "ort-int8": lambda r: r.label == "ORT int8",
+        "gather": lambda r: r.kind == "onnx" and r.precision == "fp32" and r.warp == "gather",
+        "native": lambda r: r.kind == "onnx" and r.precision == "fp32" and r.warp == "native",
+    }
     out = []
-    for name, num, den, goal, higher in (
-        ("ORT fp32 speed-up over PyTorch eager", torch_ms, fp32, 2.0, True),
-        ("ORT int8 speed-up over ORT fp32", fp32, int8, 1.3, True),
-        ("gather / native warp latency (ORT fp32)", gather, native, 1.2, False),
-    ):
-        value = num / den if num and den else None
-        met = None if value is None else (value >= goal if higher else value <= goal)
-        out.append(Ratio(name, value, f"{'≥' if higher else '≤'} {goal}", met))
+    for name, num_key, den_key in RATIOS:
+        num = next((r for r in measured if picks[num_key](r)), None)
+        den = next((r for r in measured if picks[den_key](r)), None)
+        if num is None or den is None:
+            out.append(Ratio(name, None, "not measured (a row is missing or skipped)"))
+            continue
+        shaky = [r for r in (num, den) if r.unstable]
+        if shaky:
+            moved = ", ".join(f"{r.label} moved {100 * r.round_spread:.0f} % between rounds" for r in shaky)
+            out.append(Ratio(name, None, f"not trusted: {moved}; rerun on an idle machine"))
+            continue
+        out.append(Ratio(name, num.median_ms / den.median_ms, f"medians {num.median_ms:.1f} / {den.median_ms:.1f} ms"))
     return out
 
 
@@ -378,19 +495,19 @@ def _busy_note() -> str:
 def run_bench(
     options: BenchOptions, progress: Optional[Progress] = None, export_variant: Optional[VariantExporter] = None
 ) -> BenchReport:
-    """Measure every row at every size; see the module docstring for the method.
+    """Measure every row at every size in interleaved rounds; see the module docstring for the method.
 
     ``export_variant`` makes the other-warp row (``options.warp_compare``); without it that row is skipped.
 
     Raises:
         ParityError: unusable reference checkpoint or data (or no torch). ManifestError: no usable manifest.
     """
-    say = progress or (lambda _msg: None)
+    say = progress or (lambda _msg, _done, _total: None)
     busy = _busy_note()
     manifest = Manifest.load(options.deploy_dir)
     ckpt, _, notes = load_exported_checkpoint(manifest, options.checkpoint)
     sizes = options.sizes or (_static_size(manifest) or (256, 256),)
-    say(f"measuring the fp32 GEMM ceiling ({options.gemm_size}x{options.gemm_size} matmul)")
+    say(f"measuring the fp32 GEMM ceiling ({options.gemm_size}x{options.gemm_size} matmul)", 0, 1)
     gemm = measure_gemm(options.gemm_size, threads=options.threads)
     rows: List[BenchRow] = []
     gflops: Dict[str, float] = {}
@@ -403,6 +520,18 @@ def run_bench(
             rows += size_rows
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+    per_round = math.ceil(options.runs / options.rounds)
+    notes.insert(
+        0,
+        f"{options.rounds} interleaved rounds x {per_round} timed runs per row after {options.warmup} warm-up runs; "
+        f"{options.threads} intra-op thread(s) per row",
+    )
+    notes += [
+        f"{r.label} at {r.size[0]}x{r.size[1]} is unstable: its round medians moved {100 * r.round_spread:.0f} % "
+        f"(more than {100 * MAX_ROUND_SPREAD:.0f} %): no ratio uses it"
+        for r in rows
+        if r.unstable
+    ]
     if not options.isolate:
         notes.append("rows ran in one process: peak RSS includes earlier rows and the parent")
     notes += [n for n in (busy, _busy_note()) if n][:1]

@@ -22,6 +22,7 @@ import numpy as np
 
 from b2v_edge.common.images import IMAGE_EXTS, list_images
 from b2v_edge.common.manifest import Manifest, sha256_file
+from b2v_edge.runtime.preprocess import preprocess
 
 from .compare import ParityError, ParitySample
 
@@ -59,7 +60,9 @@ def _fit(image: np.ndarray, size: Tuple[int, int]) -> np.ndarray:
 
 
 def read_images(folder: Path, size: Tuple[int, int], count: int) -> List[ParitySample]:
-    """The first ``count`` images of ``folder`` (sorted by name), RGB float, resized to ``size``.
+    """The first ``count`` images of ``folder`` (sorted by name), RGB float, at their own resolution:
+    a centred ``size`` crop, edge-padded where an image is smaller (what ``b2v-edge run`` feeds a
+    static graph as one tile; nothing is resampled).
 
     Raises:
         ParityError: missing folder, no readable image.
@@ -74,8 +77,8 @@ def read_images(folder: Path, size: Tuple[int, int], count: int) -> List[ParityS
         bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
         if bgr is None:
             continue
-        rgb = bgr[:, :, ::-1].astype(np.float32) / 255.0
-        samples.append(ParitySample(_fit(rgb, size), None, path.name))
+        x, _ = preprocess(bgr, size, "full")
+        samples.append(ParitySample(np.ascontiguousarray(x[0].transpose(1, 2, 0)), None, path.name))
         if len(samples) >= count:
             break
     if not samples:

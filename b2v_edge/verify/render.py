@@ -24,9 +24,12 @@ import numpy as np
 from b2v_edge.common.atomic import atomic_write_text
 
 __all__ = [
+    "BENCH_TERMINAL_HEAD",
     "SUMMARY_HEAD",
     "TERMINAL_COLUMNS",
+    "bench_ratio_lines",
     "bench_rows",
+    "bench_terminal_rows",
     "diff_gain",
     "image_strip",
     "psnr_plot_png",
@@ -381,24 +384,34 @@ BENCH_HEAD = [
     "file (MB)",
     "PSNR vs GT",
     "PSNR vs PyTorch",
-    "latency median / p90 (ms)",
+    "latency median (p10-p90) ms",
+    "round spread",
     "FPS",
     "peak RSS (MB)",
     "GFLOP/s (of GEMM)",
     "stream FPS (/ infer)",
 ]
+#: The terminal table: the columns that fit 80 characters (markdown and JSON have them all).
+BENCH_TERMINAL_HEAD = ["row", "median ms", "p10-p90", "spread", "FPS", "vs PyTorch"]
+
+
+def _spread(r: Any) -> str:
+    if r.round_spread is None:
+        return "—"
+    return f"{100 * r.round_spread:.0f} %" + (" unstable" if r.unstable else "")
 
 
 def bench_rows(report: Any) -> List[List[str]]:
-    """Display rows of a bench report (shared by markdown and the CLI table)."""
+    """Display rows of a bench report with every column (markdown)."""
     rows = []
     for r in report.rows:
         size = f"{r.size[0]}x{r.size[1]}"
         if r.skipped:
-            rows.append([size, r.label, _f(r.file_mb), "—", "—", f"skipped: {r.skipped}", "—", "—", "—", "—"])
+            rows.append([size, r.label, _f(r.file_mb), "—", "—", f"skipped: {r.skipped}", "—", "—", "—", "—", "—"])
             continue
         gf = f"{_f(r.gflops_per_s, 1)} ({_f(100 * r.ceiling_fraction, 0)} %)" if r.gflops_per_s else "—"
         stream = f"{_f(r.stream_fps, 1)} ({_f(r.stream_fps / r.fps, 2)})" if r.stream_fps else "—"
+        latency = f"{_f(r.median_ms, 1)} ({_f(r.p10_ms, 1)}-{_f(r.p90_ms, 1)})"
         rows.append(
             [
                 size,
@@ -406,7 +419,8 @@ def bench_rows(report: Any) -> List[List[str]]:
                 _f(r.file_mb),
                 _f(r.psnr_gt),
                 _f(r.psnr_torch),
-                f"{_f(r.median_ms, 1)} / {_f(r.p90_ms, 1)}",
+                latency,
+                _spread(r),
                 _f(r.fps, 2),
                 _f(r.peak_mb, 0),
                 gf,
@@ -416,17 +430,43 @@ def bench_rows(report: Any) -> List[List[str]]:
     return rows
 
 
+def bench_terminal_rows(report: Any) -> List[List[str]]:
+    """Rows of :data:`BENCH_TERMINAL_HEAD` (the size joins the row label when there are several)."""
+    several = len({r.size for r in report.rows}) > 1
+    rows = []
+    for r in report.rows:
+        label = f"{r.label} {r.size[0]}x{r.size[1]}" if several else r.label
+        if r.skipped:
+            rows.append([label, "—", f"skipped: {r.skipped}"[:40], "", "", ""])
+            continue
+        rows.append(
+            [
+                label,
+                _f(r.median_ms, 1),
+                f"{_f(r.p10_ms, 1)}-{_f(r.p90_ms, 1)}",
+                _spread(r),
+                _f(r.fps, 2),
+                "—" if r.psnr_torch is None else f"{_f(r.psnr_torch)} dB",
+            ]
+        )
+    return rows
+
+
+def bench_ratio_lines(report: Any) -> List[str]:
+    """One line per measured ratio (value and the medians behind it, or why there is none)."""
+    return [
+        f"{ratio.name}: {_f(ratio.value)}x ({ratio.note})" if ratio.value is not None else f"{ratio.name}: {ratio.note}"
+        for ratio in report.ratios
+    ]
+
+
 def render_bench_markdown(report: Any) -> str:
-    """The bench table, model GFLOPs, GEMM ceiling and goal ratios as markdown."""
+    """The bench table, model GFLOPs, GEMM ceiling, measured ratios and notes as markdown."""
     parts = [_md_table(BENCH_HEAD, bench_rows(report)), ""]
     for size, g in report.gflops.items():
         parts.append(f"- model: {g:.2f} GFLOPs per {size} input (torch.utils.flop_counter; warps not counted)")
     parts.append(f"- fp32 GEMM ceiling ({report.gemm_size}² matmul, torch): {report.gemm_gflops:.1f} GFLOP/s")
-    for ratio in report.ratios:
-        if ratio.value is None:
-            parts.append(f"- {ratio.name}: not measured (a row is missing or skipped; goal {ratio.goal})")
-            continue
-        parts.append(f"- {ratio.name}: {_f(ratio.value)}× (goal {ratio.goal}; {'met' if ratio.met else 'not met'})")
+    parts += [f"- {line}" for line in bench_ratio_lines(report)]
     parts += [f"- {n}" for n in report.notes]
     env = report.environment
     parts.append(

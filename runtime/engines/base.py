@@ -56,6 +56,9 @@ class EngineSpec:
         backend: ``"onnxruntime"`` or ``"tensorrt"``.
         provider: what actually runs it, e.g. ``"CPUExecutionProvider"`` or ``"TensorRT 10.3.0"``.
         path: the artifact file.
+        pad_multiple: dynamic H/W must be multiples of this (0 = unknown; the model's 32 is assumed).
+        min_input_shape: smallest input of a dynamic plan's optimization profile (None = unbounded).
+        max_input_shape: largest input of a dynamic plan's optimization profile (None = unbounded).
     """
 
     input_name: str
@@ -67,6 +70,9 @@ class EngineSpec:
     backend: str
     provider: str
     path: Path
+    pad_multiple: int = 0
+    min_input_shape: Optional[Tuple[int, ...]] = None
+    max_input_shape: Optional[Tuple[int, ...]] = None
 
     @property
     def size(self) -> Tuple[Optional[int], Optional[int]]:
@@ -191,4 +197,12 @@ def merge_spec(expected: Optional[EngineSpec], actual: EngineSpec) -> EngineSpec
             )
     shape_in = tuple(x if x is not None else y for x, y in zip(actual.input_shape, expected.input_shape))
     shape_out = tuple(x if x is not None else y for x, y in zip(actual.output_shape, expected.output_shape))
-    return replace(actual, input_shape=shape_in, output_shape=shape_out, frames=actual.frames or expected.frames)
+    return replace(
+        actual,
+        input_shape=shape_in,
+        output_shape=shape_out,
+        frames=actual.frames or expected.frames,
+        pad_multiple=actual.pad_multiple or expected.pad_multiple,
+        min_input_shape=actual.min_input_shape or expected.min_input_shape,
+        max_input_shape=actual.max_input_shape or expected.max_input_shape,
+    )

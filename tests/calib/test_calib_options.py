@@ -71,10 +71,18 @@ def test_invalid_values(field, value, match):
 def test_modelopt_combinations_rejected():
     with pytest.raises(CalibError, match="percentile"):
         CalibOptions(backend="modelopt", method="percentile").validated()
-    with pytest.raises(CalibError, match="onnxruntime backend"):
+    with pytest.raises(CalibError, match="uses --quantizer onnxruntime"):
         CalibOptions(backend="modelopt", method="entropy", target="onnxruntime").validated()
     with pytest.raises(CalibError, match="sensitivity"):
         CalibOptions(backend="modelopt", method="minmax", sensitivity=True).validated()
+
+
+def test_a_tensorrt_line_is_a_target():
+    opts = CalibOptions(target="trt8.2").validated()
+    assert (opts.target, opts.trt_version, opts.symmetric_activations) == ("tensorrt", "8.2.1", True)
+    assert CalibOptions(target="trt10", trt_version="10.1.0").validated().trt_version == "10.1.0"
+    with pytest.raises(CalibError, match="target must be one of trt8.0"):
+        CalibOptions(target="trt9").validated()
 
 
 def test_target_psnr_implies_sensitivity_and_normalises():

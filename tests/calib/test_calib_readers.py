@@ -42,13 +42,17 @@ def test_image_folder_uses_runtime_preprocessing(tmp_path):
     reader = make_reader(opts, SIZE, 3)
     calib = collect(reader, opts, SIZE)
     assert len(calib.selected) == 4 and len(calib.leftovers) == 2
-    assert calib.warnings and "64x48" in calib.warnings[0] and "letterbox" in calib.warnings[0]
-    xs = list(stream_inputs(reader, calib, SIZE, "letterbox"))
+    assert calib.warnings and "64x48" in calib.warnings[0] and "full resolution" in calib.warnings[0]
+    xs = list(stream_inputs(reader, calib, SIZE, "full"))
     first = cv2.imread(calib.selected[0].id)
-    np.testing.assert_array_equal(xs[0], preprocess(first, SIZE, "letterbox")[0])
+    np.testing.assert_array_equal(xs[0], preprocess(first, SIZE, "full")[0])
+    letterboxed = list(stream_inputs(reader, calib, SIZE, "letterbox"))
+    np.testing.assert_array_equal(letterboxed[0], preprocess(first, SIZE, "letterbox")[0])
     assert len(calib.sample_hash) == 64
     data, source = build_eval_set(reader, calib, opts, SIZE)
     assert source == "held_out" and len(data.inputs) == 2 and not data.has_gt
+    assert data.boxes[0] == (0, 0, 32, 32)  # a full-resolution crop: every pixel is content
+    data, _ = build_eval_set(reader, calib, replace(opts, fit="letterbox"), SIZE)
     assert data.boxes[0] == (4, 0, 24, 32)  # letterbox bars cropped from the PSNR
 
 

@@ -60,7 +60,8 @@ def test_onnxruntime_target_states_the_recommendation(deploy, tmp_path, monkeypa
         (["--method", "kl"], "method must be one of"),
         (["--samples", "0"], "samples must be >= 1"),
         (["--camera", "0", "--data", "video:x.mp4"], "either --camera or --data"),
-        (["--backend", "modelopt", "--method", "percentile"], "modelopt backend supports"),
+        (["--quantizer", "modelopt", "--method", "percentile"], "--quantizer modelopt supports"),
+        (["--target", "trt9"], "target must be one of"),
     ],
 )
 def test_bad_input_is_one_line_error(deploy, args, message):

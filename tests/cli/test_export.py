@@ -45,10 +45,8 @@ def exported(tmp_path_factory, checkpoint) -> Path:
             "export",
             "--checkpoint",
             str(checkpoint),
-            "--height",
-            "64",
-            "--width",
-            "64",
+            "--size",
+            "64x64",
             "--precision",
             "fp32",
             "--out",
@@ -79,12 +77,12 @@ def test_export_writes_a_deploy_dir(exported):
 @pytest.mark.parametrize(
     "args,match",
     [
-        (["--height", "0"], "--height must be an integer"),
-        (["--width", "100000"], "--width must be an integer"),
+        (["--size", "16x64"], "--size must be at least 32x32"),
+        (["--size", "64x100000"], "--size width must be an integer"),
         (["--target", "trt9"], "unknown target"),
         (["--target", "trt8.0", "--precision", "int8"], "not available for trt8.0"),
         (["--target", "trt8.2", "--warp", "native"], "use --warp gather"),
-        (["--dynamic", "--height", "100"], "multiples of 32"),
+        (["--dynamic", "--size", "100x64"], "multiples of 32"),
     ],
 )
 def test_export_bad_options(tmp_path, checkpoint, args, match):
@@ -164,3 +162,14 @@ def test_build_engine_bad_inputs(tmp_path, exported):
     assert "unknown precision" in _one_line_error(
         runner.invoke(app, ["build-engine", str(exported), "--precision", "fp64"])
     )
+
+
+def test_build_engine_for_a_precision_without_its_graph_names_the_export(exported, monkeypatch):
+    """No trtexec line for a file that does not exist: say which export makes the graph."""
+    import b2v_edge.export.trt_build as tb
+
+    monkeypatch.setattr(tb, "import_tensorrt", lambda: None)
+    result = runner.invoke(app, ["build-engine", str(exported), "--precision", "fp16"])
+    line = _one_line_error(result)
+    assert "no onnx artifact for fp16" in line and f"b2v-edge export --precision fp16 --out {exported}" in line
+    assert "trtexec" not in result.output

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 import types
 from pathlib import Path
@@ -45,7 +46,7 @@ def test_headless_video_to_mp4_prints_summary(env, models):
     video = models.write_video(env / "clip.avi", frames=10)
     r = invoke("--model", deploy, "--source", video, "--headless", "--output", env / "out.mp4", "--show", "sequence")
     assert r.exit_code == 0, r.output
-    for text in ("b2v-edge run", "10 processed", "end of source", "(30 frames)", "infer", "throughput"):
+    for text in ("b2v-edge run", "10 processed", "end of source", "h264, 64x48, 30 frames)", "infer", "throughput"):
         assert text in r.stdout
     assert (env / "out.mp4").exists()
 
@@ -137,3 +138,87 @@ def test_nan_output_is_reported_and_counted(env, models):
     r = invoke("--model", deploy, "--headless", "--max-frames", 5)
     assert r.exit_code == 2 and "10 consecutive frames gave NaN/Inf" in r.stderr
     assert "notice:" in r.stderr and "frame skipped" in r.stderr
+
+
+# ---- full resolution in, H.264 out (the user's path) ---------------------------------------------------
+def _probe(path):
+    av = pytest.importorskip("av")
+    with av.open(str(path)) as container:
+        ctx = container.streams.video[0].codec_context
+        return ctx.name, ctx.width, ctx.height, sum(1 for _ in container.decode(video=0))
+
+
+@pytest.mark.parametrize(
+    "size, graph, layout",
+    [
+        ((360, 640), dict(h=64, w=96), "overlapping 64x96 tiles"),  # static graph: tiles
+        ((720, 1280), dict(h="H", w="W"), "one pass, padded to 736x1280 (dynamic graph)"),  # dynamic: one pass
+    ],
+)
+def test_clip_in_h264_out_same_size_and_frame_count(env, models, size, graph, layout):
+    deploy = models.make_deploy(env / "d", precisions=("fp32",), **graph)
+    clip = models.write_video(env / "clip.mp4", frames=6, h=size[0], w=size[1])
+    r = invoke("--model", deploy, "--source", clip, "--output", env / "out.mp4", "--json")
+    assert r.exit_code == 0, r.output
+    summary = json.loads(r.stdout)
+    assert summary["frames_processed"] == 6 and summary["frames_written"] == 6 and layout in summary["layout"]
+    assert summary["policy"].startswith("every frame")
+    assert _probe(env / "out.mp4") == ("h264", size[1], size[0], 6)
+
+
+def test_status_lines_in_logs(env, models):
+    deploy = models.make_deploy(env / "d")
+    r = invoke("--model", deploy, "--headless", "--max-frames", 4, "--status-every", "1e-9")
+    assert r.exit_code == 0, r.output
+    assert "run: frame 4/4" in r.stderr and "FPS" in r.stderr and "latency" in r.stderr
+
+
+def test_readme_sequence_example_is_finalised_by_sigterm(tmp_path):
+    """`b2v-edge run --headless --output out.mp4 --show sequence` runs until stopped; SIGTERM finishes the file."""
+    import os
+    import signal
+    import subprocess
+    import time
+
+    exe = Path(sys.executable).with_name("b2v-edge")
+    cmd = [str(exe), "run", "--headless", "--output", "out.mp4", "--show", "sequence", "--json"]
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    proc = subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not list(tmp_path.glob(".out.*.partial.mp4")) and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.1)  # poll for the first written frame (bounded by a generous deadline)
+        assert list(tmp_path.glob(".out.*.partial.mp4")), "no frame was written"
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err
+    summary = json.loads(out)
+    assert summary["stop_reason"] == "terminated (SIGTERM)" and summary["frames_written"] >= 7
+    assert sorted(p.name for p in tmp_path.iterdir() if p.suffix == ".mp4") == ["out.mp4"]
+    assert _probe(tmp_path / "out.mp4") == ("h264", 256, 256, summary["frames_written"])
+
+
+def test_status_printer_keeps_one_live_line_on_a_terminal_and_prints_lines_in_logs():
+    import io
+
+    from rich.console import Console
+
+    from b2v_edge.runtime.stats import RunStatus
+
+    status = RunStatus(frames=3, fps=7.5, latency_ms=140, infer_ms=120, dropped=2, failed=0, elapsed_s=1.0, total=10)
+    tty = io.StringIO()
+    with run_cli.StatusPrinter(Console(file=tty, force_terminal=True, width=100), every=5.0) as printer:
+        printer(status)
+        assert printer._live is not None  # a live line, redrawn in place
+    assert "frame 3/10" in tty.getvalue() and "dropped 2" in tty.getvalue()
+    log = io.StringIO()
+    with run_cli.StatusPrinter(Console(file=log, force_terminal=False, width=100), every=0.0) as printer:
+        printer(status)  # every=0: no plain lines at all
+    assert log.getvalue() == ""
+    with run_cli.StatusPrinter(Console(file=log, force_terminal=False, width=100), every=1e-9) as printer:
+        printer(status)
+        printer(status)
+    assert log.getvalue().count("run: frame 3/10  7.5 FPS  latency 140 ms  infer 120 ms  dropped 2") == 2

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from export_helpers import TinyWarpNet, perturb
 
-from b2v_edge.common.manifest import Artifact, Manifest
+from b2v_edge.common.manifest import Artifact, Manifest, sha256_file
 from b2v_edge.export import api, deploy, pipeline
 from b2v_edge.export.onnx_export import ExportError, export_onnx
 from b2v_edge.export.options import ExportOptions
@@ -225,3 +225,26 @@ def test_int8_step_calls_calibration_then_lints_and_verifies(tmp_path, tiny_depl
     manifest.verify(manifest.get("onnx", "int8"))
     assert verification.psnr_db >= 25 and art.extra["lint"]["passed"]
     assert manifest.parity["export"][art.path]["precision"] == "int8"
+
+
+def test_int8_export_result_lists_the_int8_graph(tmp_path, tiny_checkpoint, monkeypatch):
+    """The summary of `export --precision int8` comes from result.manifest: it must hold the INT8 entry
+    that calibration added to the deploy dir after the fp32 graph was published."""
+    from b2v_edge.export import int8
+
+    def calibrated(manifest, options, reference, inputs, log):
+        on_disk = Manifest.load(manifest.root)  # what calibration does: its own manifest round trip
+        shutil.copy(manifest.root / "model.onnx", manifest.root / "model.int8.onnx")
+        art = _art("model.int8.onnx", precision="int8")
+        art.sha256 = sha256_file(manifest.root / "model.int8.onnx")
+        on_disk.upsert(art)
+        on_disk.save()
+        return art, None
+
+    monkeypatch.setattr(int8, "quantize_function", lambda: None)
+    monkeypatch.setattr(int8, "export_int8", calibrated)
+    options = ExportOptions(
+        out_dir=tmp_path / "i8", checkpoint=str(tiny_checkpoint), precision="int8", height=64, width=64
+    )
+    result = pipeline.run_export(options)
+    assert [a.path for a in result.manifest.artifacts] == ["model.onnx", "model.int8.onnx"]

@@ -11,7 +11,7 @@ from b2v_edge.runtime.options import RunError, RunOptions
 
 def test_defaults_are_valid():
     o = RunOptions(model="deploy")
-    assert (o.source, o.backend, o.show, o.fit, o.max_frames) == ("synthetic", "auto", "middle", "letterbox", None)
+    assert (o.source, o.backend, o.show, o.fit, o.max_frames) == ("synthetic", "auto", "middle", "full", None)
 
 
 @pytest.mark.parametrize(
@@ -25,7 +25,10 @@ def test_defaults_are_valid():
         ({"shadow_every": -1}, "shadow-every"),
         ({"threads": 1.5}, "threads"),
         ({"playback_fps": 0}, "playback-fps must be > 0"),
-        ({"output": "out.gif"}, r"--output must end with .mp4 or .avi"),
+        ({"output": "out.gif"}, r"must end with .mp4 or .avi"),
+        ({"outputs": ("ftp://x",)}, "unknown output 'ftp://x'"),
+        ({"outputs": ("mjpeg://0.0.0.0:8080",)}, "--serve-public"),
+        ({"outputs": ("display://",), "headless": True}, "contradict"),
         ({"serve": "localhost:http"}, "HOST:PORT"),
         ({"serve": "0.0.0.0:8080"}, "--serve-public"),
     ],
@@ -45,3 +48,10 @@ def test_serve_addresses():
 
 def test_output_becomes_path():
     assert RunOptions(model="d", output="x/out.MP4").output == Path("x/out.MP4")
+
+
+def test_flags_are_shorthands_for_output_uris():
+    o = RunOptions(model="d", output="out.mp4", serve="127.0.0.1:8080", outputs=("file://b.avi",))
+    assert o.output_uris() == ("display://", "out.mp4", "mjpeg://127.0.0.1:8080", "file://b.avi")
+    assert RunOptions(model="d", headless=True).output_uris() == ()
+    assert RunOptions(model="d", outputs=("display://",)).output_uris() == ("display://",)

@@ -19,7 +19,7 @@ from b2v_edge.runtime.sources import SourceError, SourceSpec
 class SlowEngine(Engine):
     """Stand-in engine: sleeps ``delay`` s, returns the input N times; NaN on frames in ``nan_at``."""
 
-    def __init__(self, delay=0.0, n=3, size=(16, 24), nan_at=(), interrupt_at=None):
+    def __init__(self, delay=0.0, n=3, size=(24, 32), nan_at=(), interrupt_at=None):
         h, w = size
         super().__init__(
             EngineSpec(
@@ -185,7 +185,7 @@ def test_overlay_and_summary(tmp_path):
     ).run()
     shape, n_images, overlay = out.writes[-1]
     assert shape == (24, 32, 3) and n_images == 1
-    assert overlay[0].startswith("stand-in/none fp32  16x24  N=3") and "FPS" in overlay[1]
+    assert overlay[0].startswith("stand-in/none fp32  24x32  N=3") and "FPS" in overlay[1]
     assert set(s.stages) >= {"capture", "preprocess", "infer", "postprocess", "display"}
     assert s.infer_fps > 0 and s.stream_fps > 0 and s.latency_ms > 0
     labels = [r[0] for r in s.rows()]
@@ -255,3 +255,105 @@ def test_engine_and_source_errors_surface(tmp_path, deploy):
     (tmp_path / "empty").mkdir()
     with pytest.raises(ManifestError, match="no manifest.json"):
         run(RunOptions(model=tmp_path / "empty", source="synthetic", headless=True))
+
+
+# ---- latency on live sources: the latest frame, never a queue ---------------------------------------
+class CameraClock(FakeSource):
+    """Live stand-in that runs on the wall clock like a camera: frame ``k`` exists at ``k * period``
+    whether or not anyone reads it; a read returns the newest frame (value ``k % 256``)."""
+
+    def __init__(self, period):
+        super().__init__(count=10**6, period=period, live=True)
+        self.t0 = time.perf_counter()
+
+    def newest(self):
+        return int((time.perf_counter() - self.t0) / self.period)
+
+    def __iter__(self):
+        last = -1
+        while True:
+            k = self.newest()
+            if k == last:
+                time.sleep(self.period / 4)
+                continue
+            last = k
+            yield np.full((24, 32, 3), k % 256, np.uint8), k * self.period
+
+
+class LagProbe(SlowEngine):
+    """Records, at every inference, how many camera frames are newer than the one being inferred."""
+
+    def __init__(self, camera, **kw):
+        super().__init__(**kw)
+        self.camera, self.lags = camera, []
+
+    def _infer_impl(self, x):
+        index = int(round(float(x[0, 0, 0, 0]) * 255))
+        self.lags.append((self.camera.newest() - index) % 256)
+        return super()._infer_impl(x)
+
+
+def test_live_source_is_inferred_on_its_latest_frame(tmp_path):
+    camera = CameraClock(period=0.005)
+    engine = LagProbe(camera, delay=0.05)  # 10 camera frames arrive during each inference
+    s = Pipeline(_opts(tmp_path, max_frames=8), engine=engine, source=camera, outputs=[]).run()
+    assert s.frames_processed == 8 and s.frames_dropped > 0 and s.max_pending == 1
+    # a queue would infer frames about 10 per queued frame behind the camera, growing with the queue;
+    # the latest-frame policy infers the newest frame (at most a few ticks old under scheduler noise)
+    assert max(engine.lags) <= 4, engine.lags
+    assert s.policy.startswith("latest frame (live source")
+
+
+def test_default_synthetic_run_latency_is_about_one_inference(tmp_path, models):
+    """Default `b2v-edge run` (synthetic, a camera stand-in) with a slow engine: latency <= 1.5x inference."""
+    deploy = models.make_deploy(tmp_path / "d", h=24, w=32)
+    engine = SlowEngine(delay=0.2)
+    s = run(RunOptions(model=deploy, headless=True, max_frames=4), engine=engine)
+    infer_ms = s.stages["infer"].mean_ms
+    assert s.source_kind == "synthetic" and s.frames_processed == 4 and infer_ms >= 200
+    # budget: one synthetic frame interval (33 ms at 30 fps) + pre/post on 24x32 pixels, far below 0.5x
+    assert s.latency_ms <= 1.5 * infer_ms, (s.latency_ms, infer_ms)
+    assert "latest frame (live source" in dict(s.rows())["frames in"]
+
+
+def test_files_keep_every_frame_and_say_so(tmp_path):
+    s = Pipeline(_opts(tmp_path), engine=SlowEngine(), source=FakeSource(count=7, live=False), outputs=[]).run()
+    assert s.frames_processed == 7 and s.frames_dropped == 0
+    assert dict(s.rows())["frames in"] == "every frame (file/folder source: nothing dropped)"
+    assert "full resolution 24x32: one 24x32 pass" in dict(s.rows())["resolution"]
+
+
+# ---- stopping with signals finalises outputs --------------------------------------------------------
+def test_sigterm_stops_cleanly_and_finishes_the_video(tmp_path):
+    import os
+    import signal
+
+    out = tmp_path / "out.mp4"
+
+    def on_status(status):
+        if status.frames == 3:
+            os.kill(os.getpid(), signal.SIGTERM)  # handled on the main thread before the next frame
+
+    previous = signal.getsignal(signal.SIGTERM)
+    s = run(
+        RunOptions(model=tmp_path, headless=True, output=out),
+        engine=SlowEngine(),
+        source=FakeSource(count=10**6, period=0.001),
+        on_status=on_status,
+    )
+    assert s.stop_reason == "terminated (SIGTERM)" and s.frames_processed == 3 and s.frames_written == 3
+    assert [p.name for p in tmp_path.iterdir()] == ["out.mp4"]  # renamed into place, no partial file
+    assert signal.getsignal(signal.SIGTERM) is previous  # the handler is restored
+
+
+def test_status_callback_reports_progress(tmp_path):
+    seen = []
+    Pipeline(
+        _opts(tmp_path, max_frames=4),
+        engine=SlowEngine(),
+        source=FakeSource(count=10, live=False),
+        outputs=[],
+        on_status=seen.append,
+    ).run()
+    assert [st.frames for st in seen] == [1, 2, 3, 4] and seen[-1].total == 4
+    assert "frame 4/4" in seen[-1].line() and "FPS" in seen[-1].line()

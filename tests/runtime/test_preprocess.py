@@ -96,3 +96,16 @@ def test_postprocess_bad_shapes():
 def test_to_bgr_uint8_rounds():
     img = to_bgr_uint8(np.full((3, 1, 1), 0.5, np.float32))
     assert img.shape == (1, 1, 3) and img[0, 0, 0] == 128
+
+
+def test_full_mode_is_a_centred_crop_at_native_resolution():
+    frame = np.arange(40 * 60 * 3, dtype=np.uint32).reshape(40, 60, 3).astype(np.uint8)
+    x, mapping = preprocess(frame, (32, 32), "full")
+    expected, _ = preprocess(np.ascontiguousarray(frame[4:36, 14:46]), (32, 32), "resize")
+    np.testing.assert_array_equal(x, expected)  # nothing resampled
+    assert mapping.src_size == (32, 32) and mapping.content == (0, 0, 32, 32) and mapping.mode == "full"
+    small, m = preprocess(frame[:20, :10], (32, 32), "full")  # smaller: edge-padded, not scaled
+    assert m.content == (0, 0, 20, 10) and np.array_equal(
+        small[0, :, 20:, :10], np.repeat(small[0, :, 19:20, :10], 12, 1)
+    )
+    assert [img.shape for img in postprocess(np.repeat(small[:, None], 2, 1), m)] == [(20, 10, 3)] * 2

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 import types
 
 import cv2
@@ -136,7 +137,7 @@ def test_synthetic_source_real_stream():
     it = iter(src)
     (f0, t0), (_f1, t1) = next(it), next(it)
     assert f0.shape == (32, 40, 3) and f0.dtype == np.uint8 and (t0, t1) == (0.0, 0.04)
-    assert src.live is False and src.frame_count is None
+    assert src.live is True and src.frame_count is None  # a camera stand-in: latest-frame policy
     src.close()
 
 
@@ -189,7 +190,7 @@ def test_lost_camera_reconnects_then_fails_clearly():
         opened.append(1)
         return _FlakyReader(good=2 if len(opened) == 1 else 0)
 
-    src = Source(SourceSpec("0", "camera", 0), factory, fps=30.0, reconnect_attempts=3, reconnect_delay=0.0)
+    src = Source(SourceSpec("0", "camera", 0, live=True), factory, fps=30.0, reconnect_attempts=3, reconnect_delay=0.0)
     frames = []
     with pytest.raises(SourceError, match="camera 0 was lost and did not come back after 3 reconnect attempts"):
         for f, _ in src:
@@ -200,7 +201,7 @@ def test_lost_camera_reconnects_then_fails_clearly():
 def test_lost_camera_that_comes_back_keeps_streaming():
     readers = iter([_FlakyReader(1), _FlakyReader(3)])
     factory = lambda: next(readers, None) or _FlakyReader(0)  # noqa: E731
-    src = Source(SourceSpec("0", "camera", 0), factory, fps=None, reconnect_attempts=2, reconnect_delay=0.0)
+    src = Source(SourceSpec("0", "camera", 0, live=True), factory, fps=None, reconnect_attempts=2, reconnect_delay=0.0)
     got = []
     with pytest.raises(SourceError, match="after 2 reconnect"):
         for f, _ in src:
@@ -217,7 +218,69 @@ def test_reconnect_when_reopen_fails():
             raise SourceError("camera 0 could not be opened")
         return _FlakyReader(0)
 
-    src = Source(SourceSpec("0", "camera", 0), factory, fps=None, reconnect_attempts=2, reconnect_delay=0.0)
+    src = Source(SourceSpec("0", "camera", 0, live=True), factory, fps=None, reconnect_attempts=2, reconnect_delay=0.0)
     with pytest.raises(SourceError, match="after 2 reconnect attempts"):
         list(src)
     assert len(calls) == 3
+
+
+# ---- the table of kinds ------------------------------------------------------------------------
+class Ramp:
+    """A toy reader: ``toy://N`` gives N flat frames of value 0, 1, ..., N - 1."""
+
+    def __init__(self, spec, context):
+        self.count, self.i, self.size = int(spec.target), 0, context.size
+
+    def read(self):
+        if self.i >= self.count:
+            return None
+        self.i += 1
+        return np.full((*self.size, 3), self.i - 1, np.uint8), float(self.i - 1)
+
+    def close(self):
+        pass
+
+
+def test_a_new_source_kind_is_one_table_entry():
+    sources.register_source(
+        sources.SourceKind("toy", Ramp, False, "toy://N", "N flat frames", ("toy",), lambda uri, rest: int(rest))
+    )
+    try:
+        spec = parse_source("toy://3")
+        assert (spec.kind, spec.target, spec.live) == ("toy", 3, False)
+        with open_source("toy://3", size=(4, 5)) as src:
+            assert [int(f[0, 0, 0]) for f, _ in src] == [0, 1, 2]
+        assert ("toy://N", "toy", False, "N flat frames") in sources.describe_sources()
+    finally:
+        del sources.SOURCE_KINDS["toy"]
+    with pytest.raises(SourceError, match="unknown source scheme toy://"):
+        parse_source("toy://3")
+    with pytest.raises(ValueError, match="already belongs to kind 'csi'"):
+        sources.register_source(sources.SourceKind("other", Ramp, False, "csi://", "", ("csi",)))
+
+
+def test_table_lists_every_built_in_kind_with_its_live_flag():
+    live = {kind: flag for _, kind, flag, _ in sources.describe_sources()}
+    assert live == {
+        "camera": True,
+        "csi": True,
+        "stream": True,
+        "synthetic": True,
+        "folder": False,
+        "image": False,
+        "file": False,
+    }
+
+
+def test_synthetic_uri_options_and_camera_pacing():
+    spec = parse_source("synthetic://?fps=50&seed=2")
+    assert spec.kind == "synthetic" and spec.live and spec.options == {"fps": "50", "seed": "2"}
+    src = open_source("synthetic://?fps=50", size=(8, 8), frames=3)
+    assert src.fps == 50.0
+    it = iter(src)
+    t0 = time.monotonic()
+    stamps = [next(it)[1] for _ in range(6)]
+    assert time.monotonic() - t0 >= 5 / 50  # released on the clock, like a 50 fps camera
+    assert stamps == pytest.approx([i / 50 for i in range(6)])
+    with pytest.raises(SourceError, match="fps must be a number"):
+        open_source("synthetic://?fps=fast")

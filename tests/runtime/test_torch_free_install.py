@@ -44,6 +44,9 @@ def test_base_install_runs_demo_without_torch(base_venv, tmp_path):
     )
     assert proc.returncode == 0, proc.stdout[-1500:] + proc.stderr[-1500:]
     assert out.exists() and out.stat().st_size > 0
+    probe = "import av, sys; c = av.open(sys.argv[1]); s = c.streams.video[0]; print(s.codec_context.name, s.frames)"
+    codec = subprocess.run([str(base_venv / "python"), "-c", probe, str(out)], capture_output=True, text=True)
+    assert codec.stdout.split() == ["h264", "4"], codec.stderr[-1500:]  # the base install writes H.264
 
 
 def test_base_install_checks_parity_without_torch(base_venv, tmp_path, parity_helpers):

@@ -1,0 +1,129 @@
+"""README.md: every command in its code blocks parses as written; those that fit CI time run and finish.
+
+* Every ``b2v-edge ...`` line of a ``bash`` block is parsed by the real CLI (unknown flags, bad
+  values and removed spellings fail here).
+* ``b2v-edge run`` examples that need no camera or deploy dir run in a scratch folder (with a
+  ``clip.mp4`` present) and must finish by themselves: endless sources need ``--max-frames``. To fit
+  CI time their ``--max-frames`` is capped at :data:`MAX_FRAMES` and fixed MJPEG ports become port 0.
+* The slow test runs the deploy chain (export → calibrate → build-engine → parity → bench) as written.
+* The install commands: the CPU-torch step uses PyTorch's CPU index and leaves torch to it.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from pathlib import Path
+from typing import List
+
+import pytest
+from packaging.requirements import Requirement
+from typer.main import get_command
+from typer.testing import CliRunner
+
+from b2v_edge.cli.main import app
+
+tomllib = pytest.importorskip("tomllib")
+ROOT = Path(__file__).resolve().parent.parent
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+MAX_FRAMES = 8
+CPU_INDEX = "https://download.pytorch.org/whl/cpu"
+
+
+def shell_commands(text: str = README) -> List[List[str]]:
+    """Every command of the README's ``bash`` blocks as argv (continuations joined, ``&&`` split)."""
+    commands = []
+    for block in re.findall(r"```bash\n(.*?)```", text, flags=re.S):
+        for line in block.replace("\\\n", " ").splitlines():
+            argv = shlex.split(line, comments=True)
+            while argv:
+                cut = argv.index("&&") if "&&" in argv else len(argv)
+                commands.append(argv[:cut])
+                argv = argv[cut + 1 :]
+    return [c for c in commands if c]
+
+
+B2V = [c[1:] for c in shell_commands() if c[0] == "b2v-edge"]
+
+
+def _option(args: List[str], name: str) -> str:
+    return args[args.index(name) + 1] if name in args else ""
+
+
+def runnable_here(args: List[str]) -> bool:
+    """A ``run`` example that needs neither a camera nor an exported deploy dir."""
+    source = _option(args, "--source")
+    needs_device = "--camera" in args or source.startswith(("csi://", "rtsp://")) or source.isdigit()
+    return args[0] == "run" and "--model" not in args and not needs_device
+
+
+def test_the_readme_has_commands_of_every_kind():
+    assert len(B2V) >= 20 and {"run", "export", "calibrate", "build-engine", "parity", "bench", "train"} <= {
+        a[0] for a in B2V
+    }
+
+
+@pytest.mark.parametrize("args", B2V, ids=[" ".join(a)[:60] for a in B2V])
+def test_every_readme_command_parses(args):
+    group = get_command(app)
+    assert args[0] in group.commands, f"unknown command {args[0]}"
+    command = group.commands[args[0]]
+    with command.make_context(args[0], list(args[1:])):  # raises a UsageError on any bad flag or value
+        pass
+
+
+@pytest.mark.parametrize("args", [a for a in B2V if a[0] == "run"], ids=lambda a: " ".join(a)[:60])
+def test_synthetic_run_examples_end_by_themselves(args):
+    source = _option(args, "--source") or "synthetic"
+    if source.startswith("synthetic") and "--model" not in args:
+        assert "--max-frames" in args, "the synthetic source is endless: give the example --max-frames"
+
+
+def _fit_ci(args: List[str]) -> List[str]:
+    out = list(args)
+    if "--max-frames" in out:
+        i = out.index("--max-frames") + 1
+        out[i] = str(min(int(out[i]), MAX_FRAMES))
+    return [re.sub(r"(127\.0\.0\.1):\d+", r"\1:0", a) for a in out]
+
+
+RUNNABLE = [a for a in B2V if runnable_here(a)]
+
+
+@pytest.mark.parametrize("args", RUNNABLE, ids=[" ".join(a)[:60] for a in RUNNABLE])
+def test_runnable_readme_examples_finish(args, tmp_path, monkeypatch, runtime_models):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    runtime_models.write_video(tmp_path / "clip.mp4", frames=4, h=96, w=160)
+    result = CliRunner().invoke(app, _fit_ci(args))
+    assert result.exit_code == 0, result.output
+    assert "stopped" in result.output and "b2v-edge run" in result.output
+    if "out.mp4" in " ".join(args):
+        assert (tmp_path / "out.mp4").exists()
+
+
+def test_cpu_torch_install_uses_pytorchs_cpu_index():
+    """Setup step 2: torch from PyTorch's CPU index first; then the project's own install keeps it."""
+    steps = [c for c in shell_commands() if c[:2] == ["pip", "install"]]
+    torch_step = next(c for c in steps if "torch" in c[2:])
+    assert torch_step == ["pip", "install", "torch", "--index-url", CPU_INDEX]
+    after = steps[steps.index(torch_step) + 1]
+    assert after[2:] == ["-e", ".[dev]"]  # no constraint file: the CPU build just installed satisfies it
+    optional = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    for extra in ("train", "export"):
+        torch_req = next(Requirement(r) for r in optional[extra] if r.startswith("torch"))
+        assert torch_req.specifier.contains("2.13.0+cpu"), (extra, torch_req)  # the CPU index's local version
+    assert any(c[:4] == ["pip", "install", "-e", "."] for c in steps)  # the torch-free runtime install
+
+
+@pytest.mark.slow
+def test_deploy_chain_runs_as_written(tmp_path, monkeypatch):
+    """The README's deploy block in order (minutes on 2 cores): export, calibrate, build-engine, parity, bench."""
+    monkeypatch.chdir(tmp_path)
+    chain = [a for a in B2V if a[0] in ("export", "calibrate", "parity", "bench") and "deploy" in " ".join(a)]
+    for args in chain:
+        result = CliRunner().invoke(app, args)
+        assert result.exit_code == 0, (args, result.output)
+    result = CliRunner().invoke(app, ["build-engine", "deploy", "--precision", "fp16"])
+    assert result.exit_code == 3 and "trtexec" in result.output  # no TensorRT here: the device command
