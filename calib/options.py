@@ -80,8 +80,8 @@ class CalibOptions:
     Args:
         data: calibration data spec (see the module table).
         samples: number of calibration inputs (stratified by blur strength).
-        method: activation range estimator: ``minmax`` (default: ~1.7x an FP32 inference per sample),
-            ``percentile`` or ``entropy`` (histograms, ~2.5x; same accuracy on the demo model).
+        method: activation range estimator: ``minmax`` (default, the cheapest: one running min/max
+            per tensor), ``percentile`` or ``entropy`` (histograms per tensor, slower).
         percentile: percentile of |activation| kept by ``method="percentile"``.
         backend: the quantizer (CLI ``--quantizer``): ``onnxruntime`` (quantize_static, default) or
             ``modelopt`` (needs nvidia-modelopt).

@@ -11,9 +11,8 @@
 Default deploy dir of :func:`export_default`: fp32 ``model.onnx`` + ``model.fp16.onnx`` with the
 **gather** warp exported for **trt8.0** (opset 13). That one graph pair lints clean for every
 TensorRT parser from 8.0 (Jetson Nano, no GridSample) to 11.x (their opset ranges all include 13)
-and runs in ONNX Runtime, where it is faster than the GridSample graph on CPU (demo model at
-256x256, 2 idle cores: 120.9 ms vs 175.4 ms, 0.69x; the model's border-padding GridSample is
-ORT's slow path; bench/results.md). A device with TensorRT >= 8.5 that prefers the native GridSample
+and runs in ONNX Runtime, where it is faster than the GridSample graph on CPU (the model's
+border-padding GridSample is ORT's slow path; ``bench/`` has the measurements). A device with TensorRT >= 8.5 that prefers the native GridSample
 warp re-exports with ``--target trt10`` (or its version).
 """
 

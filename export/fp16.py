@@ -144,8 +144,8 @@ def topological_sort(graph: onnx.GraphProto) -> None:
 def _linear_topological_sort(module: Any) -> Iterator[None]:
     """Use :func:`topological_sort` inside onnxconverter-common for one call.
 
-    Its own ``sort_graph_node`` is quadratic: 40 of 58 s converting a 2,000-node graph, most of
-    the time for the 5,000-node gather-warp model. Same contract (sorts ``graph.node`` in place).
+    Its own ``sort_graph_node`` is quadratic in the node count and dominates the conversion of a
+    large graph. Same contract (sorts ``graph.node`` in place).
     """
     original = getattr(module, "sort_graph_node", None)
     if original is None:  # internals changed: keep the library's behaviour

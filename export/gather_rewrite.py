@@ -1,10 +1,9 @@
 """Replace every ONNX ``GridSample`` by the floor + GatherElements bilinear warp (no GridSample op).
 
 Why a graph rewrite instead of tracing the model's ``gather`` warp: torch.export traces the gather
-warp op by op (~70 ONNX nodes per warp, 96 warps in the lite N=7 model), which made the export of
-the lite model take ~30 min wall / ~9 CPU-min on these 2 shared cores against ~3 min for the
-native warp. Emitting the same arithmetic here, vectorised over the 4 bilinear corners, takes
-milliseconds and gives ~25 nodes per warp. The numerics are those of
+warp op by op (about 70 ONNX nodes per warp), which makes the export many times slower than the
+native warp's. Emitting the same arithmetic here, vectorised over the 4 bilinear corners, is
+immediate and gives about 25 nodes per warp. The numerics are those of
 ``b2v_edge.model.warp._gather_sample`` (align_corners=False; padding zeros or border); the export
 verifies the rewritten graph against the PyTorch model in ``gather`` mode.
 

@@ -1,20 +1,18 @@
 """PyTorch model -> single-file ONNX with the ``blurred`` -> ``frames`` contract.
 
-``torch.onnx.export(dynamo=True, opset_version=18)`` (see shared/FACTS.md: the TorchScript exporter
-emits ``AffineGrid`` and opset 20 spells GridSample modes ``linear``/``cubic``, which TensorRT's
-parser misreads). The dynamo exporter may put weights in a side file; :func:`export_onnx` always
-writes one self-contained ``.onnx`` (``save_as_external_data=False``) through an atomic rename.
+``torch.onnx.export(dynamo=True, opset_version=18)``: the TorchScript exporter emits ``AffineGrid``
+(which TensorRT's ONNX parser does not read), and opset 20 spells GridSample modes ``linear`` /
+``cubic``, which TensorRT's parser misreads as nearest. The dynamo exporter may put weights in a side
+file; :func:`export_onnx` always writes one self-contained ``.onnx`` (``save_as_external_data=False``)
+through an atomic rename.
 
-Export speed (measured on the lite demo model, 1 thread): torch's own post-export optimizer runs
-onnxscript's pattern rewriter, which tries ~35 rules on every node — 60-100 s on the dynamic-shape
-graph (8 759 nodes of shape arithmetic) for no change that onnxsim does not make anyway (static graph:
-1 463 nodes after onnxsim either way). We export with ``optimize=False`` and run the cheap passes
-ourselves (:func:`_light_optimize`: inline, constant folding, dead-node removal, CSE; ~4 s). In-place
-activations (``LeakyReLU(inplace=True)``) are switched off while tracing: under symbolic shapes the
-exporter decomposes every in-place op into a functional op + copy (~35 s of a dynamic export). And the
-native warps trace as one opaque op (:mod:`.trace_ops`) that exports to the same ``GridSample`` node.
-Measured dynamic ``b2v-edge export`` (fp32 + fp16, verification included, idle 2 cores): 221 s before
-these changes, 70 s (native warp) / 87 s (gather warp) after.
+Why the export is shaped the way it is: torch's own post-export optimizer runs onnxscript's pattern
+rewriter over every node of the dynamic-shape graph for no change that onnxsim does not make anyway, so
+we export with ``optimize=False`` and run the cheap passes ourselves (:func:`_light_optimize`: inline,
+constant folding, dead-node removal, CSE). In-place activations (``LeakyReLU(inplace=True)``) are
+switched off while tracing: under symbolic shapes the exporter decomposes every in-place op into a
+functional op + copy. And the native warps trace as one opaque op (:mod:`.trace_ops`) that exports to
+the same ``GridSample`` node instead of being decomposed in the trace.
 """
 
 from __future__ import annotations
@@ -91,7 +89,7 @@ def _out_of_place(model: torch.nn.Module) -> Iterator[None]:
 
 
 def _light_optimize(program: Any) -> None:
-    """Inline, fold constants, drop dead nodes, lift constants, deduplicate, CSE (in place, ~4 s).
+    """Inline, fold constants, drop dead nodes, lift constants, deduplicate, CSE (in place).
 
     torch's ``optimize=True`` runs these plus onnxscript's rewrite rules; the rewriter is what costs
     minutes on a dynamic graph, and onnxsim (run next by the pipeline) covers what it would change.
@@ -201,13 +199,15 @@ def export_onnx(
         width: example input width.
         batch: example batch size.
         dynamic: export batch, height and width as dynamic axes (H/W multiples of 32).
-        opset: ONNX opset 13..18. The graph is always exported at 18 (shared/FACTS.md) and lowered
+        opset: ONNX opset 13..18. The graph is always exported at 18 (opset 20 renames GridSample's
+            modes, which TensorRT misreads) and lowered
             by :func:`~b2v_edge.export.opset.lower_opset` for older TensorRT parsers (8.0/8.2: 13,
             8.5/8.6: 17).
         warp: ``"native"`` (GridSample) or ``"gather"`` (no GridSample: the model is traced with
             GridSample and every GridSample is rewritten into the floor + GatherElements warp by
             :func:`~b2v_edge.export.gather_rewrite.rewrite_gridsample`, same numerics as the model's
-            gather mode, ~4x faster to export); the model is left in that mode. None = trace the
+            gather mode, and much faster to export than tracing the gather warps); the model is left in
+            that mode. None = trace the
             model as it is.
 
     Returns:

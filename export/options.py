@@ -10,7 +10,7 @@ trt8.0/8.2    gather only (no          fp32, fp16 (no int8: the JetPack 4.6 / Je
 trt8.5/8.6    native or gather         fp32, fp16, int8
 trt10/trt11   native or gather         fp32, fp16, int8
 onnxruntime   native or gather         fp32, fp16, int8 (fp16/int8 are graphs ORT can run; on x86
-                                       CPUs fp32 is fastest, see shared/FACTS.md)
+                                       CPUs fp32 is fastest: bench/ has the numbers)
 ============  =======================  =========================================================
 
 ``warp="auto"`` picks ``gather`` for trt8.0/trt8.2 (the only option) and for ``onnxruntime``

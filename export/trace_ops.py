@@ -1,14 +1,13 @@
 """Opaque ops used only while tracing the model for ONNX export.
 
 ``F.grid_sample`` has no cheap shape function under torch.export's symbolic shapes: the fake-tensor
-pass runs its full Python decomposition (index arithmetic, clamps, four gathers) on every one of the
-96 warps of the N=7 model, once when tracing and again in ``run_decompositions`` — measured ~40 s of a
-~105 s dynamic-shape export (lite demo, 1 thread). :func:`tracing_warps` swaps the model's
+pass runs its full Python decomposition (index arithmetic, clamps, four gathers) on every warp of the
+model, once when tracing and again in ``run_decompositions``. :func:`tracing_warps` swaps the model's
 ``native`` sampler for the custom op ``b2v_edge::grid_sample``: same kernel in eager mode, a one-line
 fake (output ``[B, C, Ho, Wo]``), and a translation to the very ``GridSample`` node the stock exporter
-writes (``mode='bilinear'``, ``align_corners=0``, opset 18). The ONNX graph is unchanged; the export
-is faster (dynamic: 66 s instead of ~105 s for the trace). It also shares one base grid per warp size
-across the 96 warps (``b2v_edge.model.warp.shared_base_grids``).
+writes (``mode='bilinear'``, ``align_corners=0``, opset 18). The ONNX graph is unchanged; only the
+trace is cheaper. It also shares one base grid per warp size across the warps
+(``b2v_edge.model.warp.shared_base_grids``).
 """
 
 from __future__ import annotations

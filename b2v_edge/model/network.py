@@ -354,7 +354,7 @@ class Blur2Video(nn.Module):
 
 # ---- presets (data) and factory -----------------------------------------------------------------
 PRESETS: Dict[str, Dict[str, Any]] = {
-    # Edge model: <= 3 GFLOPs per 256x256 input at N=7 (measured numbers in README).
+    # Edge model: <= 3 GFLOPs per 256x256 input at N=7 (torch.utils.flop_counter; README has the counts).
     "lite": dict(
         enc_channels=(16, 24, 32, 48, 64),
         dec_channels=(48, 32, 24, 16, 8),
