@@ -55,7 +55,7 @@ def test_onnxruntime_target_states_the_recommendation(deploy, tmp_path, monkeypa
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["--data", "webcam"], "unknown calibration data"),
+        (["--data", "webcam"], "unknown kind 'webcam'"),
         (["--data", "images:/no/such/dir"], "no such folder"),
         (["--method", "kl"], "method must be one of"),
         (["--samples", "0"], "samples must be >= 1"),
