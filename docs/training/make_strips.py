@@ -1,8 +1,10 @@
-"""Before/after strips of a checkpoint on held-out photos (scikit-image's photos, never trained on).
+"""Before/after strips of a checkpoint on held-out photos (the test split of ``--data``).
 
-Writes two PNGs into ``--out`` (default ``docs/training/strips``):
+The default data is the test split of the Debian photos fetched by ``docs/training/fetch_photos.sh``
+into ``data/photos``: the demo model never trained on them. Writes two PNGs into ``--out`` (default
+``docs/training/strips``):
 
-* ``middle.png`` — one row per photo: blurred input | restored middle frame | ground-truth middle
+* ``middle.png`` — one row per photo (up to ``--photos``): blurred input | restored middle frame | ground-truth middle
   frame, each followed by a 2x zoom of its centre, with the PSNR of input and restored middle frame
   against the ground truth;
 * ``sequence.png`` — for one photo: the blurred input, then the N restored frames over the N
@@ -10,7 +12,7 @@ Writes two PNGs into ``--out`` (default ``docs/training/strips``):
 
 Usage::
 
-    python docs/training/make_strips.py --checkpoint demo --size 256
+    python docs/training/make_strips.py --checkpoint demo --size 256 --data photos:data/photos
 """
 
 from __future__ import annotations
@@ -25,9 +27,7 @@ import torch
 
 from b2v_edge.checkpoint import load_checkpoint
 from b2v_edge.common.metrics import psnr
-from b2v_edge.data.synthetic import SyntheticBlur
-
-PHOTOS = ("astronaut", "chelsea", "coffee", "rocket", "motorcycle", "camera")
+from b2v_edge.data.torch_dataset import make_source
 
 
 def _u8(rgb: np.ndarray) -> np.ndarray:
@@ -60,11 +60,19 @@ def _row(images: Sequence[np.ndarray]) -> np.ndarray:
     return np.concatenate(parts[:-1], axis=1)
 
 
-def _samples(frames: int, size: int, seed: int):
-    """One test sample per photo in :data:`PHOTOS` (the test split cycles through the photos)."""
-    source = SyntheticBlur(frames, (size, size), "test", seed, length=64)
-    names = list(source.content.names)
-    return [source[names.index(name)] for name in PHOTOS if name in names]
+def _samples(data: str, frames: int, size: int, seed: int, photos: int):
+    """The first test sample of each of the first ``photos`` distinct photos of ``data``."""
+    source = make_source(data, frames=frames, split="test", size=(size, size), seed=seed, command="eval")
+    seen, out = set(), []
+    for i in range(min(len(source), 64 * photos)):
+        sample = source[i]
+        name = sample.meta.get("image", str(i))
+        if name not in seen:
+            seen.add(name)
+            out.append(sample)
+        if len(out) == photos:
+            break
+    return out
 
 
 def middle_strip(model: torch.nn.Module, samples: list) -> np.ndarray:
@@ -106,14 +114,16 @@ def main() -> None:
     parser.add_argument("--checkpoint", default="demo")
     parser.add_argument("--size", type=int, default=256)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--data", default="photos:data/photos")
+    parser.add_argument("--photos", type=int, default=5)
     parser.add_argument("--out", default=str(Path(__file__).resolve().parent / "strips"))
     args = parser.parse_args()
     ck = load_checkpoint(args.checkpoint)
-    samples = _samples(ck.config.frames, args.size, args.seed)
+    samples = _samples(args.data, ck.config.frames, args.size, args.seed, args.photos)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     cv2.imwrite(str(out / "middle.png"), middle_strip(ck.model, samples))
-    small = [s for s in _samples(ck.config.frames, args.size // 2, args.seed)]
+    small = _samples(args.data, ck.config.frames, args.size // 2, args.seed, 1)
     cv2.imwrite(str(out / "sequence.png"), sequence_strip(ck.model, small[0]))
     print(f"wrote {out / 'middle.png'} and {out / 'sequence.png'}")
 
