@@ -16,13 +16,19 @@ from typing import Any, Dict, Optional, Sequence, Tuple, Union
 from b2v_edge.common.manifest import MANIFEST_NAME, Artifact, Manifest, ManifestError
 
 from .engines.base import Engine, EngineError, EngineSpec, dims
-from .engines.selection import check_plan_compat, precision_order, select_artifact
+from .engines.selection import (
+    GRAPH_OF,
+    check_plan_compat,
+    openvino_preferred,
+    precision_order,
+    select_artifact,
+)
 
 __all__ = ["BACKENDS", "open_engine"]
 
 log = logging.getLogger("b2v_edge.runtime")
 
-BACKENDS = ("auto", "tensorrt", "onnxruntime")
+BACKENDS = ("auto", "tensorrt", "onnxruntime", "openvino")
 _CUDA_BINDINGS = ("cuda.bindings", "cuda.cudart", "pycuda")
 
 
@@ -71,9 +77,11 @@ def open_engine(
         model: deploy dir, its ``manifest.json``, or an ``.onnx`` / ``.plan`` file (a file inside a
             deploy dir is checked against that dir's manifest).
         backend: ``"auto"`` (a TensorRT plan when ``tensorrt`` and a CUDA binding are importable and
-            the manifest has one, else ONNX via ONNX Runtime), ``"tensorrt"`` or ``"onnxruntime"``.
-        precision: ``"fp32"``, ``"fp16"``, ``"int8"`` or None for the best available
-            (:func:`precision_order`).
+            the manifest has one; else the fp32 graph via OpenVINO on an x86 CPU where it measured
+            faster than ONNX Runtime (:func:`openvino_preferred`); else ONNX via ONNX Runtime),
+            ``"tensorrt"``, ``"onnxruntime"`` or ``"openvino"``.
+        precision: ``"fp32"``, ``"fp16"``, ``"int8"``, ``"bf16"`` (OpenVINO only, runs the fp32 graph)
+            or None for the best available (:func:`precision_order`).
         threads: ONNX Runtime intra-op threads (None = ORT default).
         providers: ONNX Runtime providers to try, in order (None = TensorRT EP → CUDA EP → CPU).
 
@@ -83,18 +91,49 @@ def open_engine(
     """
     if backend not in BACKENDS:
         raise EngineError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
+    if precision in GRAPH_OF and backend not in ("auto", "openvino"):
+        raise EngineError(f"precision {precision} runs only with --backend openvino, not {backend}")
     manifest, file = _resolve(model)
     if file is not None or manifest is None:
         return _open_file(manifest, Path(file or model), backend, precision, threads, providers)
     if backend == "auto":
-        has_plan = bool(manifest.find("tensorrt_plan", precision))
-        backend = "tensorrt" if has_plan and _tensorrt_usable() else "onnxruntime"
+        backend = _auto_backend(manifest, precision, providers)
+    if backend == "openvino":
+        art = select_artifact(manifest, "onnx", GRAPH_OF.get(precision or "fp32", precision), ("fp32",), cpu=True)
+        return _open_openvino(manifest, art, precision or "fp32", threads)
     if backend == "tensorrt":
         art = select_artifact(manifest, "tensorrt_plan", precision, precision_order("tensorrt", True))
     else:
         gpu = _ort_has_gpu() and not providers
         art = select_artifact(manifest, "onnx", precision, precision_order("onnxruntime", gpu), cpu=not gpu)
     return _open_artifact(manifest, art, backend, threads, providers)
+
+
+def _auto_backend(manifest: Manifest, precision: Optional[str], providers: Optional[Sequence[str]]) -> str:
+    """TensorRT when a usable plan exists, OpenVINO where it measured faster on this CPU, else ONNX Runtime."""
+    if precision in GRAPH_OF:
+        return "openvino"
+    if manifest.find("tensorrt_plan", precision) and _tensorrt_usable():
+        return "tensorrt"
+    if precision in (None, "fp32") and not providers and not _ort_has_gpu():
+        fp32 = manifest.find("onnx", "fp32")
+        if fp32 and openvino_preferred(fp32[-1].warp, _importable("openvino")):
+            return "openvino"
+    return "onnxruntime"
+
+
+def _open_openvino(
+    manifest: Optional[Manifest], art: Optional[Artifact], precision: str, threads: Optional[int]
+) -> Engine:
+    from .engines.openvino import OpenVinoEngine
+
+    if art is None or manifest is None:
+        raise EngineError("OpenVINO needs an ONNX artifact")
+    if art.precision != "fp32":
+        raise EngineError(f"OpenVINO runs the fp32 graph, {art.path} is {art.precision}; pass --precision fp32 or bf16")
+    manifest.verify(art)
+    path = manifest.path_of(art)
+    return OpenVinoEngine(path, precision, threads, _expected_spec(manifest, art, path, "openvino"))
 
 
 def _open_file(
@@ -107,15 +146,23 @@ def _open_file(
 ) -> Engine:
     kind = "tensorrt_plan" if file.suffix in (".plan", ".engine", ".trt") else "onnx"
     want = "tensorrt" if kind == "tensorrt_plan" else "onnxruntime"
+    if kind == "onnx" and (backend == "openvino" or precision in GRAPH_OF):
+        want = "openvino"
     if backend not in ("auto", want):
         raise EngineError(f"{file.name} is a {kind} file: it runs with --backend {want}, not {backend}")
     if manifest is not None:
         listed = [a for a in manifest.artifacts if (manifest.root / a.path).resolve() == file.resolve()]
+        if listed and want == "openvino":
+            return _open_openvino(manifest, listed[-1], precision or "fp32", threads)
         if listed:
             if precision is not None and listed[-1].precision != precision:
                 raise ManifestError(f"{file.name} is {listed[-1].precision}, not {precision}")
             return _open_artifact(manifest, listed[-1], want, threads, providers)
     log.info("%s has no manifest entry: shapes come from the file, sha256 is not checked", file)
+    if want == "openvino":
+        from .engines.openvino import OpenVinoEngine
+
+        return OpenVinoEngine(file, precision or "fp32", threads)
     if want == "tensorrt":
         from .engines.trt import TrtEngine
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Optional, Tuple, Union
 
 from b2v_edge.common.errors import B2VError
-from b2v_edge.common.manifest import PRECISIONS
+from b2v_edge.common.vocab import RUN_PRECISION_NAMES
 
 from .layout import FITS
 from .mjpeg import LOCAL_HOSTS, parse_hostport
@@ -37,8 +37,8 @@ class RunOptions:
     Attributes:
         model: deploy dir (or an ``.onnx``/``.plan`` file).
         source: source URI (see :mod:`~b2v_edge.runtime.sources`).
-        backend: ``auto``, ``tensorrt`` or ``onnxruntime``.
-        precision: ``fp32``/``fp16``/``int8``, None = best available.
+        backend: ``auto``, ``tensorrt``, ``onnxruntime`` or ``openvino``.
+        precision: ``fp32``/``fp16``/``int8``, ``bf16`` (OpenVINO), None = best available.
         show: ``middle``, ``sequence`` or ``grid``.
         outputs: output URIs (:mod:`~b2v_edge.runtime.outputs`): ``display://``,
             ``file://out.mp4`` (or a bare ``.mp4``/``.avi`` path), ``mjpeg://127.0.0.1:8080``;
@@ -95,7 +95,7 @@ class RunOptions:
         _choice("show", self.show, SHOW_MODES)
         _choice("fit", self.fit, FITS)
         if self.precision is not None:
-            _choice("precision", self.precision, PRECISIONS)
+            _choice("precision", self.precision, RUN_PRECISION_NAMES)
         for name in ("max_frames", "shadow_every", "threads", "max_failures", "reconnect_attempts"):
             value = getattr(self, name)
             low = 1 if name in ("max_frames", "max_failures") else 0

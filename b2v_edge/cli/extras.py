@@ -15,7 +15,17 @@ from rich.markup import escape
 
 from .common import fail
 
-__all__ = ["COMMAND_EXTRAS", "CPU_TORCH", "EXTRA_MODULES", "CommandExtra", "have", "missing", "require_extra"]
+__all__ = [
+    "BACKEND_EXTRAS",
+    "COMMAND_EXTRAS",
+    "CPU_TORCH",
+    "EXTRA_MODULES",
+    "CommandExtra",
+    "have",
+    "missing",
+    "require_backend",
+    "require_extra",
+]
 
 #: What each extra adds (the import names checked; pyproject lists their distributions).
 EXTRA_MODULES: Dict[str, Tuple[str, ...]] = {
@@ -24,7 +34,11 @@ EXTRA_MODULES: Dict[str, Tuple[str, ...]] = {
     "export": ("torch", "onnx", "onnxscript", "onnxsim", "onnxconverter_common"),
     "calib": ("onnx",),
     "report": ("matplotlib",),
+    "openvino": ("openvino",),
 }
+
+#: Runtimes (``--backend``) that need an extra of their own.
+BACKEND_EXTRAS: Dict[str, str] = {"openvino": "openvino"}
 
 #: The command that installs the CPU build of PyTorch from PyTorch's own wheel index.
 CPU_TORCH = "pip install torch --index-url https://download.pytorch.org/whl/cpu"
@@ -91,3 +105,16 @@ def require_extra(command: str) -> None:
             f"(missing: {', '.join(lacking)}){hint}"
         )
     )
+
+
+def require_backend(command: str, backend: str) -> None:
+    """Exit with one line and code 2 when ``--backend``'s runtime is not installed."""
+    extra = BACKEND_EXTRAS.get(backend, "")
+    lacking = missing(extra) if extra else []
+    if lacking:
+        fail(
+            escape(
+                f"`b2v-edge {command} --backend {backend}` needs the [{extra}] extra: "
+                f"pip install 'b2v-edge[{extra}]' (missing: {', '.join(lacking)})"
+            )
+        )

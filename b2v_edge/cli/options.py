@@ -8,8 +8,8 @@ flag                meaning on every command
 ``--target NAME``   the deployment target: a TensorRT line (``trt8.0`` ... ``trt11``),
                     ``tensorrt`` (any TensorRT) or ``onnxruntime``
 ``--backend NAME``  the inference runtime that runs an artifact: ``auto``, ``tensorrt``,
-                    ``onnxruntime``
-``--precision``     ``fp32``, ``fp16`` or ``int8``
+                    ``onnxruntime``, ``openvino``
+``--precision``     ``fp32``, ``fp16`` or ``int8`` (run also ``bf16``: OpenVINO on the fp32 graph)
 ``--threads N``     intra-op threads of every runtime the command uses (PyTorch, ONNX Runtime);
                     default: each library's own
 ``--data SPEC``     the one data grammar (:mod:`b2v_edge.common.dataspec`); each command says
@@ -31,7 +31,7 @@ import typer
 
 from b2v_edge.common.dataspec import describe
 from b2v_edge.common.trt_version import LINES
-from b2v_edge.common.vocab import PRECISION_NAMES
+from b2v_edge.common.vocab import RUN_PRECISION_NAMES
 
 __all__ = [
     "BACKEND_NAMES",
@@ -50,7 +50,7 @@ __all__ = [
 ]
 
 #: ``--backend``: the runtime that runs an artifact.
-BACKEND_NAMES = ("auto", "tensorrt", "onnxruntime")
+BACKEND_NAMES = ("auto", "tensorrt", "onnxruntime", "openvino")
 #: ``--target``: where a graph will run (a TensorRT line, any TensorRT, or ONNX Runtime).
 TARGET_NAMES = (*LINES, "tensorrt", "onnxruntime")
 
@@ -108,11 +108,17 @@ def target_option(help: str = "", names: Any = TARGET_NAMES, default: str = "ten
 
 Backend = Annotated[
     str,
-    typer.Option("--backend", metavar="NAME", help="Runtime that runs the artifact: auto | tensorrt | onnxruntime."),
+    typer.Option(
+        "--backend", metavar="NAME", help="Runtime that runs the artifact: auto | tensorrt | onnxruntime | openvino."
+    ),
 ]
 Precision = Annotated[
     Optional[str],
-    typer.Option("--precision", metavar="NAME", help=f"{' | '.join(PRECISION_NAMES)} (default: best available)."),
+    typer.Option(
+        "--precision",
+        metavar="NAME",
+        help=f"{' | '.join(RUN_PRECISION_NAMES)} (bf16: OpenVINO; default: best available).",
+    ),
 ]
 Threads = Annotated[
     Optional[int],

@@ -15,7 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from .common import console, err_console, fail
-from .extras import have, require_extra
+from .extras import have, require_backend, require_extra
 from .options import Backend, DeployDir, ImageSize, Json, Threads, data_option, out_option, size_option
 
 PARITY_DATA_NOTE = (
@@ -94,6 +94,7 @@ def parity_cmd(
 ) -> None:
     """Check every artifact against the PyTorch reference (and ground truth); exit 1 when any fails."""
     require_extra("parity")
+    require_backend("parity", backend)
     from ..common.errors import B2VError
     from ..verify.compare import Thresholds, parse_levels
     from ..verify.parity import ParityOptions, record_in_manifest, run_parity

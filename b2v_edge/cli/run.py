@@ -24,6 +24,7 @@ from rich.text import Text
 
 from ..common.paths import cache_dir
 from .common import console, err_console, fail
+from .extras import require_backend
 from .options import Backend, ImageSize, Json, Precision, Threads, size_option
 
 DEMO_DIR_NAME = "demo-deploy"
@@ -82,6 +83,7 @@ def run_command(
     """Run the model on a camera, stream or file and show the deblurred frame or the slow-motion sequence."""
     from b2v_edge.runtime import EngineError, ManifestError, RunError, RunOptions, SinkError, SourceError, run
 
+    require_backend("run", backend)
     _show_notices()
     if camera is not None and source is not None:
         fail("give either --camera or --source, not both")

@@ -9,6 +9,10 @@ Thresholds (one set, used everywhere):
 
 * ``min_psnr_db``: the artifact's output vs the PyTorch reference, mean PSNR over the checked samples.
 * ``max_gt_drop_db``: how much worse than the reference the artifact may score against ground truth.
+
+Engine precisions (:data:`ENGINE_PRECISIONS`) are precisions a runtime applies to an existing
+graph instead of a graph of their own (OpenVINO's ``bf16`` runs the fp32 graph with bfloat16
+arithmetic); they have pass bars of their own in the same two columns.
 """
 
 from __future__ import annotations
@@ -67,6 +71,39 @@ PRECISIONS: Dict[str, Precision] = {
 PRECISION_NAMES: Tuple[str, ...] = tuple(PRECISIONS)
 
 
+@dataclass(frozen=True)
+class EnginePrecision:
+    """A precision a runtime applies to an existing graph (no artifact of its own).
+
+    Attributes:
+        name: ``bf16``.
+        graph: the artifact precision whose graph it runs (``fp32``).
+        backends: the runtimes that offer it.
+        min_psnr_db: pass bar vs the PyTorch reference (dB).
+        max_gt_drop_db: largest allowed drop vs ground truth compared with the reference (dB).
+        summary: one line for help texts.
+    """
+
+    name: str
+    graph: str
+    backends: Tuple[str, ...]
+    min_psnr_db: float
+    max_gt_drop_db: float
+    summary: str = ""
+
+
+ENGINE_PRECISIONS: Dict[str, EnginePrecision] = {
+    p.name: p
+    for p in (
+        EnginePrecision(
+            "bf16", "fp32", ("openvino",), 35.0, 0.2, summary="the fp32 graph with OpenVINO's bfloat16 arithmetic"
+        ),
+    )
+}
+#: Every precision an engine can be asked for (``--precision`` of run): artifact ones, then engine ones.
+RUN_PRECISION_NAMES: Tuple[str, ...] = PRECISION_NAMES + tuple(ENGINE_PRECISIONS)
+
+
 def precision(name: str) -> Precision:
     """The row of ``name``; :class:`VocabularyError` naming the valid precisions otherwise."""
     try:
@@ -77,9 +114,9 @@ def precision(name: str) -> Precision:
 
 def min_psnr_db() -> Dict[str, float]:
     """``{precision: pass bar vs the reference}`` (a fresh dict: callers may override entries)."""
-    return {p.name: p.min_psnr_db for p in PRECISIONS.values()}
+    return {p.name: p.min_psnr_db for p in (*PRECISIONS.values(), *ENGINE_PRECISIONS.values())}
 
 
 def max_gt_drop_db() -> Dict[str, float]:
     """``{precision: largest allowed drop vs ground truth}`` (a fresh dict)."""
-    return {p.name: p.max_gt_drop_db for p in PRECISIONS.values()}
+    return {p.name: p.max_gt_drop_db for p in (*PRECISIONS.values(), *ENGINE_PRECISIONS.values())}

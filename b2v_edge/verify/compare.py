@@ -183,10 +183,15 @@ class ArtifactParity:
         """``pass``, ``FAIL`` or ``skipped``."""
         return "skipped" if self.skipped else ("pass" if self.passed else "FAIL")
 
+    @property
+    def key(self) -> str:
+        """The artifact path, plus runtime and precision for a second runtime of the same file (OpenVINO)."""
+        return f"{self.path} ({self.backend} {self.precision})" if self.backend == "openvino" else self.path
+
     def describe_failure(self) -> str:
         """One line naming the artifact, the failed checks and the frame positions."""
         what = self.error or "; ".join(self.failures)
-        return f"{self.path} ({self.precision}): {what}"
+        return f"{self.path} ({self.backend + ' ' if self.backend == 'openvino' else ''}{self.precision}): {what}"
 
     def to_dict(self) -> Dict[str, Any]:
         d = {k: v for k, v in asdict(self).items() if k != "worst"}
@@ -254,7 +259,7 @@ class ParityReport:
         """Compact summary written back to ``manifest.json`` (``parity``)."""
         arts = {}
         for a in self.artifacts:
-            arts[a.path] = {
+            arts[a.key] = {
                 "status": a.status,
                 "precision": a.precision,
                 "psnr_vs_torch_db": _mean(a.psnr_vs_torch),
@@ -390,6 +395,7 @@ def compare_artifact(
     with_ssim: bool = True,
     worst: int = 3,
     progress: Optional[Progress] = None,
+    precision: Optional[str] = None,
 ) -> ArtifactParity:
     """Run ``samples`` through an open engine and score them against the reference outputs ``refs``.
 
@@ -403,13 +409,16 @@ def compare_artifact(
         with_ssim: also compute SSIM.
         worst: image strips kept (the artifact's worst samples).
         progress: called with ``(artifact path, done, total)``.
+        precision: the precision the engine runs the artifact at, when it is not the artifact's own
+            (an engine precision such as OpenVINO's ``bf16``); it selects the thresholds.
     """
     t0 = time.perf_counter()
-    min_psnr, max_drop = thresholds.for_precision(art.precision)
+    precision = precision or art.precision
+    min_psnr, max_drop = thresholds.for_precision(precision)
     result = ArtifactParity(
         art.path,
         art.kind,
-        art.precision,
+        precision,
         art.warp,
         engine.spec.backend,
         engine.spec.provider,

@@ -25,6 +25,7 @@ from typing import List, Optional, Tuple, Union
 import numpy as np
 
 from b2v_edge.common.manifest import Artifact, Manifest, ManifestError
+from b2v_edge.common.vocab import ENGINE_PRECISIONS
 
 from .compare import (
     ArtifactParity,
@@ -54,7 +55,7 @@ __all__ = [
 
 #: Samples of a recomputed run (a stored reference set is used whole).
 DEFAULT_SAMPLES = 8
-BACKENDS = ("auto", "onnxruntime", "tensorrt")
+BACKENDS = ("auto", "onnxruntime", "tensorrt", "openvino")
 REFERENCE_DATA = "reference"  # --data value that insists on the stored reference set
 
 
@@ -68,8 +69,9 @@ class ParityOptions:
             recomputed with PyTorch; ``reference`` = the stored set (error without one); a data spec
             (``synthetic``, ``gopro:PATH``, ``panorama:PATH``, ``images:DIR``) = recompute with PyTorch.
         samples: inputs to check; None = every stored sample, or :data:`DEFAULT_SAMPLES` recomputed.
-        backend: ``auto`` (ONNX via ONNX Runtime, plans via TensorRT when importable),
-            ``onnxruntime`` (ONNX only) or ``tensorrt`` (plans only).
+        backend: ``auto`` (ONNX via ONNX Runtime, plans via TensorRT when importable, and the fp32
+            graph via OpenVINO at f32 when it is installed), ``onnxruntime`` (ONNX only),
+            ``tensorrt`` (plans only) or ``openvino`` (the fp32 graph at f32 and at bf16).
         thresholds: pass criteria.
         checkpoint: PyTorch reference to recompute with; None = the checkpoint named in the manifest.
             Giving one implies recomputing.
@@ -230,29 +232,48 @@ def resolve_reference(manifest: Manifest, options: ParityOptions, progress: Opti
 
 
 # ---- the artifacts ------------------------------------------------------------------------------
-def _engine_backend(art: Artifact, backend: str) -> Tuple[str, str]:
-    """(backend to open ``art`` with, or "" plus the reason it is skipped)."""
+#: One check: (backend to open the artifact with, or "" when skipped; precision it runs at; skip reason).
+Check = Tuple[str, str, str]
+
+
+def _checks(art: Artifact, backend: str) -> List[Check]:
+    """The runtimes (and precisions) ``art`` is checked with for ``--backend backend``."""
     if art.kind == "tensorrt_plan":
-        if backend == "onnxruntime":
-            return "", "plans not requested (--backend onnxruntime)"
+        if backend in ("onnxruntime", "openvino"):
+            return [("", art.precision, f"plans not requested (--backend {backend})")]
         if importlib.util.find_spec("tensorrt") is None:
-            return "", "TensorRT is not installed on this machine (run parity on the device)"
-        return "tensorrt", ""
+            return [("", art.precision, "TensorRT is not installed on this machine (run parity on the device)")]
+        return [("tensorrt", art.precision, "")]
     if backend == "tensorrt":
-        return "", "ONNX artifacts not requested (--backend tensorrt)"
-    return "onnxruntime", ""
+        return [("", art.precision, "ONNX artifacts not requested (--backend tensorrt)")]
+    checks: List[Check] = [] if backend == "openvino" else [("onnxruntime", art.precision, "")]
+    openvino = importlib.util.find_spec("openvino") is not None
+    if backend == "openvino" and art.precision != "fp32":
+        checks.append(("", art.precision, "OpenVINO runs the fp32 graph only"))
+    elif backend == "openvino" and not openvino:
+        checks.append(("", art.precision, "OpenVINO is not installed: pip install 'b2v-edge[openvino]'"))
+    elif art.precision == "fp32" and openvino and backend in ("auto", "openvino"):
+        extra = [p for p, e in ENGINE_PRECISIONS.items() if "openvino" in e.backends] if backend == "openvino" else []
+        checks += [("openvino", p, "") for p in ("fp32", *extra)]
+    return checks
 
 
 def _check_one(
-    manifest: Manifest, art: Artifact, reference: Reference, options: ParityOptions, progress: Optional[Progress]
+    manifest: Manifest,
+    art: Artifact,
+    check: Check,
+    reference: Reference,
+    options: ParityOptions,
+    progress: Optional[Progress],
 ) -> ArtifactParity:
     from b2v_edge.runtime import EngineError, open_engine
 
-    backend, reason = _engine_backend(art, options.backend)
+    backend, precision, reason = check
     if not backend:
-        return ArtifactParity(art.path, art.kind, art.precision, art.warp, skipped=reason)
+        return ArtifactParity(art.path, art.kind, precision, art.warp, skipped=reason)
+    ask = precision if backend == "openvino" else None
     try:
-        with open_engine(manifest.path_of(art), backend, threads=options.threads) as engine:
+        with open_engine(manifest.path_of(art), backend, ask, threads=options.threads) as engine:
             return compare_artifact(
                 engine,
                 art,
@@ -263,9 +284,10 @@ def _check_one(
                 options.ssim,
                 options.worst,
                 progress,
+                precision=precision,
             )
     except (EngineError, ManifestError) as exc:
-        return ArtifactParity(art.path, art.kind, art.precision, art.warp, backend=backend, error=str(exc))
+        return ArtifactParity(art.path, art.kind, precision, art.warp, backend=backend, error=str(exc))
 
 
 def run_parity(options: ParityOptions, progress: Optional[Progress] = None) -> ParityReport:
@@ -279,7 +301,11 @@ def run_parity(options: ParityOptions, progress: Optional[Progress] = None) -> P
     if not manifest.artifacts:
         raise ParityError(f"{manifest.root}/manifest.json lists no artifacts; run `b2v-edge export` first")
     reference = resolve_reference(manifest, options, progress)
-    results = [_check_one(manifest, a, reference, options, progress) for a in manifest.artifacts]
+    results = [
+        _check_one(manifest, a, check, reference, options, progress)
+        for a in manifest.artifacts
+        for check in _checks(a, options.backend)
+    ]
     env = environment_info({r.backend: r.provider for r in results if r.backend})
     return ParityReport(
         str(manifest.root),

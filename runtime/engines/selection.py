@@ -2,16 +2,30 @@
 
 Pure functions over the manifest (no ONNX Runtime, no TensorRT): :func:`precision_order`,
 :func:`select_artifact`, :func:`check_plan_compat` (TensorRT version rules from
-:class:`~b2v_edge.common.trt_version.TrtVersion`).
+:class:`~b2v_edge.common.trt_version.TrtVersion`), :func:`openvino_preferred`.
 """
 
 from __future__ import annotations
 
+import platform
 from pathlib import Path
-from typing import Optional, Sequence, Tuple
+from typing import Dict, Optional, Sequence, Tuple
 
 from b2v_edge.common.manifest import Artifact, Manifest, ManifestError
 from b2v_edge.common.trt_version import TrtVersion
+from b2v_edge.common.vocab import ENGINE_PRECISIONS
+
+#: Engine precision → the artifact precision whose graph it runs (``bf16`` → the fp32 graph).
+GRAPH_OF: Dict[str, str] = {p.name: p.graph for p in ENGINE_PRECISIONS.values()}
+
+#: Recorded comparison behind ``auto``'s choice on x86 CPUs: median latency of the fp32 graph on
+#: OpenVINO (f32) divided by ONNX Runtime's (CPU provider), per warp mode, for the shipped lite
+#: N=7 model at 256x256 with two threads. Written from ``bench/raw/latency.json``
+#: (``bench/latency.py``, interleaved rounds, medians); ``auto`` picks OpenVINO where it is < 1.
+#: Re-measure with ``bench/make_all.sh`` and update these two numbers when the graph changes.
+OPENVINO_OVER_ORT: Dict[str, float] = {"native": 0.59, "gather": 1.04}
+
+_X86 = {"x86_64", "amd64", "i386", "i686", "x86"}
 
 
 def precision_order(backend: str, gpu: bool) -> Tuple[str, ...]:
@@ -24,6 +38,21 @@ def precision_order(backend: str, gpu: bool) -> Tuple[str, ...]:
     if backend == "tensorrt" or gpu:
         return ("fp16", "int8", "fp32")
     return ("fp32", "int8", "fp16")
+
+
+def openvino_preferred(warp: str, installed: bool, machine: str = "") -> bool:
+    """Whether ``auto`` runs the fp32 graph with OpenVINO instead of ONNX Runtime on this CPU.
+
+    True on an x86 CPU with OpenVINO installed when the recorded comparison
+    :data:`OPENVINO_OVER_ORT` for the graph's warp mode is below 1. No timing at run time.
+
+    Args:
+        warp: the fp32 artifact's warp mode (``native`` / ``gather``).
+        installed: whether ``openvino`` is importable.
+        machine: ``platform.machine()`` (empty = this machine's).
+    """
+    arch = (machine or platform.machine()).lower()
+    return installed and arch in _X86 and OPENVINO_OVER_ORT.get(warp, 1.0) < 1.0
 
 
 def select_artifact(

@@ -15,6 +15,8 @@ import parity_helpers as H  # tests/verify is on sys.path (pytest rootdir-relati
 import pytest
 
 from b2v_edge.common.manifest import Manifest, ManifestError, sha256_file
+from b2v_edge.common.vocab import ENGINE_PRECISIONS
+from b2v_edge.runtime.engines import openvino as ov_engine
 from b2v_edge.verify.compare import ParityError, Thresholds, parse_levels
 from b2v_edge.verify.data import load_samples
 from b2v_edge.verify.parity import ParityOptions, record_in_manifest, run_parity
@@ -40,8 +42,9 @@ def test_passes_with_per_position_scores(deploy):
     assert report.passed and bool(report) and report.failures() == []
     assert report.has_gt and report.count == 3 and report.frames == 3 and report.size == (64, 64)
     assert len(report.reference.psnr_gt) == 3 and len(report.reference.reversed) == 3
-    by = {a.precision: a for a in report.artifacts}
+    by = {a.precision: a for a in report.artifacts if a.backend == "onnxruntime"}
     assert set(by) == {"fp32", "fp16"}
+    assert [a.precision for a in report.artifacts if a.backend == "openvino"] == ["fp32"] * ov_engine.available()
     for a in by.values():
         assert a.passed and bool(a) and a.status == "pass" and a.provider == "CPUExecutionProvider"
         for key in (
@@ -59,15 +62,13 @@ def test_passes_with_per_position_scores(deploy):
     assert 40 <= min(by["fp16"].psnr_vs_torch) < min(by["fp32"].psnr_vs_torch)
     assert max(abs(d) for d in by["fp16"].gt_drop) < 0.1
     env = report.environment
-    assert (
-        env["backends"] == {"onnxruntime": "CPUExecutionProvider"} and "onnxruntime" in env["versions"] and env["cpu"]
-    )
+    assert env["backends"]["onnxruntime"] == "CPUExecutionProvider" and "onnxruntime" in env["versions"] and env["cpu"]
     json.dumps(report.to_dict(), allow_nan=False)
 
 
 def test_perturbed_weights_fail_naming_artifact_and_positions(deploy):
     H.break_artifact(deploy, "model.onnx")
-    report = run_parity(_opts(deploy))
+    report = run_parity(_opts(deploy, backend="onnxruntime"))
     assert not report.passed and not report
     fp32 = next(a for a in report.artifacts if a.path == "model.onnx")
     fp16 = next(a for a in report.artifacts if a.path == "model.fp16.onnx")
@@ -169,9 +170,24 @@ def test_backend_selection_and_missing_tensorrt(deploy, runtime_models):
     report = run_parity(_opts(deploy, samples=1, ssim=False))
     plan = next(a for a in report.artifacts if a.kind == "tensorrt_plan")
     assert plan.status == "skipped" and "TensorRT is not installed" in plan.skipped
-    assert report.passed and len(report.checked) == 2
+    assert report.passed and len(report.checked) == 2 + ov_engine.available()  # + the fp32 graph on OpenVINO
     only_plans = run_parity(_opts(deploy, samples=1, backend="tensorrt", ssim=False))
     assert not only_plans.passed and "no artifact was checked" in only_plans.failures()[0]
+
+
+@pytest.mark.skipif(not ov_engine.available(), reason="openvino is not installed (extra [openvino])")
+def test_openvino_rows_for_the_fp32_graph(deploy):
+    report = run_parity(_opts(deploy, samples=2, backend="openvino", ssim=False))
+    rows = {(a.path, a.backend, a.precision): a for a in report.artifacts}
+    f32, bf16 = rows[("model.onnx", "openvino", "fp32")], rows[("model.onnx", "openvino", "bf16")]
+    assert f32.status == "pass" and min(f32.psnr_vs_torch) >= 60 and f32.min_psnr == 60
+    assert bf16.min_psnr == ENGINE_PRECISIONS["bf16"].min_psnr_db  # its own bar from the one table
+    assert bf16.status == "pass" and min(bf16.psnr_vs_torch) < min(f32.psnr_vs_torch)
+    assert "fp32 graph only" in rows[("model.fp16.onnx", "", "fp16")].skipped
+    assert not any(a.backend == "onnxruntime" for a in report.artifacts)
+    record_in_manifest(report)
+    arts = Manifest.load(deploy).parity["artifacts"]
+    assert {"model.onnx (openvino fp32)", "model.onnx (openvino bf16)"} <= set(arts)
 
 
 def test_summary_written_back_to_manifest_keeps_export_check(deploy):
