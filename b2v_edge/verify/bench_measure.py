@@ -93,7 +93,8 @@ class Job:
     """Everything one row needs (picklable for the spawned process).
 
     Attributes:
-        kind: ``torch``, ``onnx`` or ``tensorrt_plan``. path: checkpoint or artifact.
+        kind: ``torch``, ``onnx``, ``openvino`` (the fp32 ONNX graph on OpenVINO) or ``tensorrt_plan``.
+            path: checkpoint or artifact.
         size: ``(H, W)``. inputs: ``float32 [S, 3, H, W]`` accuracy inputs (the first is timed).
         runs: timed runs (``measure_row`` only; sessions get them per round). warmup: untimed runs.
         threads: fixed intra-op threads. video / stream_frames: the stream measurement (or None / 0).
@@ -137,7 +138,8 @@ def _open(job: Job) -> Engine:
         return TorchEngine(job.path, job.size, job.threads)
     from b2v_edge.runtime import open_engine
 
-    return open_engine(job.path, "tensorrt" if job.kind == "tensorrt_plan" else "onnxruntime", threads=job.threads)
+    backend = {"tensorrt_plan": "tensorrt", "openvino": "openvino"}.get(job.kind, "onnxruntime")
+    return open_engine(job.path, backend, threads=job.threads)
 
 
 class _Row:

@@ -15,6 +15,7 @@ import pytest
 from typer.testing import CliRunner
 
 from b2v_edge.cli.main import app
+from b2v_edge.runtime.engines.openvino import available
 
 
 @pytest.fixture
@@ -31,6 +32,7 @@ NO_TORCH = """
 import sys
 sys.modules["torch"] = None
 from b2v_edge.cli.main import app
+from b2v_edge.runtime.engines.openvino import available
 app(sys.argv[1:], prog_name="b2v-edge")
 """
 
@@ -50,7 +52,7 @@ def test_parity_without_torch_uses_the_stored_reference_set(tmp_path_factory, tm
     assert {p.name for p in reports.iterdir()} == {"report.json", "report.md", "report.html"}
     data = json.loads((reports / "report.json").read_text())
     assert data["passed"] is True and data["reference"]["origin"] == "stored" and data["samples"] == 2
-    assert data["summary_table"]["columns"][0] == "artifact" and len(data["summary_table"]["rows"]) == 2
+    assert data["summary_table"]["columns"][0] == "artifact" and len(data["summary_table"]["rows"]) == 2 + available()
     assert "stored at export" in (reports / "report.md").read_text()
     assert json.loads((stored / "manifest.json").read_text())["parity"]["reference_origin"] == "stored"
 
@@ -123,7 +125,7 @@ def test_bench_json(deploy):
     )
     assert r.exit_code == 0, r.output
     data = json.loads(r.stdout)
-    assert [row["label"] for row in data["rows"]] == ["PyTorch eager", "ORT fp32", "ORT fp16"]
+    assert [row["label"] for row in data["rows"]] == ["PyTorch eager", "ORT fp32", "OpenVINO fp32", "ORT fp16"]
     assert data["rows"][0]["median_ms"] > 0 and data["rows"][1]["skipped"] == "artifact is static 64x64"
     assert data["options"]["isolate"] is False and data["gflops"]["96x96"] > 0
 

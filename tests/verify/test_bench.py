@@ -11,6 +11,7 @@ import parity_helpers as H  # tests/verify is on sys.path (pytest rootdir-relati
 import pytest
 
 from b2v_edge.runtime import EngineError
+from b2v_edge.runtime.engines import openvino as ov_engine
 from b2v_edge.verify import bench
 from b2v_edge.verify.bench import (
     MAX_ROUND_SPREAD,
@@ -18,11 +19,11 @@ from b2v_edge.verify.bench import (
     BenchOptions,
     BenchRow,
     TorchEngine,
-    _ratios,
     parse_sizes,
     run_bench,
 )
 from b2v_edge.verify.bench_measure import Job, RowSession, available_cores, measure_gemm, measure_row, model_gflops
+from b2v_edge.verify.bench_report import ratios
 from b2v_edge.verify.render import render_bench_markdown
 
 
@@ -70,7 +71,15 @@ def test_parse_sizes_and_options(deploy):
 def test_table_rows_in_process(deploy):
     report = run_bench(_opts(deploy))
     labels = [r.label for r in report.rows]
-    assert labels == ["PyTorch eager", "ORT fp32", "ORT fp16"]
+    assert labels == ["PyTorch eager", "ORT fp32", "OpenVINO fp32", "ORT fp16"]
+    openvino = report.rows.pop(2)
+    if not ov_engine.available():
+        assert "pip install 'b2v-edge[openvino]'" in openvino.skipped and openvino.median_ms is None
+    else:
+        assert not openvino.skipped and openvino.psnr_torch >= 60 and "OpenVINO" in openvino.provider
+        assert openvino.warp == report.rows[1].warp and openvino.path.endswith("model.onnx") and openvino.median_ms > 0
+        assert report.ratios[3].name == "OpenVINO fp32 speed-up over ORT fp32"
+        assert report.ratios[3].value or "not trusted" in report.ratios[3].note
     for row in report.rows:
         assert not row.skipped and len(row.latencies_ms) == 2 and row.median_ms > 0 and row.p90_ms >= row.median_ms
         assert len(row.round_medians_ms) == 2 and row.round_spread is not None  # 2 rounds of 1 run
@@ -94,7 +103,8 @@ def test_table_rows_in_process(deploy):
 
 def test_other_size_skips_static_artifacts(deploy):
     report = run_bench(_opts(deploy, sizes=((96, 96),), stream_frames=0, samples=1))
-    torch_row, fp32, fp16 = report.rows
+    torch_row, fp32, openvino, fp16 = report.rows
+    assert openvino.skipped == "artifact is static 64x64"
     assert torch_row.size == (96, 96) and torch_row.median_ms > 0 and torch_row.stream_fps is None
     assert fp32.skipped == "artifact is static 64x64" and fp16.skipped and fp32.median_ms is None
 
@@ -148,12 +158,13 @@ def test_ratios_are_measurements_and_never_come_from_an_unstable_row():
         _row("ORT int8", "onnx", "int8", "gather", 80.0),
         _row("ORT fp32 (native warp)", "onnx", "fp32", "native", 125.0),
     ]
-    speed, int8, warp = _ratios(rows, (64, 64))
+    speed, int8, warp, openvino = ratios(rows, (64, 64))
+    assert openvino.value is None and "not measured" in openvino.note
     assert (speed.value, speed.note) == (3.0, "medians 300.0 / 100.0 ms")
     assert int8.value == 1.25 and warp.value == 0.8 and not hasattr(speed, "goal")
     rows[0] = _row("PyTorch eager", "torch", "fp32", "-", 300.0, rounds=(0.5, 1.0, 36.0))  # 126 ms .. 10.8 s
     assert rows[0].unstable and rows[0].round_spread > MAX_ROUND_SPREAD
-    speed = _ratios(rows, (64, 64))[0]
+    speed = ratios(rows, (64, 64))[0]
     assert speed.value is None and "not trusted: PyTorch eager moved 3550 % between rounds" in speed.note
     steady = _row("ORT fp32", "onnx", "fp32", "gather", 100.0, rounds=(0.9, 1.1))
     assert not steady.unstable and steady.round_spread == pytest.approx(0.2)
