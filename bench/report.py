@@ -88,10 +88,11 @@ def op_histogram(raw: Dict[str, Any], precision: str = "fp32") -> str:
         b, a = graphs.get(("before", warp, precision)), graphs.get(("after", warp, precision))
         if not (b and a):
             continue
-        ops = sorted(set(b["ops"]) | set(a["ops"]), key=lambda op: -max(b["ops"].get(op, 0), a["ops"].get(op, 0)))
+        ops = sorted(set(b["ops"]) | set(a["ops"]), key=lambda op: (-max(b["ops"].get(op, 0), a["ops"].get(op, 0)), op))
         rows = [[op, b["ops"].get(op, 0), a["ops"].get(op, 0)] for op in ops[:TOP_OPS]]
-        rest = [sum(g["ops"].get(op, 0) for op in ops[TOP_OPS:]) for g in (b, a)]
-        rows.append([f"{len(ops) - TOP_OPS} other op types", *rest])
+        if len(ops) > TOP_OPS:
+            rest = [sum(g["ops"].get(op, 0) for op in ops[TOP_OPS:]) for g in (b, a)]
+            rows.append([f"{len(ops) - TOP_OPS} other op types", *rest])
         parts.append(f"{precision}, {warp} warp:\n\n" + table(("op type", "before", "after"), rows))
     return "\n\n".join(parts) or _missing("count_nodes.py")
 
@@ -164,7 +165,7 @@ def ort_profile(raw: Dict[str, Any]) -> str:
         b, a = by.get(("before", warp)), by.get(("after", warp))
         if not (b and a):
             continue
-        ops = sorted(set(b["ms_per_op"]) | set(a["ms_per_op"]), key=lambda op: -b["ms_per_op"].get(op, 0.0))
+        ops = sorted(set(b["ms_per_op"]) | set(a["ms_per_op"]), key=lambda op: (-b["ms_per_op"].get(op, 0.0), op))
         rows = [[op, _ms(b["ms_per_op"].get(op)), _ms(a["ms_per_op"].get(op))] for op in ops[:TOP_OPS]]
         rows.append(["all kernels", _ms(b["total_ms"]), _ms(a["total_ms"])])
         rows.append(["kernel launches per run", f"{b['nodes_per_run']:.0f}", f"{a['nodes_per_run']:.0f}"])

@@ -3,11 +3,11 @@
 
 Usage::
 
-    python bench/run_bench.py deploy                       # -> bench/results.md (+ printed)
+    python bench/run_bench.py deploy                       # printed
     python bench/run_bench.py deploy --sizes 256x256,320x480 --runs 30 --out /tmp/bench.md --json /tmp/bench.json
 
-Rows: PyTorch eager, ONNX Runtime fp32 / fp16 / int8 (TensorRT plans where present), the fp32 graph
-with the other warp variant; columns: file size, PSNR vs GT and vs PyTorch, latency median / p90,
+Rows: PyTorch eager, ONNX Runtime fp32 / fp16 / int8, OpenVINO fp32 (TensorRT plans where present),
+the fp32 graph with the other warp variant; columns: file size, PSNR vs GT and vs PyTorch, latency median / p90,
 FPS, peak RSS, achieved GFLOP/s as a share of this CPU's fp32 GEMM throughput, stream FPS. See
 ``b2v_edge.verify.bench`` for the method. Each row runs in a fresh process, hence the ``__main__``
 guard below.
@@ -38,7 +38,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     p.add_argument("--no-warp-compare", action="store_true", help="skip exporting the other warp variant")
     p.add_argument("--no-isolate", action="store_true", help="run every row in this process")
     p.add_argument("--threads", type=int, default=None, help="intra-op threads of every row (default: all cores)")
-    p.add_argument("--out", type=Path, default=HERE / "results.md", help="markdown output file")
+    p.add_argument(
+        "--out", type=Path, default=None, help="also write the markdown here (bench/results.md is report.py's)"
+    )
     p.add_argument("--json", type=Path, default=None, help="also write the full report as JSON here")
     return p.parse_args(argv)
 
@@ -72,11 +74,11 @@ def main(argv: Optional[List[str]] = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     text = f"# b2v-edge bench: {args.deploy_dir}\n\n" + render_bench_markdown(report)
-    atomic_write_text(args.out, text)
+    if args.out is not None:
+        atomic_write_text(args.out, text)
     if args.json is not None:
         atomic_write_text(args.json, json.dumps(report.to_dict(), indent=2) + "\n")
     print(text)
-    print(f"written: {args.out}", file=sys.stderr)
     return 0
 
 

@@ -1,0 +1,67 @@
+"""bench/report.py: every bench table in bench/results.md and README.md is what the committed raw JSON gives."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def report():
+    spec = importlib.util.spec_from_file_location("bench_report_script", ROOT / "bench" / "report.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_readme_block_and_results_come_from_the_committed_json(report):
+    raw = report.load_raw(ROOT / "bench" / "raw")
+    assert "nodes" in raw  # node counts are deterministic and committed
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = readme.split(report.BEGIN + "\n", 1)[1].split("\n" + report.END, 1)[0]
+    assert block == report.readme_block(raw)
+    assert (ROOT / "bench" / "results.md").read_text(encoding="utf-8") == report.results(raw)
+
+
+def test_node_table_is_computed_from_the_counts(report):
+    graphs = [
+        {"generation": g, "warp": "gather", "precision": "fp32", "nodes": n, "ops": {"Mul": n}, "bytes": 1}
+        for g, n in (("before", 400), ("after", 100))
+    ]
+    text = report.node_counts({"nodes": {"graphs": graphs}})
+    assert "| fp32 | gather | 400 | 100 | 0.25× |" in text
+    hist = report.op_histogram({"nodes": {"graphs": graphs}})
+    assert "| Mul | 400 | 100 |" in hist and "other op types" not in hist and "native" not in hist
+    assert "not measured" in report.latency({}, 2) and "not measured" in report.train_step({})
+
+
+def test_timed_sections_print_their_load(report):
+    rec = {
+        "threads": 2,
+        "rounds": 3,
+        "per_round": 1,
+        "loadavg": {"before": [3.5, 3.0, 2.0], "after": [3.9, 3.1, 2.1]},
+        "cores": 2,
+        "nice": 10,
+        "batch": 8,
+        "crop": 96,
+        "rows": [
+            {"generation": "before", "median_ms": 300.0},
+            {"generation": "after", "median_ms": 150.0},
+        ],
+    }
+    text = report.train_step({"train_step": json.loads(json.dumps(rec))})
+    assert "| 300.0 | 150.0 | 2.00× |" in text and "before 3.50 / 3.00 / 2.00" in text and "niceness 10" in text
+    assert "goal" not in text.lower()
+
+
+def test_with_block_replaces_only_the_marked_text(report):
+    doc = f"a\n{report.BEGIN}\nold\n{report.END}\nb\n"
+    assert report.with_block(doc, "new") == f"a\n{report.BEGIN}\nnew\n{report.END}\nb\n"
+    with pytest.raises(SystemExit, match="markers"):
+        report.with_block("no markers", "x")
