@@ -168,7 +168,7 @@ def ort_profile(raw: Dict[str, Any]) -> str:
         ops = sorted(set(b["ms_per_op"]) | set(a["ms_per_op"]), key=lambda op: (-b["ms_per_op"].get(op, 0.0), op))
         rows = [[op, _ms(b["ms_per_op"].get(op)), _ms(a["ms_per_op"].get(op))] for op in ops[:TOP_OPS]]
         rows.append(["all kernels", _ms(b["total_ms"]), _ms(a["total_ms"])])
-        rows.append(["kernel launches per run", f"{b['nodes_per_run']:.0f}", f"{a['nodes_per_run']:.0f}"])
+        rows.append(["kernel calls per run", f"{b['nodes_per_run']:.0f}", f"{a['nodes_per_run']:.0f}"])
         parts.append(f"fp32, {warp} warp (ms per inference):\n\n" + table(("op type", "before", "after"), rows))
     return "\n\n".join(parts)
 
@@ -212,13 +212,14 @@ def parity(raw: Dict[str, Any]) -> str:
         rows.append(
             [
                 a["path"],
+                a["warp"],
                 f"{a['backend']} {a['precision']}",
                 f"{_ms(mean)} / {_ms(worst)} (≥ {a['min_psnr']:g})",
                 "—" if drop is None else f"{drop:.3f} (≤ {a['max_gt_drop']:g})",
                 a["status"],
             ]
         )
-    head = ("artifact", "runtime", "PSNR vs PyTorch mean / worst (dB)", "worst GT drop (dB)", "result")
+    head = ("artifact", "warp", "runtime", "PSNR vs PyTorch mean / worst (dB)", "worst GT drop (dB)", "result")
     note = f"- {rec['samples']} samples of `{rec['data']}` at {rec['size'][0]}x{rec['size'][1]}, PyTorch reference recomputed; {rec['deploy']}"
     return table(head, rows) + "\n\n" + note
 

@@ -65,3 +65,13 @@ def test_with_block_replaces_only_the_marked_text(report):
     assert report.with_block(doc, "new") == f"a\n{report.BEGIN}\nnew\n{report.END}\nb\n"
     with pytest.raises(SystemExit, match="markers"):
         report.with_block("no markers", "x")
+
+
+def test_auto_backend_rule_is_the_recorded_measurement(report):
+    """``auto``'s OpenVINO-vs-ONNX Runtime ratios are the committed latency run's, not a guess."""
+    from b2v_edge.runtime.engines.selection import OPENVINO_OVER_ORT
+
+    rec = report.load_raw(ROOT / "bench" / "raw")["latency-2t"]
+    median = {row["label"]: row["median_ms"] for row in rec["rows"]}
+    for warp, ratio in OPENVINO_OVER_ORT.items():
+        assert round(median[f"after OpenVINO {warp}"] / median[f"after ORT {warp}"], 2) == ratio, warp
