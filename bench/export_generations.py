@@ -4,8 +4,9 @@
 For each generation (``before`` / ``after``, :mod:`generations`) and each warp mode (``gather`` /
 ``native``): ``b2v-edge export --precision fp16 --target trt10 --warp W`` (fp32 + fp16 graphs) and
 ``b2v-edge calibrate --target tensorrt`` (the symmetric Q/DQ INT8 graph), each with that
-generation's own code, into ``bench/.work/<generation>-<warp>/``. Writes ``bench/raw/exports.json``
-(the folders and commits). No timing is taken here.
+generation's own code, into ``bench/.work/<generation>-<warp>/`` (kept: a complete folder is reused,
+with the commit it was exported from; delete ``bench/.work`` to re-export). Writes
+``bench/raw/exports.json`` (the folders and commits). No timing is taken here.
 
 Usage: ``python bench/export_generations.py [--calib-samples 16]``
 """
@@ -26,7 +27,7 @@ WARPS = ("gather", "native")
 def export_one(generation: str, warp: str, calib_samples: int) -> Path:
     """Export and calibrate one (generation, warp) deploy dir; returns it (kept when complete)."""
     out = G.WORK / f"{generation}-{warp}"
-    if (out / "model.int8.onnx").is_file():
+    if (out / "model.int8.onnx").is_file() and (out / "commit.txt").is_file():
         return out
     demo = str(G.REPO / G.DEMO)
     cli = ("-m", "b2v_edge.cli.main")
@@ -34,6 +35,7 @@ def export_one(generation: str, warp: str, calib_samples: int) -> Path:
     subprocess.run(G.python_cmd(generation, *export, "--out", str(out)), check=True)
     calib = ["calibrate", str(out), "--samples", str(calib_samples), "--eval-samples", "2", "--quiet"]
     subprocess.run(G.python_cmd(generation, *cli, *calib), check=True)
+    (out / "commit.txt").write_text(G.commit(generation) + "\n")
     return out
 
 
@@ -44,7 +46,8 @@ def main(argv=None) -> int:
     record = {"size": list(G.SIZE), "checkpoint": G.DEMO, "generations": {}}
     for generation in G.GENERATIONS:
         dirs = {warp: str(export_one(generation, warp, args.calib_samples).relative_to(G.REPO)) for warp in WARPS}
-        record["generations"][generation] = {"commit": G.commit(generation), "deploy_dirs": dirs}
+        commits = {(G.REPO / d / "commit.txt").read_text().strip() for d in dirs.values()}
+        record["generations"][generation] = {"commit": ", ".join(sorted(commits)), "deploy_dirs": dirs}
     G.RAW.mkdir(parents=True, exist_ok=True)
     (G.RAW / "exports.json").write_text(json.dumps(record, indent=2) + "\n")
     print(json.dumps(record, indent=2))

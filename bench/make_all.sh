@@ -2,6 +2,7 @@
 # Every bench table from scratch: export both generations, count nodes, time, profile, report.
 # Usage: bench/make_all.sh [PYTHON]   (default: .venv/bin/python, else python)
 # The timing steps run under nice; on a shared machine the tables print the load they ran under.
+# Exports in bench/.work are reused (each records its commit): delete bench/.work to re-export.
 set -eu
 cd "$(dirname "$0")"
 PY="${1:-}"
