@@ -127,3 +127,17 @@ def test_deploy_chain_runs_as_written(tmp_path, monkeypatch):
         assert result.exit_code == 0, (args, result.output)
     result = CliRunner().invoke(app, ["build-engine", "deploy", "--precision", "fp16"])
     assert result.exit_code == 3 and "trtexec" in result.output  # no TensorRT here: the device command
+
+
+def test_the_demo_tables_are_what_the_committed_evaluations_give():
+    """README's demo-model tables equal ``docs/training/demo_tables.py``'s rendering of the eval JSON."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("demo_tables", ROOT / "docs" / "training" / "demo_tables.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    entries = __import__("json").loads((module.EVAL / "eval.json").read_text())
+    block = module.render(entries)
+    assert module.BEGIN in README and module.END in README
+    assert README.split(module.BEGIN)[1].split(module.END)[0].strip() == block.strip()
+    assert "blurred input repeated" in block and "| photo |" in block

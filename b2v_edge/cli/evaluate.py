@@ -17,7 +17,9 @@ def eval_cmd(
     checkpoint: Optional[str] = typer.Option(
         None, "--checkpoint", metavar="PATH", help="Checkpoint .pt (default: the shipped demo model)."
     ),
-    data: Annotated[str, data_option("eval", " (default: scikit-image's bundled photos, no download needed)")] = "synthetic",
+    data: Annotated[
+        str, data_option("eval", " (default: scikit-image's bundled photos, no download needed)")
+    ] = "synthetic",
     samples: int = typer.Option(64, "--samples", metavar="N", help="Number of held-out samples."),
     size: Annotated[
         ImageSize, size_option("Image size of generated sources (synthetic, panorama, ...).", ImageSize(128, 128))
