@@ -29,7 +29,7 @@ def export_one(generation: str, warp: str, calib_samples: int) -> Path:
     out = G.WORK / f"{generation}-{warp}"
     if (out / "model.int8.onnx").is_file() and (out / "commit.txt").is_file():
         return out
-    demo = str(G.REPO / G.DEMO)
+    demo = str(G.demo(generation))
     cli = ("-m", "b2v_edge.cli.main")
     export = [*cli, "export", "--checkpoint", demo, "--precision", "fp16", "--target", "trt10", "--warp", warp]
     subprocess.run(G.python_cmd(generation, *export, "--out", str(out)), check=True)

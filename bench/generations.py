@@ -24,7 +24,7 @@ WORK = HERE / ".work"
 RAW = HERE / "raw"
 #: The last commit with per-frame decoders.
 BEFORE_REV = "28e4a69^"
-#: The shipped demo checkpoint (format 1: both generations load it; ``after`` converts it).
+#: The shipped demo checkpoint, relative to a generation's tree (:func:`demo`).
 DEMO = "b2v_edge/weights/demo_lite_n7.pt"
 GENERATIONS = ("before", "after")
 SIZE = (256, 256)
@@ -41,6 +41,11 @@ def tree(generation: str) -> Path:
         WORK.mkdir(parents=True, exist_ok=True)
         subprocess.run(["git", "-C", str(REPO), "worktree", "add", "--detach", str(root), BEFORE_REV], check=True)
     return root
+
+
+def demo(generation: str) -> Path:
+    """The demo checkpoint ``generation`` shipped (each tree's own: ``before`` reads format 1 only)."""
+    return tree(generation) / DEMO
 
 
 def commit(generation: str) -> str:

@@ -25,7 +25,7 @@ def rows() -> list:
     out = []
     for generation, info in exports["generations"].items():
         dirs = info["deploy_dirs"]
-        out.append(Row(f"{generation} PyTorch eager", generation, "torch", str(G.REPO / G.DEMO)))
+        out.append(Row(f"{generation} PyTorch eager", generation, "torch", str(G.demo(generation))))
         for kind, name in (("ort", "ORT"), ("openvino", "OpenVINO")):
             for warp in ("gather", "native"):
                 path = str(G.REPO / dirs[warp] / "model.onnx")

@@ -24,7 +24,7 @@ def main(argv=None) -> int:
     p.add_argument("--rounds", type=int, default=6)
     p.add_argument("--per-round", type=int, default=2)
     args = p.parse_args(argv)
-    measured = [Row(f"{g} train step", g, "train", str(G.REPO / G.DEMO)) for g in G.GENERATIONS]
+    measured = [Row(f"{g} train step", g, "train", str(G.demo(g))) for g in G.GENERATIONS]
     record = run_rounds(measured, args.threads, args.rounds, args.per_round, log=lambda m: print(m, file=sys.stderr))
     record["batch"], record["crop"] = 8, 96
     record["commits"] = {g: G.commit(g) for g in G.GENERATIONS}
