@@ -16,14 +16,14 @@ import pickle
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, Optional, Tuple, Union
+from typing import Any, Dict, Optional, Union
 
 import torch
 
 from b2v_edge.common.errors import B2VError
 
 from .common.atomic import atomic_write_bytes
-from .model.network import Blur2Video, ModelConfig, model_from_config
+from .model.network import Blur2Video, ModelConfig
 
 FORMAT_VERSION = 2
 READABLE_VERSIONS = (1, 2)
@@ -128,7 +128,7 @@ def load_checkpoint(spec: Union[str, Path, None] = None, with_train_state: bool 
         cfg = ModelConfig.from_dict(dict(payload["config"]))
     except (TypeError, ValueError, KeyError) as exc:
         raise CheckpointError(f"{path} has an invalid model config ({exc})") from exc
-    model = model_from_config(cfg)
+    model = Blur2Video(cfg)
     state_dict = payload["state_dict"]
     if payload["format_version"] == 1:
         state_dict = convert_v1_state_dict(state_dict, model.state_dict())
@@ -167,12 +167,6 @@ def convert_v1_state_dict(old: Dict[str, Any], target: Dict[str, Any]) -> Dict[s
         except RuntimeError as exc:
             raise CheckpointError(f"format-1 weights of {key} do not fit the model ({exc})") from exc
     return out
-
-
-def checkpoint_summary(ckpt: Checkpoint) -> Tuple[str, int]:
-    """(preset/frames description, parameter count) for printing."""
-    n = sum(p.numel() for p in ckpt.model.parameters())
-    return f"{ckpt.config.preset} N={ckpt.config.frames}", n
 
 
 def strip_train_state(src: Union[str, Path], dst: Union[str, Path], note: Optional[str] = None) -> Path:

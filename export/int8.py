@@ -8,54 +8,34 @@ fp16 graphs (target lint: zero-point 0, no INT8 GridSample; ORT vs PyTorch PSNR)
 from __future__ import annotations
 
 import contextlib
-import importlib
 from pathlib import Path
-from typing import Any, Callable, List, Tuple
+from typing import Callable, List, Tuple
 
 import numpy as np
 
+from b2v_edge.calib.api import quantize_deploy
+from b2v_edge.calib.options import CalibOptions
 from b2v_edge.common.manifest import Artifact, Manifest
 
 from .constants import ExportError
-from .deploy import ONNX_NAMES, find_artifact
+from .deploy import find_artifact
 from .lint import lint_model
 from .options import ExportOptions
 from .verify import Verification, compare, ort_outputs
 
-CALIB_MISSING = (
-    "--precision int8 needs the calibration module (b2v_edge.calib.api.quantize_deploy), which this "
-    "install does not provide yet; export --precision fp16 (or fp32) instead"
-)
 
-
-def quantize_function() -> Callable[..., Any]:
-    """``b2v_edge.calib.api.quantize_deploy`` or an ExportError saying it is unavailable."""
-    try:
-        module = importlib.import_module("b2v_edge.calib.api")
-    except ImportError as exc:
-        raise ExportError(CALIB_MISSING) from exc
-    func = getattr(module, "quantize_deploy", None)
-    if func is None:
-        raise ExportError(CALIB_MISSING)
-    return func
-
-
-def default_calib_options(options: ExportOptions) -> Any:
+def default_calib_options(options: ExportOptions) -> CalibOptions:
     """``CalibOptions`` for the export target: synthetic data, symmetric Q/DQ for TensorRT."""
     if options.calib is not None:
         return options.calib
-    from b2v_edge.calib.options import CalibOptions
-
     return CalibOptions(target="onnxruntime" if options.target == "onnxruntime" else "tensorrt")
 
 
-def _artifact_from(result: Any, manifest: Manifest) -> Artifact:
-    if isinstance(result, Artifact):
-        return result
-    path = Path(result) if isinstance(result, (str, Path)) else Path(getattr(result, "path", ONNX_NAMES["int8"]))
-    art = find_artifact(manifest, path.name)
+def _listed(result: Artifact, manifest: Manifest) -> Artifact:
+    """The manifest's own record of the artifact calibration returned."""
+    art = find_artifact(manifest, Path(result.path).name)
     if art is None:
-        raise ExportError(f"calibration returned {path.name}, which is not listed in {manifest.root}/manifest.json")
+        raise ExportError(f"calibration returned {result.path}, which is not listed in {manifest.root}/manifest.json")
     return art
 
 
@@ -76,19 +56,18 @@ def export_int8(
     """Run calibration on the published deploy dir, then lint and verify ``model.int8.onnx``.
 
     Raises:
-        ExportError: calibration missing or failed, lint errors, or PSNR below the int8 floor (the
+        ExportError: calibration failed, lint errors, or PSNR below the int8 floor (the
             int8 artifact is then removed again: nothing half-done stays listed).
     """
-    quantize = quantize_function()
     log("quantizing to INT8 (b2v_edge.calib, synthetic calibration data by default)")
     try:
-        result = quantize(manifest.root, default_calib_options(options))
+        result = quantize_deploy(manifest.root, default_calib_options(options))
     except (ValueError, RuntimeError, OSError) as exc:
         raise ExportError(
             f"INT8 calibration failed: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
         ) from exc
     manifest = Manifest.load(manifest.root)
-    art = _artifact_from(result, manifest)
+    art = _listed(result, manifest)
     path = manifest.path_of(art)
     report = lint_model(path, options.target)
     if not report:

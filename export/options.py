@@ -24,7 +24,7 @@ from __future__ import annotations
 import importlib.metadata
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, Optional, Tuple
 
 from b2v_edge.common.errors import B2VError
 from b2v_edge.common.vocab import PRECISION_NAMES, min_psnr_db
@@ -60,19 +60,6 @@ def capability(precision: str, target: str, warp: str) -> Optional[str]:
     if precision == "int8" and not info["int8"]:
         return f"--precision int8 is not available for {target}: {info.get('int8_reason', 'no INT8 support')}"
     return None
-
-
-def capability_table() -> List[Dict[str, Any]]:
-    """Every precision x target x warp row with ``ok`` and ``reason`` (for docs and tests)."""
-    rows = []
-    for target in TARGETS:
-        for warp in ("native", "gather"):
-            for precision in PRECISIONS:
-                reason = capability(precision, target, warp)
-                rows.append(
-                    {"target": target, "warp": warp, "precision": precision, "ok": reason is None, "reason": reason}
-                )
-    return rows
 
 
 def detect_target() -> str:

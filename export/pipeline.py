@@ -231,10 +231,6 @@ def run_export(options: ExportOptions, log: Optional[Log] = None) -> ExportResul
 
     start, cpu_start = time.perf_counter(), time.process_time()
     log = log or (lambda _msg: None)
-    if options.precision == "int8":
-        from .int8 import quantize_function
-
-        quantize_function()  # fail fast (before the long export) when calibration is unavailable
     ckpt = load_checkpoint(options.checkpoint)
     with deploy.out_dir_guard(options.out_dir) as out_dir:
         options = options.with_(out_dir=out_dir)

@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 import shutil
 from pathlib import Path
-from typing import Any, List, Optional, Sequence, Tuple, Union
+from typing import Any, List, Optional, Sequence, Union
 
 from b2v_edge.common.atomic import atomic_open, atomic_write_text
 from b2v_edge.common.manifest import Artifact, Manifest
@@ -131,13 +131,3 @@ def server_args(deploy_dir: Union[str, Path], precision: Optional[str] = None) -
     art = _pick(Manifest.load(deploy_dir), "tensorrt_plan", precision)
     options = ((art.extra or {}).get("build_options") or {}) if art is not None else {}
     return ["--backend-config=tensorrt,version-compatible=true"] if options.get("version_compatible") else []
-
-
-def parse_config(text: str) -> Tuple[str, str, int]:
-    """(name, platform, max_batch_size) of a config.pbtxt (for checks and tests)."""
-    name = re.search(r'^name: "([^"]+)"', text, re.M)
-    platform = re.search(r'^platform: "([^"]+)"', text, re.M)
-    batch = re.search(r"^max_batch_size: (\d+)", text, re.M)
-    if not (name and platform and batch):
-        raise ValueError("not a b2v-edge Triton config")
-    return name.group(1), platform.group(1), int(batch.group(1))

@@ -219,7 +219,7 @@ def calibration_cache_path(manifest: Manifest, options: BuildOptions) -> Path:
         path = Path(options.calibration_cache)
     else:
         files = (manifest.calibration.get("tensorrt") or {}).get("files") or {}
-        name = (files.get("tensorrt_cache") or {}).get("path") or manifest.calibration.get("cache")
+        name = (files.get("tensorrt_cache") or {}).get("path")
         path = Path(name or "calibration.cache")
     return path if path.is_absolute() else Path(manifest.root) / path
 

@@ -1,6 +1,6 @@
 """PyTorch model: warps (pure functions), blocks, the network, presets and factory."""
 
-from .network import PRESETS, Blur2Video, ModelConfig, ModelOutput, build_model, model_from_config
+from .network import PRESETS, Blur2Video, ModelConfig, ModelOutput, build_model
 from .warp import affine_warp, flow_warp, grid_sample
 
 __all__ = [
@@ -9,7 +9,6 @@ __all__ = [
     "ModelConfig",
     "ModelOutput",
     "build_model",
-    "model_from_config",
     "affine_warp",
     "flow_warp",
     "grid_sample",

@@ -394,8 +394,3 @@ def build_model(preset: str = "lite", frames: int = 7, **overrides: Any) -> Blur
     params = dict(PRESETS[preset], frames=frames, preset=preset)
     params.update(overrides)
     return Blur2Video(ModelConfig(**params))
-
-
-def model_from_config(cfg: ModelConfig) -> Blur2Video:
-    """Create a model from a full :class:`ModelConfig` (used when loading checkpoints)."""
-    return Blur2Video(cfg)

@@ -6,12 +6,13 @@ import importlib.metadata
 
 import pytest
 
+from b2v_edge.common.vocab import PRECISIONS
 from b2v_edge.export import options as options_mod
-from b2v_edge.export.options import ExportOptions, OptionsError, auto_warp, capability, capability_table, detect_target
+from b2v_edge.export.options import ExportOptions, OptionsError, auto_warp, capability, detect_target
 from b2v_edge.export.targets import TARGETS, opset_range, supported_ops, table_version, target_for_trt
 
 
-def test_defaults_match_the_issue():
+def test_documented_defaults():
     opts = ExportOptions()
     assert (opts.precision, opts.height, opts.width, opts.target, opts.warp, opts.opset) == (
         "fp16",
@@ -70,13 +71,12 @@ def test_invalid_combinations_fail_once_with_a_hint(kwargs, match):
         ExportOptions(**kwargs)
 
 
-def test_capability_table_rows():
-    rows = capability_table()
-    assert len(rows) == len(TARGETS) * 2 * 3
-    bad = {(r["target"], r["warp"], r["precision"]) for r in rows if not r["ok"]}
+def test_capability_over_every_combination():
+    reasons = {(t, w, p): capability(p, t, w) for t in TARGETS for w in ("native", "gather") for p in PRECISIONS}
+    bad = {key for key, reason in reasons.items() if reason is not None}
     assert ("trt8.2", "native", "fp16") in bad and ("trt8.0", "gather", "int8") in bad
     assert ("trt10", "native", "int8") not in bad and ("onnxruntime", "native", "fp16") not in bad
-    assert all(r["reason"] for r in rows if not r["ok"])
+    assert all(reasons[key].startswith("--") for key in bad)
     assert capability("fp16", "trt8.5", "native") is None
 
 
