@@ -22,7 +22,7 @@ _LAZY = {
     "quantize_deploy": "api",
     "run_calibration": "api",
     "PrecisionPlan": "plan",
-    "build_plan": "plan",
+    "precision_plan": "plan",
     "parse_trt_cache": "trtcache",
     "write_trt_cache": "trtcache",
 }

@@ -33,10 +33,10 @@ from b2v_edge.common.trt_version import LINE_RELEASES, TrtVersion
 from b2v_edge.common.vocab import PRECISIONS
 
 from . import cache as cache_mod
+from .accuracy import Accuracy, EvalSet, GroupScore, accuracy, greedy_exclusion, predict, sensitivity, session
 from .dataset import CalibSet, build_eval_set, collect, stream_inputs
-from .evaluate import Accuracy, EvalSet, GroupScore, accuracy, greedy_exclusion, predict, sensitivity, session
 from .options import CalibError, CalibOptions
-from .plan import SAMPLERS, PrecisionPlan, build_plan
+from .plan import SAMPLERS, PrecisionPlan, precision_plan
 from .progress import progress_task
 from .qdq import nonzero_zero_points, qdq_feeding
 from .quantize import compute_ranges, load_ranges, op_types_for, quantize_modelopt, quantize_ort, save_ranges
@@ -179,7 +179,7 @@ def _check(qdq: onnx.ModelProto, target: str) -> None:
 
 def _speed(model: FP32Model, qdq: onnx.ModelProto, acc: Accuracy, x: np.ndarray, runs: int) -> Dict[str, Any]:
     """ORT CPU latency of FP32 vs INT8 and the CPU recommendation (INT8 only if faster at <= 0.5 dB)."""
-    from .evaluate import latency_ms
+    from .accuracy import latency_ms
 
     fp32_ms, int8_ms = latency_ms(str(model.path), x, runs), latency_ms(qdq, x, runs)
     speedup = fp32_ms / int8_ms if int8_ms > 0 else 0.0
@@ -210,7 +210,7 @@ def run_calibration(deploy_dir: Union[str, Path], options: CalibOptions) -> Cali
         CalibError: bad options or data, missing FP32 artifact, failed checks (one line each).
         ManifestError: no or unreadable manifest.
     """
-    from .report import write_records
+    from .records import write_records
 
     start, opts = time.perf_counter(), options.validated()
     manifest = Manifest.load(deploy_dir)
@@ -227,7 +227,7 @@ def run_calibration(deploy_dir: Union[str, Path], options: CalibOptions) -> Cali
     data, source = build_eval_set(reader, calib, opts, model.size)
     ref = predict(session(str(model.path)), data.inputs)
     trt_version = opts.trt_version or LINE_RELEASES.get(str(model.artifact.target), LINE_RELEASES["trt8.5"])
-    plan0 = build_plan(model.proto, opts.exclude, float_ops=_float_ops(opts.target, trt_version))
+    plan0 = precision_plan(model.proto, opts.exclude, float_ops=_float_ops(opts.target, trt_version))
     plan, ranking, steps = _refine_plan(model, ranges, plan0, opts, data, ref)
     qdq = _quantize(model, reader, calib, ranges, plan, opts)
     _check(qdq, opts.target)

@@ -15,7 +15,7 @@ import numpy as np
 
 from b2v_edge.runtime.preprocess import preprocess
 
-from .evaluate import EvalSet
+from .accuracy import EvalSet
 from .options import CalibError, CalibOptions
 from .progress import progress_task
 from .readers import Candidate, Reader

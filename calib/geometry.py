@@ -3,7 +3,7 @@
 Three consumers read it and so always agree: the fp16 export keeps these nodes in float32
 (:func:`b2v_edge.export.roles.keep_fp32_nodes`), TensorRT 8.x pins the same nodes to float32 (the
 manifest's list, :mod:`b2v_edge.export.trt_build`), and INT8 calibration keeps them out of INT8
-(:func:`b2v_edge.calib.plan.build_plan`). Reasons, in priority order:
+(:func:`b2v_edge.calib.plan.precision_plan`). Reasons, in priority order:
 
 * ``warp``: GridSample / GatherElements samplers, the gather warp's weighted sums of gathered values
   and the data-side reshapes that feed only samplers;

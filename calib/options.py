@@ -30,19 +30,19 @@ from b2v_edge.common.trt_version import LINE_RELEASES, LINES
 from b2v_edge.runtime.layout import FITS as RUN_FITS
 
 __all__ = [
-    "BACKENDS",
+    "QUANTIZERS",
     "CalibError",
     "CalibOptions",
     "DATA_KINDS",
     "DATA_FORMS",
     "METHODS",
-    "TARGETS",
+    "CALIB_TARGETS",
     "parse_data_spec",
 ]
 
 METHODS = ("minmax", "entropy", "percentile")
-BACKENDS = ("onnxruntime", "modelopt")
-TARGETS = ("tensorrt", "onnxruntime")
+QUANTIZERS = ("onnxruntime", "modelopt")
+CALIB_TARGETS = ("tensorrt", "onnxruntime")
 FITS = RUN_FITS
 DATA_KINDS = tuple(k.name for k in kinds_for("calibrate"))
 DATA_FORMS = describe("calibrate")
@@ -141,10 +141,10 @@ class CalibOptions:
             (self.samples >= 1, f"samples must be >= 1, got {self.samples}"),
             (self.method in METHODS, f"method must be one of {METHODS}, got {self.method!r}"),
             (50.0 < self.percentile <= 100.0, f"percentile must be in (50, 100], got {self.percentile}"),
-            (self.backend in BACKENDS, f"backend must be one of {BACKENDS}, got {self.backend!r}"),
+            (self.backend in QUANTIZERS, f"backend must be one of {QUANTIZERS}, got {self.backend!r}"),
             (
-                self.target in TARGETS + LINES,
-                f"target must be one of {', '.join(LINES + TARGETS)}, got {self.target!r}",
+                self.target in CALIB_TARGETS + LINES,
+                f"target must be one of {', '.join(LINES + CALIB_TARGETS)}, got {self.target!r}",
             ),
             (self.camera_frames >= 1, f"camera_frames must be >= 1, got {self.camera_frames}"),
             (

@@ -27,7 +27,7 @@ import onnx
 
 from .geometry import SAMPLERS, WEIGHTED, Graph, geometry_nodes, module_path, scoped_role
 
-__all__ = ["DEFAULT_REASONS", "SAMPLERS", "PrecisionPlan", "build_plan", "group_key", "module_path"]
+__all__ = ["DEFAULT_REASONS", "SAMPLERS", "PrecisionPlan", "precision_plan", "group_key", "module_path"]
 
 DEFAULT_REASONS = {
     "warp": "GridSample/gather sampling (GridSample never runs in INT8 in TensorRT)",
@@ -127,7 +127,7 @@ def _matches(patterns: Sequence[str], node: onnx.NodeProto, path: str, group: st
     return any(fnmatch.fnmatchcase(s, p) for p in patterns for s in (node.name, path, group))
 
 
-def build_plan(model: onnx.ModelProto, exclude: Sequence[str] = (), float_ops: Sequence[str] = ()) -> PrecisionPlan:
+def precision_plan(model: onnx.ModelProto, exclude: Sequence[str] = (), float_ops: Sequence[str] = ()) -> PrecisionPlan:
     """The default warp-aware plan of ``model`` (node names must be unique and non-empty).
 
     Args:

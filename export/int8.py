@@ -20,8 +20,8 @@ from b2v_edge.common.manifest import Artifact, Manifest
 from .constants import ExportError
 from .deploy import find_artifact
 from .lint import lint_model
+from .numerics import Verification, compare, ort_outputs
 from .options import ExportOptions
-from .verify import Verification, compare, ort_outputs
 
 
 def default_calib_options(options: ExportOptions) -> CalibOptions:

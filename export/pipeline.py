@@ -29,10 +29,10 @@ from . import deploy
 from .fp16 import Fp16Result, convert_fp16
 from .graph import check_model, io_spec, op_counts, simplify
 from .lint import LintReport, ensure_lint
+from .numerics import Verification, compare, make_inputs, ort_outputs, torch_outputs, verification_shapes
 from .onnx_export import ALIGN, ExportError, export_onnx, load_onnx, save_onnx
 from .options import ExportOptions
 from .roles import copy_roles, tag_roles
-from .verify import Verification, compare, make_inputs, ort_outputs, torch_outputs, verification_shapes
 
 Log = Callable[[str], None]
 

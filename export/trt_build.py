@@ -39,9 +39,9 @@ __all__ = [
     "BuildOptions",
     "TensorRTUnavailable",
     "build_engine",
-    "build_plan",
+    "build_plan_file",
     "build_shapes",
-    "import_tensorrt",
+    "find_tensorrt",
     "pin_fp32",
     "tensorrt_version",
 ]
@@ -59,7 +59,7 @@ class TensorRTUnavailable(BuildError):
         self.command = command
 
 
-def import_tensorrt() -> Any:
+def find_tensorrt() -> Any:
     """``import tensorrt`` (None when it is not installed)."""
     try:
         return importlib.import_module("tensorrt")
@@ -264,7 +264,7 @@ def save_timing_cache(config: Any, path: Path) -> None:
 
 
 # ---- the build ----------------------------------------------------------------------------------
-def build_plan(
+def build_plan_file(
     trt: Any,
     recipe: BuildRecipe,
     source: Path,
@@ -343,7 +343,7 @@ def build_engine(
     log = log or (lambda _m: None)
     options = replace(options or BuildOptions(), **fields)
     manifest = Manifest.load(deploy_dir)
-    trt = trt if trt is not None else import_tensorrt()
+    trt = trt if trt is not None else find_tensorrt()
     if trt is None:
         raise TensorRTUnavailable(
             "TensorRT is not installed here (it ships with JetPack or NVIDIA's package index); "
@@ -360,7 +360,7 @@ def build_engine(
     calibration = _calibration_cache(recipe, log) if recipe.mode == "calibration" else None
     plan = Path(manifest.root) / plan_name(options.precision)
     log(f"building {plan.name} with TensorRT {version} from {recipe.source.path} ({recipe.mode})")
-    built = build_plan(trt, recipe, src_path, plan, calibration, log)
+    built = build_plan_file(trt, recipe, src_path, plan, calibration, log)
     extra = {
         **built,
         **facts,

@@ -68,7 +68,7 @@ def calibrate_command(
     require_extra("calibrate")
     from b2v_edge.calib.api import run_calibration
     from b2v_edge.calib.options import CalibError, CalibOptions
-    from b2v_edge.calib.report import render
+    from b2v_edge.calib.render import render
     from b2v_edge.common.manifest import ManifestError
 
     if camera is not None and data != "synthetic":

@@ -26,6 +26,7 @@ import numpy as np
 
 from b2v_edge.common.manifest import Artifact, Manifest, ManifestError
 from b2v_edge.common.vocab import ENGINE_PRECISIONS
+from b2v_edge.runtime.open import BACKENDS
 
 from .compare import (
     ArtifactParity,
@@ -55,7 +56,6 @@ __all__ = [
 
 #: Samples of a recomputed run (a stored reference set is used whole).
 DEFAULT_SAMPLES = 8
-BACKENDS = ("auto", "onnxruntime", "tensorrt", "openvino")
 REFERENCE_DATA = "reference"  # --data value that insists on the stored reference set
 
 

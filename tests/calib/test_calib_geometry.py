@@ -9,14 +9,14 @@ import pytest
 
 from b2v_edge.calib.api import _float_ops, run_calibration
 from b2v_edge.calib.geometry import GEOMETRY_REASONS, geometry_nodes
-from b2v_edge.calib.plan import build_plan
+from b2v_edge.calib.plan import precision_plan
 
 
 @pytest.mark.parametrize("warp", ["native", "gather"])
 def test_geometry_is_the_plans_float_geometry(graphs, warp):
     model = graphs.build_graph(warp)
     geometry = geometry_nodes(model)
-    plan = build_plan(model)
+    plan = precision_plan(model)
     assert set(geometry.values()) <= set(GEOMETRY_REASONS)
     for reason in GEOMETRY_REASONS:
         assert sorted(n for n, r in geometry.items() if r == reason) == sorted(plan.excluded.get(reason, []))
@@ -39,7 +39,7 @@ def test_float_ops_per_tensorrt_version(graphs):
         "ConvTranspose",
     )
     assert _float_ops("tensorrt", "10.3.0") == () and _float_ops("onnxruntime", "8.6.1") == ()
-    plan = build_plan(graphs.deconv_graph(), float_ops=("ConvTranspose",))
+    plan = precision_plan(graphs.deconv_graph(), float_ops=("ConvTranspose",))
     assert plan.excluded["deconvolution"] == ["up"]
 
 

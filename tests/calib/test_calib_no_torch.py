@@ -12,7 +12,8 @@ MODULES = [
     "b2v_edge.calib.readers",
     "b2v_edge.calib.plan",
     "b2v_edge.calib.quantize",
-    "b2v_edge.calib.report",
+    "b2v_edge.calib.records",
+    "b2v_edge.calib.render",
     "b2v_edge.cli.calibrate",
 ]
 

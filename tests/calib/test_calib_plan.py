@@ -5,7 +5,7 @@ from __future__ import annotations
 import onnx
 import pytest
 
-from b2v_edge.calib.plan import build_plan, group_key, module_path
+from b2v_edge.calib.plan import group_key, module_path, precision_plan
 
 
 def _ops(model, names):
@@ -16,7 +16,7 @@ def _ops(model, names):
 @pytest.mark.parametrize("warp", ["native", "gather"])
 def test_default_plan_keeps_geometry_and_images_in_float(graphs, warp):
     model = graphs.build_graph(warp)
-    plan = build_plan(model)
+    plan = precision_plan(model)
     ex = plan.excluded
     sampler = "GridSample" if warp == "native" else "GatherElements"
     assert _ops(model, ex["warp"]).count(sampler) == (2 if warp == "native" else 8)
@@ -33,7 +33,7 @@ def test_default_plan_keeps_geometry_and_images_in_float(graphs, warp):
 
 def test_gather_weights_are_coordinates(graphs):
     model = graphs.build_graph("gather")
-    plan = build_plan(model)
+    plan = precision_plan(model)
     floats = set(plan.float_nodes())
     assert all(n.name in floats for n in model.graph.node if n.op_type in ("Floor", "Cast", "Expand", "Sub"))
 
@@ -42,7 +42,7 @@ def test_structural_rules_work_without_metadata(graphs):
     model = graphs.build_graph("native")
     for node in model.graph.node:
         del node.metadata_props[:]
-    plan = build_plan(model)
+    plan = precision_plan(model)
     assert "Gemm" in _ops(model, plan.excluded["stn_regressor"])  # head found by traversal from the grid
     assert _ops(model, plan.excluded["flow_head"]) == ["Conv"]
     assert set(plan.groups) == {"top"}
@@ -50,9 +50,9 @@ def test_structural_rules_work_without_metadata(graphs):
 
 def test_user_exclude_and_exclude_groups(graphs):
     model = graphs.build_graph("native")
-    plan = build_plan(model, exclude=["others.dense.*"])
+    plan = precision_plan(model, exclude=["others.dense.*"])
     assert "others.dense.0" not in plan.groups and len(plan.excluded["user"]) == 4
-    moved = build_plan(model).exclude_groups(["encoder.1"], "target_psnr")
+    moved = precision_plan(model).exclude_groups(["encoder.1"], "target_psnr")
     assert "encoder.1" not in moved.groups and len(moved.excluded["target_psnr"]) == 2
     assert {r["reason"] for r in moved.summary()} >= {"warp", "target_psnr"}
 
@@ -89,7 +89,7 @@ def test_export_gather_rewrite_is_recognised(graphs, strip):
     if strip:
         for node in model.graph.node:
             del node.metadata_props[:]
-    plan = build_plan(model)
+    plan = precision_plan(model)
     floats = set(plan.float_nodes())
     by_op = {}
     for n in model.graph.node:

@@ -56,10 +56,10 @@ def real_onnx(request, tmp_path_factory) -> Path:
 
 
 def test_plan_finds_the_warp_geometry(real_onnx):
-    from b2v_edge.calib.plan import build_plan
+    from b2v_edge.calib.plan import precision_plan
 
     model = onnx.load(str(real_onnx))
-    plan = build_plan(model)
+    plan = precision_plan(model)
     ops = {n.name: n.op_type for n in model.graph.node}
     count = Counter(n.op_type for n in model.graph.node)
     floats = set(plan.float_nodes())

@@ -135,7 +135,7 @@ def test_lint_bad_inputs(tmp_path):
 def test_build_engine_without_tensorrt_prints_trtexec(exported, monkeypatch):
     import b2v_edge.export.trt_build as tb
 
-    monkeypatch.setattr(tb, "import_tensorrt", lambda: None)
+    monkeypatch.setattr(tb, "find_tensorrt", lambda: None)
     result = runner.invoke(app, ["build-engine", str(exported), "--precision", "fp32"])
     assert "TensorRT is not installed" in _one_line_error(result, code=3)
     assert f"trtexec --onnx={exported}/model.onnx" in result.output
@@ -168,7 +168,7 @@ def test_build_engine_for_a_precision_without_its_graph_names_the_export(exporte
     """No trtexec line for a file that does not exist: say which export makes the graph."""
     import b2v_edge.export.trt_build as tb
 
-    monkeypatch.setattr(tb, "import_tensorrt", lambda: None)
+    monkeypatch.setattr(tb, "find_tensorrt", lambda: None)
     result = runner.invoke(app, ["build-engine", str(exported), "--precision", "fp16"])
     line = _one_line_error(result)
     assert "no onnx artifact for fp16" in line and f"b2v-edge export --precision fp16 --out {exported}" in line

@@ -199,7 +199,7 @@ def test_int8_step_calls_calibration_then_lints_and_verifies(tmp_path, tiny_depl
     from b2v_edge.calib.options import CalibOptions
     from b2v_edge.checkpoint import load_checkpoint
     from b2v_edge.export.int8 import export_int8
-    from b2v_edge.export.verify import make_inputs, torch_outputs, verification_shapes
+    from b2v_edge.export.numerics import make_inputs, torch_outputs, verification_shapes
 
     deploy_dir = tmp_path / "i8"
     shutil.copytree(tiny_deploy.deploy_dir, deploy_dir)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import onnx
 
 from b2v_edge.calib.geometry import GEOMETRY_REASONS, geometry_nodes
-from b2v_edge.calib.plan import build_plan
+from b2v_edge.calib.plan import precision_plan
 from b2v_edge.common.manifest import Manifest
 from b2v_edge.common.trt_version import TrtVersion
 from b2v_edge.export.fp16 import ORT_FP32_OPS
@@ -30,7 +30,7 @@ def test_fp16_keep_set_trt8_pins_and_int8_float_set_agree_on_a_real_export(tiny_
     outputs = {o for n in model.graph.node if n.name in kept for o in n.output}
     assert set(recipe.keep_tensors) == outputs
 
-    plan = build_plan(model)
+    plan = precision_plan(model)
     int8_geometry = {n for reason in GEOMETRY_REASONS for n in plan.excluded.get(reason, [])}
     assert int8_geometry == set(geometry)  # 3. INT8 keeps the same nodes in float
     assert all(plan.excluded[geometry[n]].count(n) == 1 for n in geometry)

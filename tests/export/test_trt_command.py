@@ -140,7 +140,7 @@ def test_layer_precisions_fit_in_one_argument(trt_deploys, monkeypatch):
 def test_without_tensorrt_build_engine_raises_with_the_command(trt_deploys, monkeypatch):
     import b2v_edge.export.trt_build as tb
 
-    monkeypatch.setattr(tb, "import_tensorrt", lambda: None)
+    monkeypatch.setattr(tb, "find_tensorrt", lambda: None)
     deploy = trt_deploys["trt10"]
     with pytest.raises(TensorRTUnavailable) as info:
         build_engine(deploy, BuildOptions())

@@ -74,7 +74,7 @@ def test_tf32_on_and_off(device, deploy):
     """TF32 rounds float32 MatMul inputs (the affine grid) to 10 mantissa bits: how much does it cost?"""
     from b2v_edge.common.manifest import Manifest
     from b2v_edge.common.trt_version import TrtVersion
-    from b2v_edge.export.trt_build import build_plan
+    from b2v_edge.export.trt_build import build_plan_file
     from b2v_edge.export.trt_recipe import BuildOptions, plan_recipe
     from b2v_edge.runtime.engines.trt import TrtEngine
 
@@ -84,7 +84,7 @@ def test_tf32_on_and_off(device, deploy):
     results = {}
     for label, clear in (("tf32_off", ("TF32",)), ("tf32_on", ())):
         plan = deploy / f"{label}.plan"
-        build_plan(device, replace(recipe, clear_flags=clear), deploy / "model.onnx", plan)
+        build_plan_file(device, replace(recipe, clear_flags=clear), deploy / "model.onnx", plan)
         with TrtEngine.from_plan(plan, trt=device) as engine:
             results[label] = _compare(reference, engine.infer(_x()))
     REPORT["tf32"] = results
