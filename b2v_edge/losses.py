@@ -33,6 +33,8 @@ from typing import Dict, Optional, Sequence, Tuple
 import torch
 import torch.nn.functional as F
 
+from b2v_edge.common.errors import ConfigError
+
 from .model.network import ModelOutput
 
 # Named defaults (our choices; the paper does not give them).
@@ -43,7 +45,7 @@ PIXEL_LOSSES = ("l1", "charbonnier")
 CHARBONNIER_EPS = 1e-3
 
 
-@dataclass
+@dataclass(frozen=True)
 class LossConfig:
     """Weights of the loss terms.
 
@@ -67,9 +69,14 @@ class LossConfig:
 
     def __post_init__(self) -> None:
         if self.pixel not in PIXEL_LOSSES:
-            raise ValueError(f"pixel loss must be one of {PIXEL_LOSSES}, got {self.pixel!r}")
-        if not self.fft_weight >= 0:
-            raise ValueError(f"fft_weight must be >= 0, got {self.fft_weight}")
+            raise ConfigError(f"pixel loss must be one of {PIXEL_LOSSES}, got {self.pixel!r}")
+        if len(self.scale_weights) != 6:
+            raise ConfigError(f"scale_weights needs 6 weights (H/32 .. H), got {len(self.scale_weights)}")
+        for name in ("lambda_tcl", "lambda_pt", "fft_weight"):
+            if not getattr(self, name) >= 0:
+                raise ConfigError(f"--{name.replace('_', '-')} must be >= 0, got {getattr(self, name)}")
+        if not self.middle_weight > 0:
+            raise ConfigError(f"--middle-weight must be > 0, got {self.middle_weight}")
 
     def to_dict(self) -> Dict[str, object]:
         d = asdict(self)

@@ -22,6 +22,7 @@ import torch.distributed as dist
 
 from .checkpoint import load_checkpoint, save_checkpoint
 from .common.atomic import atomic_write_text
+from .common.errors import ConfigError
 from .evaluate import evaluate
 from .losses import LossConfig, middle_loss, total_loss
 from .model.network import Blur2Video, build_model
@@ -30,9 +31,9 @@ LAST, BEST = "last.pt", "best.pt"
 STAGES = ("full", "middle", "others")
 
 
-@dataclass
+@dataclass(frozen=True)
 class TrainOptions:
-    """Options of one training run (validated once in :meth:`validate`)."""
+    """Options of one training run, validated on construction (:class:`ConfigError`)."""
 
     data: str = "deadleaves"
     frames: int = 7
@@ -56,20 +57,22 @@ class TrainOptions:
     eval_data: Optional[str] = None  # held-out data for the per-epoch score (default: the test split of data)
     blur_px: Optional[Tuple[float, float]] = None  # blur range (output px) of rendered training data
 
-    def validate(self) -> None:
+    def __post_init__(self) -> None:
         if self.frames not in (3, 5, 7):
-            raise ValueError(f"--frames must be 3, 5 or 7, got {self.frames}")
+            raise ConfigError(f"--frames must be 3, 5 or 7, got {self.frames}")
         if self.crop < 32 or self.crop % 32:
-            raise ValueError(f"--crop must be a multiple of 32 (>= 32), got {self.crop}")
-        for name in ("batch", "epochs", "epoch_steps"):
+            raise ConfigError(f"--crop must be a multiple of 32 (>= 32), got {self.crop}")
+        for name in ("batch", "epochs", "epoch_steps", "eval_samples", "eval_size"):
             if getattr(self, name) < 1:
-                raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
+                raise ConfigError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
         if not (0 < self.lr < 1):
-            raise ValueError(f"--lr must be in (0, 1), got {self.lr}")
+            raise ConfigError(f"--lr must be in (0, 1), got {self.lr}")
+        if self.threads < 0:
+            raise ConfigError(f"--threads must be >= 0, got {self.threads}")
         if self.stage not in STAGES:
-            raise ValueError(f"--stage must be one of {', '.join(STAGES)}, got {self.stage!r}")
-        if not self.loss.middle_weight > 0:
-            raise ValueError(f"--middle-weight must be > 0, got {self.loss.middle_weight}")
+            raise ConfigError(f"--stage must be one of {', '.join(STAGES)}, got {self.stage!r}")
+        if self.stop_after_epochs is not None and self.stop_after_epochs < 1:
+            raise ConfigError(f"--stop-after-epochs must be >= 1, got {self.stop_after_epochs}")
 
     @property
     def total_steps(self) -> int:
@@ -236,7 +239,6 @@ def _save(out: Path, name: str, model: Blur2Video, opts: TrainOptions, step: int
 
 def train(opts: TrainOptions, on_step: Optional[Callable[[int, Dict[str, float]], None]] = None) -> TrainResult:
     """Run (or resume) training; returns where the checkpoints are. Rank 0 writes all files."""
-    opts.validate()
     started_dist = _maybe_init_distributed()
     rank, world = _dist_info()
     if opts.threads > 0:

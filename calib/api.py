@@ -212,7 +212,7 @@ def run_calibration(deploy_dir: Union[str, Path], options: CalibOptions) -> Cali
     """
     from .records import write_records
 
-    start, opts = time.perf_counter(), options.validated()
+    start, opts = time.perf_counter(), options
     manifest = Manifest.load(deploy_dir)
     model = _fp32_model(manifest)
     reader = make_reader(opts, model.size, model.frames)

@@ -19,7 +19,7 @@ Data specs (``--data``) follow the one grammar of :mod:`b2v_edge.common.dataspec
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional, Tuple
 
@@ -73,9 +73,9 @@ def _trt_version_ok(version: str) -> bool:
     return 2 <= len(parts) <= 4 and all(p.isdigit() for p in parts) and int(parts[0]) >= 7
 
 
-@dataclass
+@dataclass(frozen=True)
 class CalibOptions:
-    """Options of one calibration run.
+    """Options of one calibration run, checked and normalised on construction (:class:`CalibError`).
 
     Args:
         data: calibration data spec (see the module table).
@@ -87,7 +87,7 @@ class CalibOptions:
             ``modelopt`` (needs nvidia-modelopt).
         target: ``tensorrt`` (symmetric S8S8 Q/DQ, zero-point 0), a TensorRT line (``trt8.2`` ...:
             the same, with that line's release as the default ``trt_version``) or ``onnxruntime``
-            (U8S8 for CPUs). :meth:`validated` normalises a line to ``tensorrt``.
+            (U8S8 for CPUs). A line is normalised to ``tensorrt`` on construction.
         camera_frames: frames captured from a camera before sampling.
         oversample: candidate pool = ``ceil((samples + eval_samples) * oversample)`` frames, from which
             the strata are filled (sources with fewer frames use what they have).
@@ -130,8 +130,8 @@ class CalibOptions:
     speed_runs: int = 10
     progress: bool = True
 
-    def validated(self) -> "CalibOptions":
-        """Return a checked, normalised copy.
+    def __post_init__(self) -> None:
+        """Check every field and normalise ``target``/``trt_version``, ``exclude``, ``cache_dir``.
 
         Raises:
             CalibError: the first invalid value, with what is accepted.
@@ -181,9 +181,11 @@ class CalibOptions:
         target, trt_version = self.target, self.trt_version
         if target in LINES:  # a TensorRT line: symmetric Q/DQ, cache header of that line's release
             target, trt_version = "tensorrt", trt_version or LINE_RELEASES[target]
-        return replace(
-            self, cache_dir=cache, exclude=exclude, sensitivity=sensitivity, target=target, trt_version=trt_version
+        normalised = dict(
+            cache_dir=cache, exclude=exclude, sensitivity=sensitivity, target=target, trt_version=trt_version
         )
+        for name, value in normalised.items():
+            object.__setattr__(self, name, value)
 
     @property
     def data_kind(self) -> str:

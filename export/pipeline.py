@@ -181,7 +181,7 @@ def build_reference(ctx: _Context, ckpt: Any) -> Optional[Tuple[Path, ReferenceS
 
 
 def _model_section(ckpt: Any, options: ExportOptions) -> Dict[str, Any]:
-    cfg = ckpt.config
+    cfg = ckpt.model.cfg  # the model's own config: its warp_mode follows set_warp_mode
     return {
         "name": f"b2v-{cfg.preset}-n{cfg.frames}",
         "preset": cfg.preset,

@@ -25,7 +25,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Dict, Optional, Tuple
 
-from b2v_edge.common.errors import B2VError
+from b2v_edge.common.errors import B2VError, ConfigError
 from b2v_edge.common.manifest import Artifact, Manifest, ManifestError
 from b2v_edge.common.trt_version import TrtVersion
 from b2v_edge.common.vocab import PRECISION_NAMES
@@ -59,7 +59,7 @@ class BuildOptions:
         max_shape: largest input shape (default: the opt batch at 480x640, or the export size if larger:
             Jetson-sized, see ``DEFAULT_MAX_HW``).
         timing_cache: timing cache file (default ``<deploy>/timing.cache``), reused across builds.
-        calibration_cache: TensorRT 8.x INT8 without a Q/DQ graph (default: manifest ``calibration.cache``).
+        calibration_cache: TensorRT 8.x INT8 without a Q/DQ graph (default: the cache calibration recorded in the manifest).
         version_compatible: build a version-compatible plan (TensorRT >= 8.6).
         hardware_compatibility: ``none`` or ``ampere+`` (TensorRT >= 8.6, desktop GPUs sm >= 8.0).
     """
@@ -76,15 +76,15 @@ class BuildOptions:
 
     def __post_init__(self) -> None:
         if self.precision not in PRECISION_NAMES:
-            raise ValueError(f"unknown precision {self.precision!r}; choose one of {', '.join(PRECISION_NAMES)}")
+            raise ConfigError(f"unknown precision {self.precision!r}; choose one of {', '.join(PRECISION_NAMES)}")
         if not 16 <= int(self.workspace_mib) <= 1 << 20:
-            raise ValueError(f"workspace must be 16..1048576 MiB, got {self.workspace_mib}")
+            raise ConfigError(f"workspace must be 16..1048576 MiB, got {self.workspace_mib}")
         if self.hardware_compatibility not in HW_COMPAT:
-            raise ValueError(f"hardware_compatibility must be one of {HW_COMPAT}, got {self.hardware_compatibility!r}")
+            raise ConfigError(f"hardware_compatibility must be one of {HW_COMPAT}, got {self.hardware_compatibility!r}")
         for name in ("min_shape", "opt_shape", "max_shape"):
             shape = getattr(self, name)
             if shape is not None and (len(shape) != 4 or min(shape) < 1):
-                raise ValueError(f"{name} must be 4 positive ints B,3,H,W; got {shape}")
+                raise ConfigError(f"{name} must be 4 positive ints B,3,H,W; got {shape}")
 
     def to_dict(self) -> Dict[str, Any]:
         return {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(self).items()}

@@ -30,7 +30,7 @@ class RunError(B2VError, ValueError):
     """Invalid run options or a run that cannot continue (one-line message)."""
 
 
-@dataclass
+@dataclass(frozen=True)
 class RunOptions:
     """Everything ``b2v-edge run`` needs, validated once on construction.
 
@@ -87,9 +87,6 @@ class RunOptions:
     reconnect_attempts: int = 5
 
     def __post_init__(self) -> None:
-        self.validate()
-
-    def validate(self) -> "RunOptions":
         """Check every field once; raises :class:`RunError` with a one-line message."""
         _choice("backend", self.backend, BACKENDS)
         _choice("show", self.show, SHOW_MODES)
@@ -106,16 +103,15 @@ class RunOptions:
             if value is not None and not value > 0:
                 raise RunError(f"{name.replace('_', '-')} must be > 0, got {value!r}")
         if self.output is not None:
-            self.output = Path(self.output)
+            object.__setattr__(self, "output", Path(self.output))
         if self.serve is not None:
             self.serve_address()
-        self.outputs = tuple(str(uri) for uri in self.outputs)
+        object.__setattr__(self, "outputs", tuple(str(uri) for uri in self.outputs))
         uris = self.output_uris()
         if self.headless and "display" in [self._kind(uri) for uri in self.outputs]:
             raise RunError("--headless and display:// contradict each other; drop one")
         for uri in uris:
             self._kind(uri)
-        return self
 
     def _kind(self, uri: str) -> str:
         try:

@@ -73,26 +73,26 @@ def calibrate_command(
 
     if camera is not None and data != "synthetic":
         fail("give either --camera or --data, not both")
-    options = CalibOptions(
-        data=f"camera:{camera}" if camera is not None else data,
-        samples=samples,
-        method=method,
-        percentile=percentile,
-        backend=quantizer,
-        target=target,
-        camera_frames=frames,
-        bins=bins,
-        fit=fit,
-        seed=seed,
-        eval_samples=eval_samples,
-        sensitivity=sensitivity,
-        target_psnr=target_psnr,
-        exclude=tuple(exclude),
-        trt_version=trt_version,
-        use_cache=not no_cache,
-        progress=not quiet,
-    )
     try:
+        options = CalibOptions(
+            data=f"camera:{camera}" if camera is not None else data,
+            samples=samples,
+            method=method,
+            percentile=percentile,
+            backend=quantizer,
+            target=target,
+            camera_frames=frames,
+            bins=bins,
+            fit=fit,
+            seed=seed,
+            eval_samples=eval_samples,
+            sensitivity=sensitivity,
+            target_psnr=target_psnr,
+            exclude=tuple(exclude),
+            trt_version=trt_version,
+            use_cache=not no_cache,
+            progress=not quiet,
+        )
         report = run_calibration(deploy_dir, options)
     except (CalibError, ManifestError, OSError) as exc:
         fail(escape(str(exc)))

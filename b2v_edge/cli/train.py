@@ -68,30 +68,30 @@ def train_cmd(
             pixel=pixel_loss,
             fft_weight=fft_weight,
         )
+        opts = TrainOptions(
+            data=data,
+            frames=frames,
+            preset=preset,
+            crop=crop,
+            batch=batch,
+            epochs=epochs,
+            epoch_steps=epoch_steps,
+            lr=lr,
+            seed=seed,
+            out=out,
+            resume=resume,
+            init=init,
+            threads=threads or 0,
+            loss=loss,
+            stop_after_epochs=stop_after_epochs,
+            stage=stage,
+            eval_data=eval_data,
+            eval_samples=eval_samples,
+            blur_px=blur_range,
+            model_overrides=overrides,
+        )
     except ValueError as exc:
         fail(escape(str(exc)))
-    opts = TrainOptions(
-        data=data,
-        frames=frames,
-        preset=preset,
-        crop=crop,
-        batch=batch,
-        epochs=epochs,
-        epoch_steps=epoch_steps,
-        lr=lr,
-        seed=seed,
-        out=out,
-        resume=resume,
-        init=init,
-        threads=threads or 0,
-        loss=loss,
-        stop_after_epochs=stop_after_epochs,
-        stage=stage,
-        eval_data=eval_data,
-        eval_samples=eval_samples,
-        blur_px=blur_range,
-        model_overrides=overrides,
-    )
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),
@@ -100,7 +100,6 @@ def train_cmd(
         TimeRemainingColumn(),
     )
     try:
-        opts.validate()
         with Progress(*columns, console=console, transient=False) as bar:
             task = bar.add_task("train", total=opts.total_steps)
 

@@ -11,3 +11,7 @@ from __future__ import annotations
 
 class B2VError(Exception):
     """Base class of b2v-edge's own errors; the message is one line that says what to do."""
+
+
+class ConfigError(B2VError, ValueError):
+    """A configuration or options dataclass got a value outside its range (one-line message)."""

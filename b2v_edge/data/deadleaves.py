@@ -20,6 +20,8 @@ from typing import Tuple
 import cv2
 import numpy as np
 
+from b2v_edge.common.errors import ConfigError
+
 __all__ = ["DeadLeavesOptions", "dead_leaves"]
 
 
@@ -43,12 +45,12 @@ class DeadLeavesOptions:
 
     def __post_init__(self) -> None:
         if not self.alpha > 1.0:
-            raise ValueError(f"alpha must be > 1, got {self.alpha}")
+            raise ConfigError(f"alpha must be > 1, got {self.alpha}")
         if not (self.min_radius > 0.0 and 0.0 < self.max_radius_frac <= 1.0):
-            raise ValueError("min_radius must be > 0 and max_radius_frac in (0, 1]")
+            raise ConfigError("min_radius must be > 0 and max_radius_frac in (0, 1]")
         for name in ("textured", "defocus"):
             if not 0.0 <= getattr(self, name) <= 1.0:
-                raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")
+                raise ConfigError(f"{name} must be in [0, 1], got {getattr(self, name)}")
 
 
 def _radii(rng: np.random.Generator, n: int, r_min: float, r_max: float, alpha: float) -> np.ndarray:

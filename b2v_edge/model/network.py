@@ -23,12 +23,14 @@ Outputs: eval mode ``forward(x)`` -> frames ``[B, N, 3, H, W]`` clipped to [0, 1
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+from b2v_edge.common.errors import ConfigError
 
 from .blocks import (
     NEG_SLOPE,
@@ -52,7 +54,7 @@ SUPPORTED_FRAMES = (3, 5, 7)
 BLOCKS = ("dense", "naf")
 
 
-@dataclass
+@dataclass(frozen=True)
 class ModelConfig:
     """Network hyper-parameters. Channel tuples run encoder fine->coarse, decoder coarse->fine.
 
@@ -104,23 +106,23 @@ class ModelConfig:
     preset: str = "custom"
 
     def __post_init__(self) -> None:
-        self.refine_dilations = tuple(int(d) for d in self.refine_dilations)
+        object.__setattr__(self, "refine_dilations", tuple(int(d) for d in self.refine_dilations))
         for name in ("enc_channels", "dec_channels", "growth", "dense_layers"):
             value = tuple(int(v) for v in getattr(self, name))
             if len(value) != 5 or min(value) < 1:
-                raise ValueError(f"ModelConfig.{name} needs 5 positive ints, got {value}")
-            setattr(self, name, value)
+                raise ConfigError(f"ModelConfig.{name} needs 5 positive ints, got {value}")
+            object.__setattr__(self, name, value)
         for name in ("enc_blocks", "mid_blocks"):
             value = tuple(int(v) for v in getattr(self, name))
             if len(value) != 5 or min(value) < 0:
-                raise ValueError(f"ModelConfig.{name} needs 5 non-negative ints, got {value}")
-            setattr(self, name, value)
+                raise ConfigError(f"ModelConfig.{name} needs 5 non-negative ints, got {value}")
+            object.__setattr__(self, name, value)
         if self.block not in BLOCKS:
-            raise ValueError(f"block must be one of {BLOCKS}, got {self.block!r}")
+            raise ConfigError(f"block must be one of {BLOCKS}, got {self.block!r}")
         if self.frames not in SUPPORTED_FRAMES:
-            raise ValueError(f"frames must be one of {SUPPORTED_FRAMES}, got {self.frames}")
+            raise ConfigError(f"frames must be one of {SUPPORTED_FRAMES}, got {self.frames}")
         if self.warp_mode not in WARP_MODES:
-            raise ValueError(f"warp_mode must be one of {WARP_MODES}, got {self.warp_mode!r}")
+            raise ConfigError(f"warp_mode must be one of {WARP_MODES}, got {self.warp_mode!r}")
 
     def to_dict(self) -> Dict[str, Any]:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
@@ -130,7 +132,7 @@ class ModelConfig:
         known = {f for f in cls.__dataclass_fields__}
         unknown = set(data) - known
         if unknown:
-            raise ValueError(f"unknown ModelConfig keys {sorted(unknown)}")
+            raise ConfigError(f"unknown ModelConfig keys {sorted(unknown)}")
         return cls(**data)
 
 
@@ -291,8 +293,8 @@ class Blur2Video(nn.Module):
     def set_warp_mode(self, mode: str) -> "Blur2Video":
         """Switch every warp between ``native`` and ``gather`` (same numerics). Returns self."""
         if mode not in WARP_MODES:
-            raise ValueError(f"warp mode must be one of {WARP_MODES}, got {mode!r}")
-        self.cfg.warp_mode = mode
+            raise ConfigError(f"warp mode must be one of {WARP_MODES}, got {mode!r}")
+        self.cfg = replace(self.cfg, warp_mode=mode)
         for module in self.modules():
             if hasattr(module, "warp_mode"):
                 module.warp_mode = mode
@@ -390,7 +392,7 @@ PRESETS: Dict[str, Dict[str, Any]] = {
 def build_model(preset: str = "lite", frames: int = 7, **overrides: Any) -> Blur2Video:
     """Create a model from a preset name (``lite``/``paper``) with optional config overrides."""
     if preset not in PRESETS:
-        raise ValueError(f"unknown preset {preset!r}; choose one of {sorted(PRESETS)}")
+        raise ConfigError(f"unknown preset {preset!r}; choose one of {sorted(PRESETS)}")
     params = dict(PRESETS[preset], frames=frames, preset=preset)
     params.update(overrides)
     return Blur2Video(ModelConfig(**params))

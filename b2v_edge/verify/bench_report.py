@@ -51,7 +51,7 @@ def parse_sizes(text: str) -> Tuple[Tuple[int, int], ...]:
     return tuple(sizes)
 
 
-@dataclass
+@dataclass(frozen=True)
 class BenchOptions:
     """Settings of one bench run, validated on construction.
 
@@ -86,18 +86,18 @@ class BenchOptions:
     checkpoint: Optional[str] = None
 
     def __post_init__(self) -> None:
-        self.deploy_dir = Path(self.deploy_dir)
+        object.__setattr__(self, "deploy_dir", Path(self.deploy_dir))
         checks = (("runs", 1), ("warmup", 0), ("rounds", 1), ("samples", 1), ("stream_frames", 0), ("gemm_size", 64))
         for name, low in checks:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise BenchError(f"--{name.replace('_', '-')} must be an integer >= {low}, got {value!r}")
         if self.threads is None:
-            self.threads = available_cores()
+            object.__setattr__(self, "threads", available_cores())
         if isinstance(self.threads, bool) or not isinstance(self.threads, int) or self.threads < 1:
             raise BenchError(f"--threads must be an integer >= 1, got {self.threads!r}")
-        self.rounds = min(self.rounds, self.runs)
-        self.sizes = tuple((int(h), int(w)) for h, w in self.sizes)
+        object.__setattr__(self, "rounds", min(self.rounds, self.runs))
+        object.__setattr__(self, "sizes", tuple((int(h), int(w)) for h, w in self.sizes))
 
 
 @dataclass

@@ -59,7 +59,7 @@ DEFAULT_SAMPLES = 8
 REFERENCE_DATA = "reference"  # --data value that insists on the stored reference set
 
 
-@dataclass
+@dataclass(frozen=True)
 class ParityOptions:
     """Settings of one parity run, validated on construction.
 
@@ -98,7 +98,7 @@ class ParityOptions:
     worst: int = 3
 
     def __post_init__(self) -> None:
-        self.deploy_dir = Path(self.deploy_dir)
+        object.__setattr__(self, "deploy_dir", Path(self.deploy_dir))
         if self.samples is not None and (
             isinstance(self.samples, bool) or not isinstance(self.samples, int) or self.samples < 1
         ):

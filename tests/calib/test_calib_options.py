@@ -10,7 +10,7 @@ from b2v_edge.calib.options import CalibError, CalibOptions, parse_data_spec
 
 
 def test_defaults_validate():
-    opts = CalibOptions().validated()
+    opts = CalibOptions()
     assert opts.target == "tensorrt" and opts.symmetric_activations
     assert opts.pool_size == 528  # (256 + 8) * 2
 
@@ -65,26 +65,26 @@ def test_bad_data_spec_says_what_to_write(spec, message):
 )
 def test_invalid_values(field, value, match):
     with pytest.raises(CalibError, match=match):
-        replace(CalibOptions(), **{field: value}).validated()
+        replace(CalibOptions(), **{field: value})
 
 
 def test_modelopt_combinations_rejected():
     with pytest.raises(CalibError, match="percentile"):
-        CalibOptions(backend="modelopt", method="percentile").validated()
+        CalibOptions(backend="modelopt", method="percentile")
     with pytest.raises(CalibError, match="uses --quantizer onnxruntime"):
-        CalibOptions(backend="modelopt", method="entropy", target="onnxruntime").validated()
+        CalibOptions(backend="modelopt", method="entropy", target="onnxruntime")
     with pytest.raises(CalibError, match="sensitivity"):
-        CalibOptions(backend="modelopt", method="minmax", sensitivity=True).validated()
+        CalibOptions(backend="modelopt", method="minmax", sensitivity=True)
 
 
 def test_a_tensorrt_line_is_a_target():
-    opts = CalibOptions(target="trt8.2").validated()
+    opts = CalibOptions(target="trt8.2")
     assert (opts.target, opts.trt_version, opts.symmetric_activations) == ("tensorrt", "8.2.1", True)
-    assert CalibOptions(target="trt10", trt_version="10.1.0").validated().trt_version == "10.1.0"
+    assert CalibOptions(target="trt10", trt_version="10.1.0").trt_version == "10.1.0"
     with pytest.raises(CalibError, match="target must be one of trt8.0"):
-        CalibOptions(target="trt9").validated()
+        CalibOptions(target="trt9")
 
 
 def test_target_psnr_implies_sensitivity_and_normalises():
-    opts = CalibOptions(target_psnr=40.0, exclude=(" a ", ""), cache_dir="~/x").validated()
+    opts = CalibOptions(target_psnr=40.0, exclude=(" a ", ""), cache_dir="~/x")
     assert opts.sensitivity and opts.exclude == ("a",) and "~" not in str(opts.cache_dir)

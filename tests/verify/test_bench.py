@@ -188,8 +188,7 @@ def test_rounds_interleave_rows_in_rotating_order_and_drop_a_failed_row():
     log = []
     names = ("A", "B", "C")
     opened = [(BenchRow(n, "onnx", "fp32", "-", (8, 8)), _Recorder(n, log, 2 if n == "C" else None), []) for n in names]
-    options = BenchOptions.__new__(BenchOptions)
-    options.runs, options.rounds = 7, 3
+    options = BenchOptions("deploy", runs=7, rounds=3, threads=1)
     bench._time_rounds(opened, options, lambda *_: None, 0, 12)
     assert log == ["A", "B", "C", "B", "A", "A", "B"]  # round 2 starts one later; C failed there and is out
     a, b, c = (row for row, _, _ in opened)
