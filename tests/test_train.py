@@ -3,21 +3,12 @@ import subprocess
 import sys
 
 import torch
+from tiny_model import TINY
 
 from b2v_edge.checkpoint import load_checkpoint
 from b2v_edge.losses import LossConfig, total_loss
 from b2v_edge.model import build_model
 from b2v_edge.train import TrainOptions, batch_indices, train
-
-TINY = dict(
-    enc_channels=(4, 4, 6, 6, 8),
-    dec_channels=(8, 6, 6, 4, 4),
-    growth=(2, 2, 2, 2, 2),
-    dense_layers=(1, 1, 1, 1, 1),
-    stn_hidden=4,
-    lw_hidden=4,
-    refine_channels=4,
-)
 
 
 def _opts(tmp_path, **kw):

@@ -14,18 +14,9 @@ from pathlib import Path
 import numpy as np
 import onnx
 import pytest
+from tiny_model import TINY
 
 pytestmark = pytest.mark.slow
-
-TINY = dict(
-    enc_channels=(4, 4, 6, 6, 8),
-    dec_channels=(8, 6, 6, 4, 4),
-    growth=(2, 2, 2, 2, 2),
-    dense_layers=(1, 1, 1, 1, 1),
-    stn_hidden=4,
-    lw_hidden=4,
-    refine_channels=4,
-)
 
 
 def _export(path: Path, warp: str) -> Path:

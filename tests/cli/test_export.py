@@ -7,20 +7,12 @@ from pathlib import Path
 
 import pytest
 import torch
+from tiny_model import TINY
 from typer.testing import CliRunner
 
 from b2v_edge.cli.main import app
 
 runner = CliRunner()
-TINY = dict(
-    enc_channels=(4, 4, 6, 6, 8),
-    dec_channels=(8, 6, 6, 4, 4),
-    growth=(2, 2, 2, 2, 2),
-    dense_layers=(1, 1, 1, 1, 1),
-    stn_hidden=4,
-    lw_hidden=4,
-    refine_channels=4,
-)
 
 
 @pytest.fixture(scope="module")

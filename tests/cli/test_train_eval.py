@@ -1,5 +1,6 @@
 import json
 
+from tiny_model import TINY
 from typer.testing import CliRunner
 
 from b2v_edge.checkpoint import save_checkpoint
@@ -7,15 +8,6 @@ from b2v_edge.cli.main import app
 from b2v_edge.model import build_model
 
 runner = CliRunner()
-TINY = dict(
-    enc_channels=(4, 4, 6, 6, 8),
-    dec_channels=(8, 6, 6, 4, 4),
-    growth=(2, 2, 2, 2, 2),
-    dense_layers=(1, 1, 1, 1, 1),
-    stn_hidden=4,
-    lw_hidden=4,
-    refine_channels=4,
-)
 
 
 def test_train_rejects_bad_crop_with_one_line_error(tmp_path):

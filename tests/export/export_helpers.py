@@ -8,23 +8,13 @@ only the session-scoped ``tiny_deploy`` fixture runs the whole pipeline on a tin
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Dict
 
 import torch
 import torch.nn as nn
+from tiny_model import TINY
 
 from b2v_edge.model.blocks import AffineRegressor, FlowHead
 from b2v_edge.model.warp import affine_warp, flow_warp
-
-TINY_CFG: Dict[str, object] = dict(
-    enc_channels=(4, 4, 6, 6, 8),
-    dec_channels=(8, 6, 6, 4, 4),
-    growth=(2, 2, 2, 2, 2),
-    dense_layers=(1, 1, 1, 1, 1),
-    stn_hidden=4,
-    lw_hidden=4,
-    refine_channels=4,
-)
 
 
 class TinyWarpNet(nn.Module):
@@ -63,7 +53,7 @@ def tiny_blur2video(frames: int = 3):
     from b2v_edge.model import build_model
 
     torch.manual_seed(0)
-    return perturb(build_model("lite", frames, **TINY_CFG))
+    return perturb(build_model("lite", frames, **TINY))
 
 
 def make_deploy(

@@ -6,20 +6,13 @@ from typing import Dict
 
 import pytest
 import torch
+from tiny_model import TINY
 
 from b2v_edge.checkpoint import convert_v1_state_dict
 from b2v_edge.model import build_model
 from b2v_edge.model.network import FrameDecoder
 
-TINY = dict(
-    enc_channels=(4, 4, 6, 6, 8),
-    dec_channels=(8, 6, 6, 4, 4),
-    growth=(2, 2, 2, 2, 2),
-    dense_layers=(2, 1, 1, 1, 1),
-    stn_hidden=4,
-    lw_hidden=4,
-    refine_channels=4,
-)
+TWO_DENSE = dict(TINY, dense_layers=(2, 1, 1, 1, 1))  # two dense convs in the first block
 TOL = {torch.float32: 1e-5, torch.float64: 1e-10}
 
 
@@ -54,7 +47,7 @@ def _per_frame_decoders(model):
 @pytest.mark.parametrize("mode", ["native", "gather"])
 @pytest.mark.parametrize("preset", ["lite", "paper"])
 def test_batched_decoder_equals_per_frame_decoders(frames, mode, preset):
-    model = _perturbed(build_model(preset, frames, warp_mode=mode, **TINY)).eval()
+    model = _perturbed(build_model(preset, frames, warp_mode=mode, **TWO_DENSE)).eval()
     x = torch.rand(2, 3, 37, 45)
     with torch.no_grad():
         pyramid, encs = model._encode(x)
@@ -70,7 +63,7 @@ def test_batched_decoder_equals_per_frame_decoders(frames, mode, preset):
 
 @pytest.mark.parametrize("mode", ["native", "gather"])
 def test_batched_gradients_equal_per_frame_gradients(mode):
-    model = _perturbed(build_model("lite", 5, warp_mode=mode, **TINY)).double()
+    model = _perturbed(build_model("lite", 5, warp_mode=mode, **TWO_DENSE)).double()
     x = torch.rand(1, 3, 32, 40, dtype=torch.float64)
     pyramid, encs = model._encode(x)
     mids, _, _ = model.middle(encs, pyramid)
@@ -90,7 +83,7 @@ def test_batched_gradients_equal_per_frame_gradients(mode):
 
 
 def test_format_1_weights_convert_to_the_batched_layout():
-    model = _perturbed(build_model("lite", 5, **TINY))
+    model = _perturbed(build_model("lite", 5, **TWO_DENSE))
     g = model.cfg.frames - 1
     old = {k: v for k, v in model.state_dict().items() if not k.startswith("others.")}
     for k, dec in enumerate(_per_frame_decoders(model)):
@@ -108,7 +101,7 @@ def test_one_warp_call_per_level(monkeypatch):
     calls = []
     real = warp.grid_sample
     monkeypatch.setattr(warp, "grid_sample", lambda *a, **k: calls.append(1) or real(*a, **k))
-    model = build_model("lite", 7, **TINY).eval()
+    model = build_model("lite", 7, **TWO_DENSE).eval()
     with torch.no_grad():
         model(torch.rand(1, 3, 32, 32))
     assert len(calls) == 5 + 6  # one per FTN level (STN + flow of every frame) and one per ITN scale

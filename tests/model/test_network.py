@@ -1,18 +1,9 @@
 import pytest
 import torch
+from tiny_model import TINY
 
 from b2v_edge.model import ModelConfig, build_model
 from b2v_edge.model.blocks import AffineRegressor, FlowHead
-
-TINY = dict(
-    enc_channels=(4, 4, 6, 6, 8),
-    dec_channels=(8, 6, 6, 4, 4),
-    growth=(2, 2, 2, 2, 2),
-    dense_layers=(1, 1, 1, 1, 1),
-    stn_hidden=4,
-    lw_hidden=4,
-    refine_channels=4,
-)
 
 
 @pytest.mark.parametrize("frames", [3, 5, 7])

@@ -124,22 +124,18 @@ def test_pipeline_serves_mjpeg_on_localhost(tmp_path):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     opts = RunOptions(model=tmp_path, headless=True, serve=f"127.0.0.1:{port}")
-    pipe = Pipeline(opts, engine=_Echo(), source=_endless())
+    served = threading.Event()  # two frames went through every output: one is being served
+    pipe = Pipeline(opts, engine=_Echo(), source=_endless(), on_status=lambda st: st.frames >= 2 and served.set())
     result = {}
     worker = threading.Thread(target=lambda: result.update(summary=pipe.run()))
     worker.start()
     try:
-        deadline, jpeg = time.monotonic() + 10, b""
-        while time.monotonic() < deadline and not jpeg:
-            try:
-                jpeg = _get(f"http://127.0.0.1:{port}/frame.jpg", timeout=2)[2]
-            except (urllib.error.URLError, ConnectionError):
-                time.sleep(0.05)
-        assert jpeg.startswith(SOI)
-        assert b"--frame" in _read_parts(f"http://127.0.0.1:{port}/stream.mjpg", parts=2)
+        assert served.wait(60), "the pipeline never processed two frames"
+        assert _get(f"http://127.0.0.1:{port}/frame.jpg", timeout=30)[2].startswith(SOI)
+        assert b"--frame" in _read_parts(f"http://127.0.0.1:{port}/stream.mjpg", parts=2, timeout=30)
     finally:
         pipe.stop("test done")
-        worker.join(10)
+        worker.join(30)
     summary = result["summary"]
     assert summary.serve_url == f"http://127.0.0.1:{port}/" and summary.stop_reason == "test done"
     assert summary.frames_processed > 0

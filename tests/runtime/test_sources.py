@@ -67,7 +67,23 @@ def test_pipelines_are_low_latency():
     assert pipe.endswith("appsink drop=true max-buffers=1 sync=false")
     rtsp = rtsp_pipeline("rtsp://a/b")
     assert "latency=0" in rtsp and "drop=true max-buffers=1" in rtsp
-    assert isinstance(has_gstreamer(), bool)
+
+
+@pytest.mark.parametrize(
+    "build, expected",
+    [
+        ("    GStreamer:                   YES (1.20.3)\n", True),
+        ("    GStreamer:                   NO\n", False),
+        ("", False),
+    ],
+)
+def test_has_gstreamer_reads_the_opencv_build(monkeypatch, build, expected):
+    monkeypatch.setattr(cv2, "getBuildInformation", lambda: build)
+    has_gstreamer.cache_clear()  # the answer is cached per process
+    try:
+        assert has_gstreamer() is expected
+    finally:
+        has_gstreamer.cache_clear()
 
 
 # ---- files, folders, images -----------------------------------------------------------------

@@ -20,20 +20,12 @@ import numpy as np
 import onnx
 import torch
 from onnx import numpy_helper
+from tiny_model import TINY
 
 from b2v_edge.checkpoint import load_checkpoint, save_checkpoint
 from b2v_edge.common.manifest import Artifact, Manifest, sha256_file
 from b2v_edge.model import build_model
 
-TINY = dict(
-    enc_channels=(4, 4, 6, 6, 8),
-    dec_channels=(8, 6, 6, 4, 4),
-    growth=(2, 2, 2, 2, 2),
-    dense_layers=(1, 1, 1, 1, 1),
-    stn_hidden=4,
-    lw_hidden=4,
-    refine_channels=4,
-)
 NAMES = {"fp32": "model.onnx", "fp16": "model.fp16.onnx"}
 
 

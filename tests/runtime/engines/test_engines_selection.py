@@ -53,7 +53,7 @@ def test_check_plan_compat_refuses_other_trt_and_gpu(tmp_path):
         check_plan_compat(_plan_art(), tmp_path, "10.3.0", "7.2", "Xavier")
     warn = check_plan_compat(_plan_art(), tmp_path, "10.3.0", "8.7", "Orin NX")
     assert warn and "may be slower" in warn
-    relaxed = _plan_art(build_options={"version_compatible": True, "hardware_compatibility": "ampere_plus"})
+    relaxed = _plan_art(build_options={"version_compatible": True, "hardware_compatibility": "ampere+"})
     assert check_plan_compat(relaxed, tmp_path, "10.4.0", "8.6", "RTX 3090") is not None  # name differs: warns only
     assert "does not record" in check_plan_compat(_plan_art(tensorrt_version=""), tmp_path, "10.3.0", "8.7")
 
