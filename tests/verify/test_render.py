@@ -13,12 +13,10 @@ import pytest
 
 from b2v_edge.verify.bench import BenchReport, BenchRow, Ratio
 from b2v_edge.verify.compare import ArtifactParity, ParityReport, ReferenceScores, Thresholds, WorstCase
+from b2v_edge.verify.figures import diff_gain, image_strip, psnr_plot_png
 from b2v_edge.verify.render import (
     SUMMARY_HEAD,
     TERMINAL_COLUMNS,
-    diff_gain,
-    image_strip,
-    psnr_plot_png,
     render_bench_markdown,
     render_html,
     render_json,
