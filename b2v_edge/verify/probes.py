@@ -1,6 +1,7 @@
 """Facts about this machine: OS, Jetson release, GPU, CUDA, TensorRT, Python bindings, OpenCV, cameras, memory.
 
-Every probe reads through a :class:`Host`: its file-system root, command runner, module importer,
+GPU and CUDA probes live in :mod:`~b2v_edge.verify.probes_gpu`, the :class:`Host` in
+:mod:`~b2v_edge.verify.host`; both are re-exported here. Every probe reads through a :class:`Host`: its file-system root, command runner, module importer,
 package-version lookup and shared-library loader are replaceable, so tests describe a Jetson with a
 fake ``/etc/nv_tegra_release`` or a stand-in ``tensorrt`` module without touching this machine.
 A probe never raises for something that is absent: it returns None or an empty result.
@@ -8,18 +9,15 @@ A probe never raises for something that is absent: it returns None or an empty r
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
-import importlib
-import importlib.metadata
-import json
 import platform
 import re
 import shutil
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Tuple
+
+from .host import Host, dist_version
+from .probes_gpu import GpuFacts, cuda_driver_version, cuda_runtime_version, gpu, jetson_model
 
 __all__ = [
     "Camera",
@@ -67,84 +65,7 @@ L4T_TO_JETPACK: Tuple[Tuple[str, str], ...] = (
     ("36.4", "6.1"),
     ("38.2", "7.0"),
 )
-#: Compute capability of the Jetson GPUs, matched against ``/proc/device-tree/model``.
-JETSON_COMPUTE: Tuple[Tuple[str, str], ...] = (
-    ("orin", "8.7"),
-    ("xavier", "7.2"),
-    ("tx2", "6.2"),
-    ("tx1", "5.3"),
-    ("nano", "5.3"),
-)
 TENSORRT_DISTS = ("tensorrt", "tensorrt-cu13", "tensorrt-cu12", "tensorrt-cu11", "tensorrt-libs")
-
-
-def run_command(args: Sequence[str]) -> Optional[str]:
-    """stdout of ``args`` (5 s limit), or None when the program is missing or fails."""
-    if shutil.which(args[0]) is None:
-        return None
-    try:
-        done = subprocess.run(list(args), capture_output=True, text=True, timeout=5, check=False)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return done.stdout if done.returncode == 0 else None
-
-
-def dist_version(dist: str) -> Optional[str]:
-    """Installed version of the distribution ``dist`` (pip metadata), or None."""
-    try:
-        return importlib.metadata.version(dist)
-    except importlib.metadata.PackageNotFoundError:
-        return None
-
-
-def load_library(name: str) -> Any:
-    """``ctypes.CDLL`` of the shared library ``name`` (e.g. ``"cuda"``), or None."""
-    found = ctypes.util.find_library(name)
-    candidates = [found] if found else []
-    candidates += [f"lib{name}.so", f"lib{name}.so.1"]
-    for candidate in candidates:
-        try:
-            return ctypes.CDLL(candidate)
-        except OSError:
-            continue
-    return None
-
-
-@dataclass(frozen=True)
-class Host:
-    """Where the probes look. The defaults are this machine; tests replace any field.
-
-    Attributes:
-        root: file-system root for ``/etc``, ``/proc``, ``/sys``, ``/dev`` and ``/usr/local/cuda``.
-        run: runs a command, returns its stdout or None.
-        import_module: imports a Python module (raises ImportError when absent).
-        version: installed version of a pip distribution, or None.
-        library: loads a shared library by short name (``"cuda"``, ``"cudart"``), or None.
-    """
-
-    root: Path = Path("/")
-    run: Callable[[Sequence[str]], Optional[str]] = run_command
-    import_module: Callable[[str], Any] = importlib.import_module
-    version: Callable[[str], Optional[str]] = dist_version
-    library: Callable[[str], Any] = load_library
-
-    def path(self, absolute: str) -> Path:
-        """``absolute`` (e.g. ``"/etc/os-release"``) under :attr:`root`."""
-        return self.root / absolute.lstrip("/")
-
-    def read(self, absolute: str) -> Optional[str]:
-        """Text of a file under :attr:`root` (NUL bytes dropped), or None."""
-        try:
-            return self.path(absolute).read_text(encoding="utf-8", errors="replace").replace("\x00", "")
-        except OSError:
-            return None
-
-    def module(self, name: str) -> Any:
-        """The imported module ``name``, or None when it cannot be imported."""
-        try:
-            return self.import_module(name)
-        except Exception:  # ImportError, or a binding whose native library is missing
-            return None
 
 
 # ---- operating system and Jetson ----------------------------------------------------------------
@@ -179,126 +100,6 @@ def jetpack_for_l4t(l4t: Optional[str]) -> Optional[str]:
         if l4t == prefix or l4t.startswith(prefix + "."):
             return jetpack
     return None
-
-
-def jetson_model(host: Host) -> Optional[str]:
-    """The board name from ``/proc/device-tree/model`` when it is a Jetson, else None."""
-    model = (host.read("/proc/device-tree/model") or "").strip()
-    return model if "jetson" in model.lower() else None
-
-
-# ---- GPU and CUDA -------------------------------------------------------------------------------
-@dataclass
-class GpuFacts:
-    """The first CUDA GPU: ``name``, ``compute_capability`` (``"8.7"``), ``memory_mib`` (0 = unknown)."""
-
-    name: str
-    compute_capability: str
-    memory_mib: int = 0
-    source: str = ""
-
-    @property
-    def sm(self) -> Tuple[int, int]:
-        """Compute capability as ``(major, minor)``."""
-        major, _, minor = self.compute_capability.partition(".")
-        return int(major or 0), int(minor or 0)
-
-
-def _gpu_cuda_python(host: Host) -> Optional[GpuFacts]:
-    cudart = host.module("cuda.bindings.runtime") or host.module("cuda.cudart")
-    if cudart is None:
-        return None
-    try:
-        err, count = cudart.cudaGetDeviceCount()
-        if int(err) != 0 or count < 1:
-            return None
-        err, prop = cudart.cudaGetDeviceProperties(0)
-        if int(err) != 0:
-            return None
-        name = prop.name.decode() if isinstance(prop.name, bytes) else str(prop.name)
-        return GpuFacts(name.strip("\x00 "), f"{prop.major}.{prop.minor}", prop.totalGlobalMem >> 20, "cuda-python")
-    except Exception:  # a binding that does not match the driver: report nothing rather than fail
-        return None
-
-
-def _gpu_pycuda(host: Host) -> Optional[GpuFacts]:
-    drv = host.module("pycuda.driver")
-    if drv is None:
-        return None
-    try:
-        drv.init()
-        dev = drv.Device(0)
-        major, minor = dev.compute_capability()
-        return GpuFacts(dev.name(), f"{major}.{minor}", dev.total_memory() >> 20, "pycuda")
-    except Exception:  # no device / driver mismatch
-        return None
-
-
-def _gpu_nvidia_smi(host: Host) -> Optional[GpuFacts]:
-    out = host.run(["nvidia-smi", "--query-gpu=name,compute_cap,memory.total", "--format=csv,noheader,nounits"])
-    if not out or not out.strip():
-        return None
-    parts = [p.strip() for p in out.strip().splitlines()[0].split(",")]
-    if len(parts) < 3:
-        return None
-    memory = int(parts[2]) if parts[2].isdigit() else 0
-    return GpuFacts(parts[0], parts[1], memory, "nvidia-smi")
-
-
-def _gpu_jetson(host: Host) -> Optional[GpuFacts]:
-    model = jetson_model(host)
-    if model is None:
-        return None
-    for key, cc in JETSON_COMPUTE:
-        if key in model.lower():
-            return GpuFacts(f"{model} (integrated)", cc, 0, "device tree")
-    return None
-
-
-def gpu(host: Host) -> Optional[GpuFacts]:
-    """The first CUDA GPU, asked of cuda-python, pycuda, ``nvidia-smi``, then the Jetson board name."""
-    for probe in (_gpu_cuda_python, _gpu_pycuda, _gpu_nvidia_smi, _gpu_jetson):
-        found = probe(host)
-        if found is not None:
-            return found
-    return None
-
-
-def _cuda_version(value: int) -> str:
-    return f"{value // 1000}.{value % 1000 // 10}"
-
-
-def cuda_driver_version(host: Host) -> Optional[str]:
-    """Highest CUDA version the installed driver supports (``cuDriverGetVersion``), e.g. ``"12.6"``."""
-    lib = host.library("cuda")
-    if lib is None:
-        return None
-    out = ctypes.c_int(0)
-    try:
-        ok = lib.cuDriverGetVersion(ctypes.byref(out)) == 0
-    except (AttributeError, OSError):
-        return None
-    return _cuda_version(out.value) if ok and out.value else None
-
-
-def cuda_runtime_version(host: Host) -> Optional[str]:
-    """CUDA toolkit/runtime version: ``libcudart`` (``cudaRuntimeGetVersion``), else ``/usr/local/cuda``."""
-    lib = host.library("cudart")
-    if lib is not None:
-        out = ctypes.c_int(0)
-        try:
-            if lib.cudaRuntimeGetVersion(ctypes.byref(out)) == 0 and out.value:
-                return _cuda_version(out.value)
-        except (AttributeError, OSError):
-            pass
-    text = host.read("/usr/local/cuda/version.json")
-    if text:
-        try:
-            return str(json.loads(text)["cuda"]["version"])
-        except (ValueError, KeyError, TypeError):
-            pass
-    match = re.search(r"CUDA Version\s+([\d.]+)", host.read("/usr/local/cuda/version.txt") or "")
-    return match.group(1) if match else None
 
 
 # ---- Python packages ----------------------------------------------------------------------------
