@@ -34,6 +34,7 @@ from b2v_edge.runtime.engines.trt import TrtEngine
 ROOT = Path(__file__).resolve().parents[2]
 PRODUCT = [
     ROOT / "export" / "trt_build.py",
+    ROOT / "export" / "trt_network.py",
     ROOT / "runtime" / "engines" / "trt.py",
     ROOT / "runtime" / "engines" / "cuda.py",
 ]
