@@ -73,6 +73,16 @@ def export_default(out_dir: Union[str, Path] = "deploy", log: Optional[Log] = No
 
     Writes ``model.onnx`` (fp32) and ``model.fp16.onnx`` (gather warp, opset 13): usable by ONNX
     Runtime (CPU or GPU) and by every TensorRT from 8.0 to 11.x.
+
+    Args:
+        out_dir: the deploy dir to (re)write.
+        log: receives one progress line per step.
+
+    Returns:
+        ``out_dir`` as a path.
+
+    Raises:
+        ExportError: a graph failed its lint or its ORT-vs-PyTorch check (nothing half-written stays).
     """
     options = ExportOptions(out_dir=Path(out_dir), **DEFAULT_PORTABLE)
     return run_export(options, log).deploy_dir
@@ -102,7 +112,19 @@ def export_variant(checkpoint: str, out_dir: Path, size: Tuple[int, int], warp: 
 
 
 def lint_file(path: Union[str, Path], target: str, trt_version: Optional[str] = None) -> LintReport:
-    """Lint an ONNX file for ``target`` (``trt8.0`` ... ``trt11``, ``onnxruntime``)."""
+    """Lint an ONNX file for a deployment target.
+
+    Args:
+        path: the ``.onnx`` file.
+        target: ``trt8.0`` ... ``trt11`` or ``onnxruntime``.
+        trt_version: the exact TensorRT release when known (some rules depend on the minor version).
+
+    Returns:
+        The findings; ``bool(report)`` is False when any is an error.
+
+    Raises:
+        FileNotFoundError: ``path`` is not a file.
+    """
     file = Path(path)
     if not file.is_file():
         raise FileNotFoundError(f"{file} does not exist or is not a file")

@@ -47,10 +47,12 @@ class LintReport:
 
     @property
     def errors(self) -> List[Finding]:
+        """Findings that fail the lint (the graph will not parse or run correctly on the target)."""
         return [f for f in self.findings if f.severity == "error"]
 
     @property
     def warnings(self) -> List[Finding]:
+        """Findings that pass but cost speed or portability."""
         return [f for f in self.findings if f.severity == "warning"]
 
     def __bool__(self) -> bool:
@@ -64,6 +66,7 @@ class LintReport:
         return [(items[0], len(items)) for items in groups.values()]
 
     def to_dict(self) -> Dict[str, Any]:
+        """JSON form recorded in the manifest (``extra.lint``)."""
         return {
             "target": self.target,
             "tensorrt": self.tensorrt,
@@ -145,7 +148,7 @@ def _check_gridsample(
         yield Finding(
             node.name,
             node.op_type,
-            f"TensorRT {trt} runs GridSample ~4x slower than 10.3+",
+            f"TensorRT {trt} runs GridSample much slower than 10.3+",
             "use TensorRT >= 10.3 or --warp gather",
             "warning",
         )

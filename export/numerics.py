@@ -28,12 +28,14 @@ class Verification:
 
     @property
     def passed(self) -> bool:
+        """PSNR vs PyTorch reaches the precision's floor."""
         return self.psnr_db >= self.min_psnr_db
 
     def __bool__(self) -> bool:
         return self.passed
 
     def to_dict(self) -> Dict[str, Any]:
+        """JSON form recorded in the manifest (``parity.export``), with the number of inputs."""
         out = asdict(self)
         out["inputs"] = len(self.shapes)
         out["passed"] = self.passed

@@ -140,6 +140,7 @@ def _lower_node(model: onnx.ModelProto, node: onnx.NodeProto, target: int) -> No
 
 
 def current_opset(model: onnx.ModelProto) -> int:
+    """The default-domain opset of ``model`` (:class:`OpsetError` when it imports none)."""
     for entry in model.opset_import:
         if entry.domain in ("", "ai.onnx"):
             return int(entry.version)

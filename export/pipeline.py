@@ -62,6 +62,7 @@ class ExportResult:
     cpu_seconds: float = 0.0
 
     def artifact(self, precision: str, kind: str = "onnx") -> Artifact:
+        """The exported artifact of ``precision`` (``ManifestError`` when it was not exported)."""
         return self.manifest.get(kind, precision)
 
 

@@ -87,6 +87,7 @@ class BuildOptions:
                 raise ConfigError(f"{name} must be 4 positive ints B,3,H,W; got {shape}")
 
     def to_dict(self) -> Dict[str, Any]:
+        """JSON form recorded with the plan (``extra.build_options``); paths as strings."""
         return {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(self).items()}
 
 

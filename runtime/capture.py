@@ -84,6 +84,7 @@ class FrameSlot:
             return None if self._closed else _TIMEOUT
 
     def close(self) -> None:
+        """No more frames: waiting and later :meth:`get` calls return None, :meth:`put` returns False."""
         with self._cond:
             self._closed = True
             self._cond.notify_all()
@@ -119,6 +120,7 @@ class CaptureThread:
         self._thread = threading.Thread(target=self._run, name="b2v-capture", daemon=True)
 
     def start(self) -> "CaptureThread":
+        """Start reading the source on a daemon thread; returns self."""
         self._thread.start()
         return self
 

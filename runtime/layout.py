@@ -119,6 +119,7 @@ class FrameLayout:
 
     @property
     def full_resolution(self) -> bool:
+        """True when frames keep their resolution (padded to 32 or tiled), False when scaled."""
         return self.mode in ("pad", "tiles")
 
     def describe(self) -> str:
@@ -278,10 +279,18 @@ def plan_layout(frame_size: Size, limits: InputLimits, fit: str = "full", overla
 
 
 def run_passes(engine: Any, x: np.ndarray, limits: InputLimits) -> np.ndarray:
-    """Run ``x`` ``[T, 3, H, W]`` through ``engine`` in batches its input accepts → ``[T, N, 3, H, W]``.
+    """Run ``T`` passes through ``engine`` in batches its input accepts.
 
     A static batch larger than the remaining passes is filled with copies of the last pass (their
     outputs are dropped).
+
+    Args:
+        engine: an :class:`~b2v_edge.runtime.engines.Engine` (``infer([B,3,H,W]) -> [B,N,3,H,W]``).
+        x: passes ``float32 [T, 3, H, W]`` in [0, 1].
+        limits: the engine's input limits (batch, tile batch).
+
+    Returns:
+        ``float32 [T, N, 3, H, W]``, in the order of ``x``.
     """
     step = limits.tile_batch
     outs = []

@@ -175,6 +175,7 @@ class PreviewWindow:
             return False
 
     def close(self, ok: bool = True) -> None:
+        """Close the window (idempotent); ``ok`` is unused (the output interface's success flag)."""
         if self._open:
             self._open = False
             try:

@@ -109,6 +109,7 @@ class DenseBlock(nn.Module):
         self.fuse = nn.Sequential(nn.Conv2d(fuse_in, g * out_ch, 1, groups=g), nn.LeakyReLU(NEG_SLOPE, True))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``[B, G*in_ch, H, W] -> [B, G*out_ch, H, W]`` (frame-major channels)."""
         feats = [self.squeeze(x)]
         for layer in self.convs:
             feats.append(layer(frame_cat(feats, self.frames)))
@@ -139,6 +140,7 @@ class AffineRegressor(nn.Module):
             self.fc.bias.copy_(torch.tensor([1.0, 0.0, 0.0, 0.0, 1.0, 0.0]).repeat(g))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``[B, C, H, W] -> theta [B, 2, 3]`` (G = 1) or ``[B, G, 2, 3]``, normalised coordinates."""
         if self.pool > 1:
             x = F.avg_pool2d(x, self.pool)
         pooled = self.features(x).mean(dim=(2, 3))
@@ -164,6 +166,7 @@ class FlowHead(nn.Module):
         self.head = zero_conv(frames * hidden, frames * 2, groups=frames)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``[B, C, H, W] -> flow [B, G*2, H, W]`` in input pixels (x then y per frame)."""
         if self.pool == 1:
             return self.head(self.body(x))
         flow = self.head(self.body(F.avg_pool2d(x, self.pool)))
@@ -187,6 +190,7 @@ class FeatureTransformer(nn.Module):
         self.warp_mode = "native"
 
     def forward(self, feat: torch.Tensor) -> "tuple[torch.Tensor, torch.Tensor]":
+        """``feat [B, C, H, W] -> (warped [B, G*2C, H, W], theta [B, 2, 3] or [B, G, 2, 3])``."""
         g = self.frames
         theta = self.stn(feat)
         if g == 1:
@@ -215,6 +219,7 @@ class RefineBlock(nn.Module):
         self.head = zero_conv(g * ch, g * 3, groups=g)
 
     def forward(self, feat: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
+        """``feat [B, G*C, H, W]``, ``image [B, G*3, H, W] -> image + residual [B, G*3, H, W]``."""
         return image + self.head(self.body(frame_cat([feat, image], self.frames)))
 
 
@@ -229,6 +234,7 @@ class LayerNorm2d(nn.Module):
         self.eps = eps
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``[B, C, H, W] -> [B, C, H, W]``, normalised over C at each pixel."""
         mean = x.mean(dim=1, keepdim=True)
         var = (x - mean).pow(2).mean(dim=1, keepdim=True)
         return (x - mean) / torch.sqrt(var + self.eps) * self.weight + self.bias
@@ -238,6 +244,7 @@ class SimpleGate(nn.Module):
     """Split the channels in two halves and multiply them: ``[B,2C,H,W] -> [B,C,H,W]``."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``[B, 2C, H, W] -> [B, C, H, W]``: first half times second half."""
         a, b = x.chunk(2, dim=1)
         return a * b
 
@@ -267,6 +274,7 @@ class NAFBlock(nn.Module):
         self.gamma = nn.Parameter(torch.zeros(1, c, 1, 1))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``[B, C, H, W] -> [B, C, H, W]`` (residual; the identity at init)."""
         y = self.gate(self.depthwise(self.expand(self.norm1(x))))
         y = self.project(y * self.attention(y))
         x = x + y * self.beta
@@ -283,6 +291,7 @@ class NAFStage(nn.Module):
         self.blocks = nn.Sequential(*(NAFBlock(out_ch) for _ in range(blocks)))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``[B, in_ch, H, W] -> [B, out_ch, H, W]``."""
         return self.blocks(self.project(x))
 
 
@@ -295,4 +304,5 @@ class NAFEncoderBlock(nn.Module):
         self.blocks = nn.Sequential(*(NAFBlock(out_ch) for _ in range(blocks)))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``[B, in_ch, H, W] -> [B, out_ch, H/2, W/2]``."""
         return self.blocks(self.down(x))

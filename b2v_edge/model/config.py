@@ -97,10 +97,16 @@ class ModelConfig:
             raise ConfigError(f"warp_mode must be one of {WARP_MODES}, got {self.warp_mode!r}")
 
     def to_dict(self) -> Dict[str, Any]:
+        """Every field, tuples as lists (what a checkpoint stores; JSON-serialisable)."""
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
 
     @classmethod
     def from_dict(cls, data: Dict[str, Any]) -> "ModelConfig":
+        """The config :meth:`to_dict` wrote (missing keys take the defaults).
+
+        Raises:
+            ConfigError: an unknown key or an invalid value.
+        """
         known = {f for f in cls.__dataclass_fields__}
         unknown = set(data) - known
         if unknown:

@@ -265,6 +265,21 @@ class Blur2Video(nn.Module):
         return self._crop_scales(mid_scales, x.shape[2], x.shape[3])
 
     def forward(self, x: torch.Tensor, aux: bool = False) -> Any:
+        """Restore the N frames hidden in a blurred image.
+
+        Args:
+            x: blurred images ``float32 [B, 3, H, W]``, RGB in [0, 1]; any H and W (edge-padded to a
+                multiple of 32 inside, cropped back).
+            aux: also return every scale and every STN theta (training).
+
+        Returns:
+            ``aux=False``: frames ``[B, N, 3, H, W]`` clipped to [0, 1], in time order (the middle
+            frame at index ``N // 2``; the order of a blur is ambiguous: reversed is equally right).
+            ``aux=True``: :class:`ModelOutput` with unclipped frames at H/32 .. H and the thetas.
+
+        Raises:
+            ValueError: ``x`` is not ``[B, 3, H, W]``.
+        """
         self._check_input(x)
         h, w = x.shape[2], x.shape[3]
         pyramid, encs = self._encode(x)
@@ -318,7 +333,19 @@ PRESETS: Dict[str, Dict[str, Any]] = {
 
 
 def build_model(preset: str = "lite", frames: int = 7, **overrides: Any) -> Blur2Video:
-    """Create a model from a preset name (``lite``/``paper``) with optional config overrides."""
+    """Create a model from a preset with optional :class:`ModelConfig` overrides.
+
+    Args:
+        preset: a key of :data:`PRESETS` (``lite`` for edge devices, ``paper``).
+        frames: N, output frames (3, 5 or 7).
+        **overrides: :class:`ModelConfig` fields replacing the preset's.
+
+    Returns:
+        A freshly initialised :class:`Blur2Video` (it starts at "the blurred input repeated N times").
+
+    Raises:
+        ConfigError: unknown preset or an invalid config value.
+    """
     if preset not in PRESETS:
         raise ConfigError(f"unknown preset {preset!r}; choose one of {sorted(PRESETS)}")
     params = dict(PRESETS[preset], frames=frames, preset=preset)

@@ -161,7 +161,21 @@ def native_sampler(fn: NativeSampler) -> "contextlib.AbstractContextManager[None
 
 
 def grid_sample(x: torch.Tensor, grid: torch.Tensor, mode: str = "native", padding: str = "zeros") -> torch.Tensor:
-    """Bilinear sampling of ``x [B,C,H,W]`` at ``grid [B,Ho,Wo,2]`` (normalised, align_corners=False)."""
+    """Bilinear sampling of ``x`` at normalised grid points (align_corners=False).
+
+    Args:
+        x: input ``[B, C, H, W]``.
+        grid: sampling points ``[B, Ho, Wo, 2]``, (x, y) in [-1, 1] (pixel-edge convention); points
+            outside read zeros or the border pixel, per ``padding``.
+        mode: ``native`` (``F.grid_sample``) or ``gather`` (floor + gather; equal values).
+        padding: ``zeros`` or ``border``.
+
+    Returns:
+        ``[B, C, Ho, Wo]``, same dtype as ``x``.
+
+    Raises:
+        ValueError: a shape, ``mode`` or ``padding`` outside the contract (expected vs actual shown).
+    """
     _check(x, mode, padding)
     if grid.dim() != 4 or grid.shape[-1] != 2 or grid.shape[0] != x.shape[0]:
         raise ValueError(f"expected grid of shape [{x.shape[0]},Ho,Wo,2], got {tuple(grid.shape)}")
@@ -171,7 +185,27 @@ def grid_sample(x: torch.Tensor, grid: torch.Tensor, mode: str = "native", paddi
 
 
 def affine_warp(x: torch.Tensor, theta: torch.Tensor, mode: str = "native", padding: str = "zeros") -> torch.Tensor:
-    """Warp ``x [B,C,H,W]`` by the normalised affine ``theta [B,2,3]`` (output size = input size)."""
+    """Warp ``x`` by a normalised affine matrix per sample (the output keeps the input size).
+
+    Args:
+        x: input ``[B, C, H, W]``.
+        theta: ``[B, 2, 3]``; output pixel at normalised ``(x, y)`` samples the input at
+            ``theta @ (x, y, 1)``. Identity = ``[[1, 0, 0], [0, 1, 0]]``.
+        mode: ``native`` or ``gather``.
+        padding: ``zeros`` or ``border``.
+
+    Returns:
+        ``[B, C, H, W]``.
+
+    Raises:
+        ValueError: shapes disagree, or an unknown ``mode`` / ``padding``.
+
+    Example:
+        >>> x = torch.rand(1, 3, 4, 4)
+        >>> identity = torch.tensor([[[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]])
+        >>> torch.allclose(affine_warp(x, identity, "gather"), x, atol=1e-6)
+        True
+    """
     _check(x, mode, padding)
     if theta.shape[0] != x.shape[0]:
         raise ValueError(f"theta batch {theta.shape[0]} != x batch {x.shape[0]}")
@@ -179,7 +213,27 @@ def affine_warp(x: torch.Tensor, theta: torch.Tensor, mode: str = "native", padd
 
 
 def flow_warp(x: torch.Tensor, flow: torch.Tensor, mode: str = "native", padding: str = "zeros") -> torch.Tensor:
-    """Backward-warp ``x [B,C,H,W]`` by the pixel flow ``flow [B,2,H,W]``."""
+    """Backward-warp ``x`` by a per-pixel flow in pixels.
+
+    Args:
+        x: input ``[B, C, H, W]``.
+        flow: ``[B, 2, H, W]``, channel 0 = x, channel 1 = y: output pixel ``(u, v)`` samples the input
+            at ``(u + flow_x, v + flow_y)``.
+        mode: ``native`` or ``gather``.
+        padding: ``zeros`` or ``border``.
+
+    Returns:
+        ``[B, C, H, W]``.
+
+    Raises:
+        ValueError: shapes disagree, or an unknown ``mode`` / ``padding``.
+
+    Example:
+        >>> x = torch.arange(4.0).reshape(1, 1, 1, 4)
+        >>> right = torch.zeros(1, 2, 1, 4); right[:, 0] = 1.0  # read one pixel to the right
+        >>> flow_warp(x, right, padding="border").flatten().tolist()
+        [1.0, 2.0, 3.0, 3.0]
+    """
     _check(x, mode, padding)
     if flow.shape[0] != x.shape[0] or flow.shape[2:] != x.shape[2:]:
         raise ValueError(

@@ -170,6 +170,7 @@ class Engine(abc.ABC):
 
 
 def fmt_shape(shape: Sequence[Dim]) -> str:
+    """``[1,3,?,?]``: a shape for messages, ``?`` for a dynamic dimension (None)."""
     return "[" + ",".join("?" if d is None else str(d) for d in shape) + "]"
 
 

@@ -36,9 +36,11 @@ class CudaApi:
     name = "none"
 
     def malloc(self, nbytes: int) -> int:
+        """Device allocation of ``nbytes``; returns the device pointer."""
         raise NotImplementedError
 
     def free(self, ptr: int) -> None:
+        """Release a pointer from :meth:`malloc`."""
         raise NotImplementedError
 
     def host_empty(self, shape: Tuple[int, ...], dtype: Any) -> np.ndarray:
@@ -46,24 +48,31 @@ class CudaApi:
         raise NotImplementedError
 
     def host_free(self, array: np.ndarray) -> None:
+        """Release an array from :meth:`host_empty`."""
         raise NotImplementedError
 
     def stream_create(self) -> Any:
+        """A new CUDA stream (opaque handle of the binding)."""
         raise NotImplementedError
 
     def stream_destroy(self, stream: Any) -> None:
+        """Destroy a stream from :meth:`stream_create`."""
         raise NotImplementedError
 
     def stream_handle(self, stream: Any) -> int:
+        """The stream as the integer TensorRT's ``execute_async`` takes."""
         raise NotImplementedError
 
     def htod_async(self, device: int, host: np.ndarray, stream: Any) -> None:
+        """Queue a copy of ``host`` to ``device`` on ``stream``."""
         raise NotImplementedError
 
     def dtoh_async(self, host: np.ndarray, device: int, stream: Any) -> None:
+        """Queue a copy of ``device`` into ``host`` on ``stream``."""
         raise NotImplementedError
 
     def synchronize(self, stream: Any) -> None:
+        """Wait until everything queued on ``stream`` has run."""
         raise NotImplementedError
 
     def device_info(self) -> Tuple[str, str]:

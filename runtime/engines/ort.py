@@ -198,5 +198,6 @@ class OrtEngine(Engine):
         return self._session.run([self.spec.output_name], {self.spec.input_name: x})[0]
 
     def close(self) -> None:
+        """Release the ONNX Runtime session (idempotent)."""
         self._session = None
         super().close()

@@ -34,8 +34,15 @@ def precision_order(backend: str, gpu: bool) -> Tuple[str, ...]:
     """Preference order of precisions ("best available") for a backend.
 
     TensorRT and GPU execution providers prefer fp16 (fast, accurate for this model), then int8,
-    then fp32. ONNX Runtime on CPU prefers fp32: on these CPUs fp16 graphs are emulated and thin
-    int8 Q/DQ graphs ran slower than fp32.
+    then fp32. ONNX Runtime on CPU prefers fp32: CPUs without fp16 arithmetic emulate fp16 graphs,
+    and the int8 Q/DQ graph is not faster than fp32 for a network this thin (``bench/`` measures it).
+
+    Args:
+        backend: ``tensorrt`` or ``onnxruntime``.
+        gpu: an ONNX Runtime GPU execution provider is in use.
+
+    Returns:
+        The precisions, most preferred first.
     """
     if backend == "tensorrt" or gpu:
         return ("fp16", "int8", "fp32")
@@ -66,6 +73,20 @@ def select_artifact(
     INT8 graph (``model.int8.onnx``, symmetric S8S8) and, with ``--target onnxruntime``, a CPU one
     (``model.int8.cpu.onnx``, U8S8, manifest target ``onnxruntime``). ``cpu`` picks the CPU one when
     both exist, otherwise the device one; with a single candidate it is used either way.
+
+    Args:
+        manifest: the deploy dir's manifest.
+        kind: artifact kind (``onnx`` or ``tensorrt_plan``).
+        precision: the precision asked for; None = the first available in ``order``.
+        order: preference order (:func:`precision_order`).
+        cpu: prefer the CPU variant of a precision that has two.
+
+    Returns:
+        The manifest entry.
+
+    Raises:
+        ManifestError: nothing of ``kind`` / ``precision``; the message lists what exists and how to
+            produce the missing artifact.
     """
     for p in [precision] if precision is not None else order:
         found = manifest.find(kind, p)

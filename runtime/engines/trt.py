@@ -89,6 +89,11 @@ class PlanLoader:
     logger: Any = None
 
     def __call__(self) -> Any:
+        """Deserialise the plan: returns the ``ICudaEngine`` (keeps runtime and logger alive).
+
+        Raises:
+            EngineError: the plan cannot be read or TensorRT refuses it.
+        """
         trt, version = self.trt, trt_version(self.trt)
         self.logger = trt.Logger(trt.Logger.WARNING)
         try:
@@ -309,6 +314,7 @@ class TrtEngine(Engine):
         return out.host.copy()
 
     def close(self) -> None:
+        """Free device and pinned buffers, the stream, context and engine (idempotent)."""
         if self._tensors:
             self._free_buffers()
         if self._stream is not None:

@@ -127,3 +127,12 @@ def test_warp_shared_equals_separate_warps(mode, dtype):
         warp_shared(x, torch.zeros(2, 3, 4, 2), mode)
     with pytest.raises(ValueError, match=r"expected theta of shape \[B,G,2,3\]"):
         affine_grids(theta[:, 0], 9, 11)
+
+
+def test_docstring_examples_hold():
+    import doctest
+
+    import b2v_edge.model.warp as warp_module
+
+    result = doctest.testmod(warp_module)
+    assert result.attempted >= 2 and result.failed == 0
