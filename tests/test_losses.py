@@ -81,7 +81,7 @@ def test_charbonnier_and_fft_terms():
     assert float((pixel_error(smooth, gt, fft) - pixel_error(smooth, gt, LossConfig())).min()) > 0
     with pytest.raises(ValueError, match="pixel loss must be one of"):
         LossConfig(pixel="l3")
-    with pytest.raises(ValueError, match="fft_weight"):
+    with pytest.raises(ValueError, match="--fft-weight must be >= 0"):
         LossConfig(fft_weight=-1)
 
 
