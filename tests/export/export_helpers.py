@@ -7,7 +7,9 @@ only the session-scoped ``tiny_deploy`` fixture runs the whole pipeline on a tin
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+from typing import Tuple
 
 import torch
 import torch.nn as nn
@@ -99,3 +101,12 @@ def make_deploy(
         )
     manifest.save()
     return root
+
+
+def parse_config(text: str) -> Tuple[str, str, int]:
+    """(name, platform, max_batch_size) of a written config.pbtxt."""
+    name = re.search(r'^name: "([^"]+)"', text, re.M)
+    platform = re.search(r'^platform: "([^"]+)"', text, re.M)
+    batch = re.search(r"^max_batch_size: (\d+)", text, re.M)
+    assert name and platform and batch, text
+    return name.group(1), platform.group(1), int(batch.group(1))

@@ -14,14 +14,14 @@ from pathlib import Path
 
 import onnx
 import pytest
-from export_helpers import tiny_blur2video
+from export_helpers import parse_config, tiny_blur2video
 
-from b2v_edge.calib.plan import build_plan
+from b2v_edge.calib.plan import precision_plan
 from b2v_edge.common.trt_version import LINES
 from b2v_edge.export.fp16 import convert_fp16
 from b2v_edge.export.lint import lint_model
 from b2v_edge.export.roles import keep_fp32_nodes
-from b2v_edge.export.triton import parse_config, write_repository
+from b2v_edge.export.triton import write_repository
 
 SAMPLERS = ("GridSample", "GatherElements")
 FLOAT = onnx.TensorProto.FLOAT
@@ -68,7 +68,7 @@ def test_native_graph_warps_the_batched_frames_in_float32(tiny_deploy):
     types16 = _types(fp16)
     for node in (n for n in fp16.graph.node if n.op_type == "GridSample"):
         assert types16[node.input[0]].elem_type == FLOAT and types16[node.input[1]].elem_type == FLOAT, node.name
-    float_nodes = set(build_plan(fp32).float_nodes())
+    float_nodes = set(precision_plan(fp32).float_nodes())
     assert set(keep) <= float_nodes  # every geometry node is also out of INT8
 
 
@@ -79,7 +79,7 @@ def test_gather_graph_keeps_indices_and_weights_out_of_fp16_and_int8(gather13):
     assert gathers and floors and not any(n.op_type == "GridSample" for n in model.graph.node)
     keep = keep_fp32_nodes(model)
     assert all(n.name in keep for n in gathers + floors)
-    assert set(keep) <= set(build_plan(model).float_nodes())
+    assert set(keep) <= set(precision_plan(model).float_nodes())
     fp16 = convert_fp16(model).model
     types16 = _types(fp16)
     for node in (n for n in fp16.graph.node if n.op_type == "GatherElements"):

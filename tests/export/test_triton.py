@@ -2,25 +2,13 @@
 
 from __future__ import annotations
 
-import re
-from typing import Tuple
-
 import pytest
-from export_helpers import make_deploy
+from export_helpers import make_deploy, parse_config
 from trt_standin import StandIn, StandInCuda
 
 from b2v_edge.common.manifest import Manifest, ManifestError
 from b2v_edge.export.triton import model_config, write_repository
 from b2v_edge.export.trt_build import BuildOptions, build_engine
-
-
-def parse_config(text: str) -> Tuple[str, str, int]:
-    """(name, platform, max_batch_size) of a written config.pbtxt."""
-    name = re.search(r'^name: "([^"]+)"', text, re.M)
-    platform = re.search(r'^platform: "([^"]+)"', text, re.M)
-    batch = re.search(r"^max_batch_size: (\d+)", text, re.M)
-    assert name and platform and batch, text
-    return name.group(1), platform.group(1), int(batch.group(1))
 
 
 def test_static_onnx_repository(tmp_path, onnx_files):
