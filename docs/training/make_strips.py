@@ -89,7 +89,7 @@ def middle_strip(model: torch.nn.Module, samples: list) -> np.ndarray:
             (restored, f"restored {psnr(restored, truth):.2f} dB"),
             (truth, "ground truth"),
         ):
-            tiles += [_label(_u8(img), f"{s.meta['image']}: {name}"), _zoom(_u8(img))]
+            tiles += [_label(_u8(img), name), _zoom(_u8(img))]
         rows.append(_row(tiles))
     width = rows[0].shape[1]
     parts: List[np.ndarray] = []

@@ -1,4 +1,4 @@
-"""Learning curve of the shipped demo model: held-out gain over "blurred input repeated" per step.
+"""Learning curve of stage 0 (the demo model's starting checkpoint): held-out gain over "blurred input repeated" per step.
 
 Run from the repository root: ``python docs/training/plot_curve.py`` (needs the ``report`` extra).
 Reads the four runs' ``history.json`` (copied here from their run dirs) and writes
@@ -7,7 +7,7 @@ of ``lite-n7`` and ran 10 000 steps; ``exp-mid10`` (middle weighted x10) started
 2 000 steps; ``exp-crop160`` (160 px crops, batch 4, not shipped) ran 2 500 steps from there.
 Each run's evaluations use its own seed's held-out split (16 samples at 128x128, so single points
 are noisy and the runs' levels differ); the markers are ``b2v-edge eval --samples 64`` on the
-common seed-0 test set (``eval64/*.json``), the numbers quoted in README.
+common seed-0 test set of that time's synthetic source (``eval64/*.json``).
 """
 
 from __future__ import annotations
