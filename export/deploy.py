@@ -137,7 +137,7 @@ def drop_stale(manifest: Manifest, new_identity: Dict[str, Any], keep_paths: Seq
             continue
         manifest.artifacts.remove(art)
         with contextlib.suppress(FileNotFoundError):
-            (Path(manifest.root) / art.path).unlink()
+            manifest.resolve(art.path, f"artifact {art.path!r}", follow=False).unlink()
         messages.append(f"removed stale {art.path} ({reason})")
     return messages
 

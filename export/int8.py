@@ -42,7 +42,7 @@ def _listed(result: Artifact, manifest: Manifest) -> Artifact:
 def _discard(manifest: Manifest, art: Artifact) -> None:
     manifest.artifacts = [a for a in manifest.artifacts if a.path != art.path]
     with contextlib.suppress(FileNotFoundError):
-        (Path(manifest.root) / art.path).unlink()
+        manifest.resolve(art.path, f"artifact {art.path!r}", follow=False).unlink()
     manifest.save()
 
 

@@ -221,7 +221,7 @@ def calibration_cache_path(manifest: Manifest, options: BuildOptions) -> Path:
     else:
         files = (manifest.calibration.get("tensorrt") or {}).get("files") or {}
         name = (files.get("tensorrt_cache") or {}).get("path")
-        path = Path(name or "calibration.cache")
+        return manifest.resolve(name or "calibration.cache", "the calibration cache")
     return path if path.is_absolute() else Path(manifest.root) / path
 
 

@@ -5,10 +5,16 @@ side-by-side view, ``GET /frame.jpg`` the latest view as one JPEG. The server (`
 daemon thread) never blocks the pipeline: :meth:`MjpegServer.write` only swaps the latest encoded
 views; each client thread sends at its own pace and, in sequence mode, cycles through the N views
 at ``playback_fps`` (slow motion). At most ``max_clients`` streams at once.
+
+Hardening (it may face a network with ``--serve-public``): every client socket has a timeout
+(``client_timeout``), so a client that never sends its request, or stops reading its stream, is
+dropped and frees its slot; at most ``max_connections`` connections are open at once (more are
+closed on accept); a client that resets its connection is logged as one line at INFO level.
 """
 
 from __future__ import annotations
 
+import logging
 import socket
 import threading
 import time
@@ -21,6 +27,8 @@ import numpy as np
 from .preview import compose, right_label
 
 __all__ = ["LOCAL_HOSTS", "MjpegServer", "parse_hostport"]
+
+log = logging.getLogger("b2v_edge.runtime.mjpeg")
 
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 _PAGE = (
@@ -47,11 +55,22 @@ def parse_hostport(text: str, default_port: int = 8080) -> Tuple[str, int]:
     elif text.count(":") == 1:
         host, port_s = text.split(":")
         host = host or "127.0.0.1"
+    elif ":" in text and not _is_ipv6(text):
+        raise ValueError(f"--serve expects HOST:PORT (IPv6 in brackets: [::1]:8080), got {text!r}")
     elif text:
         host = text
     if not port_s.isdigit() or not 0 <= int(port_s) <= 65535:
         raise ValueError(f"--serve expects HOST:PORT (e.g. 127.0.0.1:8080), got {text!r}")
     return host, int(port_s)
+
+
+def _is_ipv6(text: str) -> bool:
+    import ipaddress
+
+    try:
+        return ipaddress.ip_address(text).version == 6
+    except ValueError:
+        return False
 
 
 class _State:
@@ -84,6 +103,10 @@ class _State:
 class _Handler(BaseHTTPRequestHandler):
     server: "_Server"
     protocol_version = "HTTP/1.1"
+
+    def setup(self) -> None:
+        self.timeout = self.server.client_timeout  # StreamRequestHandler applies it to the socket
+        super().setup()
 
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib signature
         pass
@@ -152,6 +175,33 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
     state: _State
+    client_timeout: float = 10.0
+    max_connections: int = 64
+    _open = 0
+    _open_lock = threading.Lock()
+
+    def process_request(self, request: socket.socket, client_address: object) -> None:
+        with self._open_lock:
+            full = self._open >= self.max_connections
+            self._open += 0 if full else 1
+        if full:
+            log.info("preview: %s refused (%d connections open)", client_address, self.max_connections)
+            self.shutdown_request(request)
+            return
+        super().process_request(request, client_address)
+
+    def process_request_thread(self, request: socket.socket, client_address: object) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            with self._open_lock:
+                self._open -= 1
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        import sys
+
+        exc = sys.exc_info()[1]
+        log.info("preview client %s dropped: %s", client_address, exc or "error")
 
 
 class MjpegServer:
@@ -164,6 +214,9 @@ class MjpegServer:
         playback_fps: rate at which sequence views are cycled for each client.
         quality: JPEG quality 1..100.
         max_clients: concurrent streams.
+        client_timeout: seconds a client socket may stay silent (no request) or blocked (not
+            reading its stream) before it is dropped.
+        max_connections: open connections at once (streams, page and frame requests, idle ones).
     """
 
     def __init__(
@@ -174,8 +227,11 @@ class MjpegServer:
         playback_fps: float = 30.0,
         quality: int = 80,
         max_clients: int = 4,
+        client_timeout: float = 10.0,
+        max_connections: int = 64,
     ) -> None:
         self.host, self.port, self.mode, self.quality = host, port, mode, quality
+        self.client_timeout, self.max_connections = float(client_timeout), int(max_connections)
         self.state = _State(1.0 / max(playback_fps, 1e-3), max_clients)
         self._server: Optional[_Server] = None
         self._thread: Optional[threading.Thread] = None
@@ -199,6 +255,8 @@ class MjpegServer:
         except OSError as exc:
             raise OSError(f"cannot serve on {self.host}:{self.port} ({exc.strerror or exc})") from exc
         server.state = self.state
+        server.client_timeout, server.max_connections = self.client_timeout, self.max_connections
+        server._open_lock = threading.Lock()
         self.port = server.server_address[1]
         self._server = server
         self._thread = threading.Thread(

@@ -3,8 +3,10 @@
 Parse flags → :class:`~b2v_edge.runtime.RunOptions` → :func:`~b2v_edge.runtime.run` → print the
 summary (a table, or JSON with ``--json``). While it runs, a status line (frames, FPS, latency) is
 kept up to date on a terminal, and printed every ``--status-every`` seconds otherwise (logs).
-Torch-free: the runtime is imported inside the command; only building the demo model (when
-neither ``--model`` nor ``./deploy`` exists) needs the ``[export]`` extra.
+Torch-free: the runtime is imported inside the command; only building the demo model (when no
+``--model`` is given and the package ships none) needs the ``[export]`` extra. Without ``--model`` the
+demo model runs, never a deploy dir found in the working directory: a model is loaded only from
+where the user points.
 """
 
 from __future__ import annotations
@@ -53,7 +55,7 @@ def run_command(
     camera: Optional[int] = typer.Option(None, "--camera", metavar="N", help="Camera index: --source N."),
     source: Optional[str] = typer.Option(None, "--source", metavar="URI", help=_source_help()),
     model: Optional[Path] = typer.Option(
-        None, "--model", metavar="PATH", help="Deploy dir. Default: ./deploy if it has a manifest, else the demo model."
+        None, "--model", metavar="PATH", help="Deploy dir (or one .onnx / .plan in it). Default: the demo model."
     ),
     backend: Backend = "auto",
     precision: Precision = None,
@@ -160,11 +162,11 @@ def shipped_demo_dir() -> Path:
 
 
 def default_model() -> Path:
-    """``./deploy`` if it has a manifest, else the shipped demo deploy dir, else a cached one built once
-    via export (only when the package was installed without the shipped demo)."""
-    local = Path("deploy")
-    if (local / "manifest.json").exists():
-        return local
+    """The shipped demo deploy dir, else a cached one built once via export (only when the package
+    was installed without the shipped demo). A ``./deploy`` in the working directory is never used
+    unasked (it may come from an untrusted checkout): a notice says how to run it."""
+    if (Path("deploy") / "manifest.json").exists():
+        err_console.print("notice: running the demo model; pass --model deploy to run ./deploy", soft_wrap=True)
     shipped = shipped_demo_dir()
     if (shipped / "manifest.json").exists():
         return shipped
@@ -176,7 +178,7 @@ def default_model() -> Path:
     except ImportError as exc:
         fail(
             escape(
-                f"no --model, no ./deploy/manifest.json and no demo model in {demo}; building one needs "
+                f"no --model and no demo model in {demo}; building one needs "
                 f"`pip install 'b2v-edge[export]'` (missing {exc.name or exc}), or run `b2v-edge export --out deploy` "
                 "where torch is installed and pass --model"
             )

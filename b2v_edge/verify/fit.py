@@ -115,7 +115,7 @@ def estimate_memory(manifest: Manifest, art: Artifact) -> MemoryEstimate:
     frames = int(manifest.model.get("frames") or (manifest.output.get("shape") or [0, 7])[1] or 7)
     out_values = shape[0] * frames * _prod(shape[1:])
     value = VALUE_BYTES.get(art.precision, 4)
-    file = Path(manifest.root) / art.path
+    file = manifest.path_of(art)
     weights = file.stat().st_size if file.is_file() else 0
     io = 2 * 4 * (_prod(shape) + out_values)  # float32 I/O, one host and one device copy each
     return MemoryEstimate(

@@ -29,7 +29,7 @@ from typing import Any, Dict, List, Optional, Tuple, Union
 import numpy as np
 
 from b2v_edge.common.atomic import atomic_open
-from b2v_edge.common.manifest import Manifest, sha256_file
+from b2v_edge.common.manifest import Manifest, ManifestError, sha256_file
 
 from .compare import ParityError, ParitySample
 
@@ -189,10 +189,10 @@ def load_reference_set(manifest: Manifest) -> Optional[ReferenceSet]:
     entry = (manifest.parity or {}).get(MANIFEST_KEY)
     if not entry:
         return None
-    rel = Path(str(entry.get("path") or REFERENCE_NAME))
-    if rel.is_absolute() or ".." in rel.parts:
-        raise ParityError(f"{manifest.root}/manifest.json: the reference set path must stay inside the deploy dir")
-    path = Path(manifest.root) / rel
+    try:
+        path = manifest.resolve(entry.get("path") or REFERENCE_NAME, "the reference set")
+    except ManifestError as exc:
+        raise ParityError(str(exc)) from exc
     if not path.is_file():
         raise ParityError(f"{path} is listed in the manifest but missing; re-export, or pass --data to recompute")
     actual = sha256_file(path)

@@ -51,12 +51,17 @@ def test_headless_video_to_mp4_prints_summary(env, models):
     assert (env / "out.mp4").exists()
 
 
-def test_defaults_use_local_deploy_synthetic_and_fall_back_to_headless(env, models):
-    models.make_deploy(env / "deploy")
-    r = invoke("--max-frames", 3)
+def test_defaults_use_the_demo_synthetic_and_fall_back_to_headless(env, models, monkeypatch):
+    demo = models.make_deploy(env / "shipped-demo", n=5)
+    monkeypatch.setattr(run_cli, "shipped_demo_dir", lambda: demo)
+    models.make_deploy(env / "deploy", n=3)  # an untrusted ./deploy in the working directory
+    r = invoke("--max-frames", 3, "--json")
     assert r.exit_code == 0, r.output
-    assert "synthetic (synthetic)" in r.stdout and "3 processed" in r.stdout
+    summary = json.loads(r.stdout)
+    assert summary["source"] == "synthetic" and summary["frames_processed"] == 3
+    assert summary["frames_per_input"] == 5 and summary["model_path"].startswith(str(demo))  # not ./deploy
     assert "notice: no display found" in r.stderr
+    assert "pass --model deploy to run ./deploy" in r.stderr
 
 
 def test_no_model_and_no_export_is_one_line_error(env, monkeypatch):
@@ -222,3 +227,9 @@ def test_status_printer_keeps_one_live_line_on_a_terminal_and_prints_lines_in_lo
         printer(status)
         printer(status)
     assert log.getvalue().count("run: frame 3/10  7.5 FPS  latency 140 ms  infer 120 ms  dropped 2") == 2
+
+
+def test_error_text_is_printed_verbatim_not_as_emoji(env, models):
+    deploy = models.make_deploy(env / "d")
+    r = invoke("--model", deploy, "--serve", "a:b:c", "--max-frames", 1, "--headless")
+    _one_line_error(r, "'a:b:c'")

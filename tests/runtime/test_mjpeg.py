@@ -139,3 +139,99 @@ def test_pipeline_serves_mjpeg_on_localhost(tmp_path):
     summary = result["summary"]
     assert summary.serve_url == f"http://127.0.0.1:{port}/" and summary.stop_reason == "test done"
     assert summary.frames_processed > 0
+
+
+def _wait(predicate, seconds=15.0):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def _stuck_stream(port):
+    """A client that asks for the stream and then never reads (tiny receive buffer)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect(("127.0.0.1", port))
+    sock.sendall(b"GET /stream.mjpg HTTP/1.1\r\nHost: x\r\n\r\n")
+    return sock
+
+
+def _status_of_stream(url):
+    try:
+        resp = urllib.request.urlopen(url + "stream.mjpg", timeout=5)
+    except urllib.error.HTTPError as exc:
+        return exc.code
+    resp.close()
+    return resp.status
+
+
+def test_stuck_stream_clients_are_dropped_and_free_their_slots():
+    server = MjpegServer("127.0.0.1", 0, max_clients=2, client_timeout=0.5).start()
+    stop = threading.Event()
+    big = np.random.default_rng(0).integers(0, 255, (480, 640, 3), np.uint8)  # ~1 MB/s of JPEGs per client
+
+    def pump():
+        while not stop.is_set():
+            server.write(big, [big])
+            time.sleep(0.01)
+
+    pumper = threading.Thread(target=pump, daemon=True)
+    pumper.start()
+    stuck = [_stuck_stream(server.port) for _ in range(2)]
+    try:
+        assert _wait(lambda: server.state.clients == 2)
+        assert _wait(lambda: server.state.clients == 0), "stuck clients kept their slots"
+        assert _status_of_stream(server.url) == 200
+    finally:
+        stop.set()
+        pumper.join()
+        for sock in stuck:
+            sock.close()
+        server.close()
+
+
+def test_idle_connections_time_out_and_are_capped():
+    server = MjpegServer("127.0.0.1", 0, client_timeout=0.3, max_connections=2).start()
+    try:
+        idle = [socket.create_connection(("127.0.0.1", server.port)) for _ in range(2)]
+        assert _wait(lambda: server._server._open == 2)
+        extra = socket.create_connection(("127.0.0.1", server.port), timeout=5)
+        assert extra.recv(16) == b""  # over the cap: closed on accept
+        extra.close()
+        for sock in idle:
+            sock.settimeout(5)
+            assert sock.recv(16) == b""  # silent for longer than client_timeout: dropped
+            sock.close()
+        assert _wait(lambda: server._server._open == 0)
+        assert _get(server.url)[0] == 200
+    finally:
+        server.close()
+
+
+def test_client_resets_are_one_log_line_not_a_traceback(capfd, caplog):
+    import logging
+    import struct
+
+    server = MjpegServer("127.0.0.1", 0, client_timeout=2.0).start()
+    server.write(*_views(1))
+    try:
+        with caplog.at_level(logging.INFO, logger="b2v_edge.runtime.mjpeg"):
+            for _ in range(5):
+                sock = socket.create_connection(("127.0.0.1", server.port))
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                sock.sendall(b"GET /frame.jpg HTTP/1.1\r\nHost: x\r\n\r\n")
+                sock.close()  # RST instead of FIN
+            assert _wait(lambda: server._server._open == 0)
+            assert _get(server.url)[0] == 200
+    finally:
+        server.close()
+    assert "Traceback" not in capfd.readouterr().err
+
+
+def test_parse_hostport_refuses_a_colon_soup():
+    assert parse_hostport("::1") == ("::1", 8080)
+    with pytest.raises(ValueError, match="'a:b:c'"):
+        parse_hostport("a:b:c")
