@@ -21,7 +21,6 @@ is the GPU's memory. It is an estimate for a warning, not a guarantee.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from b2v_edge.common.manifest import Artifact, Manifest
