@@ -14,7 +14,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence
 import numpy as np
 import torch
 
-from .common.metrics import sequence_scores
+from .common.metrics import require_finite, sequence_scores
 
 BLUR_BINS = ((0.0, 8.0), (8.0, 16.0), (16.0, float("inf")))  # blur size in output pixels
 
@@ -117,6 +117,7 @@ def evaluate(
     batch: int = 4,
     with_ssim: bool = True,
     progress: Optional[Callable[[int], None]] = None,
+    allow_nonfinite: bool = False,
 ) -> EvalResult:
     """Score ``model`` on the first ``samples`` items of ``source`` (a data source of Samples).
 
@@ -127,6 +128,11 @@ def evaluate(
         batch: inference batch size (samples of equal size only).
         with_ssim: also compute SSIM (slower).
         progress: called with the number of samples done after each batch.
+        allow_nonfinite: score NaN/Inf outputs as NaN PSNR instead of raising (training keeps going
+            and never picks such a model as its best).
+
+    Raises:
+        NonFiniteError: the model output NaN/Inf (unless ``allow_nonfinite``).
     """
     was_training = model.training
     model.eval()
@@ -141,6 +147,10 @@ def evaluate(
         items = [source[i] for i in range(start, min(total, start + batch))]
         x = torch.from_numpy(np.stack([s.blurred for s in items])).permute(0, 3, 1, 2).contiguous()
         pred = model(x)  # [B, N, 3, H, W]
+        if not allow_nonfinite:
+            require_finite(
+                pred.detach().cpu().numpy(), f"the model's outputs on samples {start}..{start + len(items) - 1}"
+            )
         for b, item in enumerate(items):
             frames_pred = pred[b].permute(0, 2, 3, 1).clamp(0, 1).numpy()
             score = sequence_scores(frames_pred, item.frames, with_ssim)

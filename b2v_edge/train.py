@@ -4,6 +4,10 @@ nccl on GPU). One "epoch" is ``epoch_steps`` optimisation steps (the synthetic s
 
 Batches are a pure function of (seed, step, rank): a resumed run sees exactly the batches the
 uninterrupted run would have seen.
+
+Finite or fail: a step whose loss is NaN/Inf is skipped (no update); ``max_nonfinite`` such steps in
+a row end the run with a :class:`TrainError`. An epoch whose held-out score is NaN is never saved as
+``best.pt``. ``out`` is checked writable before the first step, not at the first checkpoint.
 """
 
 from __future__ import annotations
@@ -22,13 +26,18 @@ import torch.distributed as dist
 
 from .checkpoint import load_checkpoint, save_checkpoint
 from .common.atomic import atomic_write_text
-from .common.errors import ConfigError
+from .common.errors import B2VError, ConfigError
+from .common.metrics import better
 from .evaluate import evaluate
 from .losses import LossConfig, middle_loss, total_loss
 from .model.network import Blur2Video, build_model
 
 LAST, BEST = "last.pt", "best.pt"
 STAGES = ("full", "middle", "others")
+
+
+class TrainError(B2VError, RuntimeError):
+    """Training cannot start or continue (one-line message with the fix)."""
 
 
 @dataclass(frozen=True)
@@ -56,13 +65,14 @@ class TrainOptions:
     stage: str = "full"  # full | middle (encoder + middle decoder alone) | others (the rest, middle path frozen)
     eval_data: Optional[str] = None  # held-out data for the per-epoch score (default: the test split of data)
     blur_px: Optional[Tuple[float, float]] = None  # blur range (output px) of rendered training data
+    max_nonfinite: int = 10  # consecutive NaN/Inf losses (skipped steps) that end the run
 
     def __post_init__(self) -> None:
         if self.frames not in (3, 5, 7):
             raise ConfigError(f"--frames must be 3, 5 or 7, got {self.frames}")
         if self.crop < 32 or self.crop % 32:
             raise ConfigError(f"--crop must be a multiple of 32 (>= 32), got {self.crop}")
-        for name in ("batch", "epochs", "epoch_steps", "eval_samples", "eval_size"):
+        for name in ("batch", "epochs", "epoch_steps", "eval_samples", "eval_size", "max_nonfinite"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
         if not (0 < self.lr < 1):
@@ -183,16 +193,43 @@ def _setup(opts: TrainOptions, out: Path) -> Tuple[Blur2Video, torch.optim.Optim
         ck = load_checkpoint(out / LAST, with_train_state=True)
         if ck.config.to_dict() != {**model.cfg.to_dict(), "warp_mode": ck.config.warp_mode}:
             raise ValueError(f"{out / LAST} was trained with a different model config; use another --out")
-        model.load_state_dict(ck.model.state_dict())
         state = ck.train_state or {}
+        missing = [k for k in ("optimizer", "scheduler", "step", "torch_rng") if k not in state]
+        if missing:
+            raise TrainError(
+                f"{out / LAST} has no training state ({', '.join(missing)} missing: a best.pt or an exported "
+                f"checkpoint?); start a new run with --init {out / LAST} instead of --resume"
+            )
+        model.load_state_dict(ck.model.state_dict())
         opt.load_state_dict(state["optimizer"])
         sched.load_state_dict(state["scheduler"])
         step, history = int(state["step"]), list(state.get("history", []))
         _retarget_schedule(opt, sched, opts, step)
         torch.set_rng_state(state["torch_rng"])
     elif init is not None and init.model is not model:
-        model.load_state_dict(init.model.state_dict())
+        try:
+            model.load_state_dict(init.model.state_dict())
+        except RuntimeError as exc:
+            first = (str(exc).splitlines() or ["shapes differ"])[0][:160]
+            raise TrainError(
+                f"--init {opts.init} does not fit this model ({first}); drop the model options or use a "
+                "checkpoint of the same preset and block layout"
+            ) from exc
     return model, opt, sched, step, history
+
+
+def _check_out(out: Path) -> None:
+    """``out`` exists (created) and is writable, before any work is spent."""
+    import tempfile
+
+    try:
+        if out.exists() and not out.is_dir():
+            raise TrainError(f"--out {out} exists and is not a directory; choose another --out")
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=out, prefix=".write-test-"):
+            pass
+    except OSError as exc:
+        raise TrainError(f"--out {out} is not writable ({exc.strerror or exc}); choose another --out") from exc
 
 
 class _MiddlePath(torch.nn.Module):
@@ -245,6 +282,8 @@ def train(opts: TrainOptions, on_step: Optional[Callable[[int, Dict[str, float]]
         torch.set_num_threads(opts.threads)
     torch.manual_seed(opts.seed + rank)
     out = Path(opts.out)
+    if rank == 0:
+        _check_out(out)
     model, opt, sched, step, history = _setup(opts, out)
     train_src, test_src = _make_sources(opts)
     from .data.torch_dataset import BlurDataset
@@ -256,7 +295,7 @@ def train(opts: TrainOptions, on_step: Optional[Callable[[int, Dict[str, float]]
     t0 = time.time()
     best_path = out / BEST if (out / BEST).exists() else None
     best_score = max((h.get("score", -math.inf) for h in history), default=-math.inf)
-    epochs_run = 0
+    epochs_run, nonfinite = 0, 0
     model.train()
     while step < opts.total_steps:
         indices = batch_indices(step, opts.batch, len(dataset), opts.seed, rank, world)
@@ -266,8 +305,17 @@ def train(opts: TrainOptions, on_step: Optional[Callable[[int, Dict[str, float]]
         else:
             loss, terms = total_loss(net(x, aux=True), y, opts.loss)
         opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+        if torch.isfinite(loss.detach()).all():
+            nonfinite = 0
+            loss.backward()
+            opt.step()
+        else:  # skip the update: a NaN gradient would poison every weight
+            nonfinite += 1
+            if nonfinite >= opts.max_nonfinite:
+                raise TrainError(
+                    f"the loss was NaN/Inf for {nonfinite} steps in a row (last at step {step + 1}): training "
+                    f"diverged; lower --lr (now {opts.lr:g}) and --resume from {out / LAST}, or start again"
+                )
         sched.step()
         step += 1
         if on_step is not None and rank == 0:
@@ -275,7 +323,7 @@ def train(opts: TrainOptions, on_step: Optional[Callable[[int, Dict[str, float]]
         if step % opts.epoch_steps == 0 or step == opts.total_steps:
             epochs_run += 1
             if rank == 0:
-                res = evaluate(model, test_src, opts.eval_samples, with_ssim=False)
+                res = evaluate(model, test_src, opts.eval_samples, with_ssim=False, allow_nonfinite=True)
                 score = res.psnr[res.frames // 2] if opts.stage == "middle" else float(np.mean(res.psnr))
                 history.append(
                     {
@@ -290,7 +338,7 @@ def train(opts: TrainOptions, on_step: Optional[Callable[[int, Dict[str, float]]
                     }
                 )
                 _save(out, LAST, model, opts, step, history, opt, sched)
-                if score > best_score:
+                if better(score, best_score):  # a NaN score is never the best
                     best_score = score
                     best_path = _save(out, BEST, model, opts, step, history, opt, sched)
                 atomic_write_text(out / "history.json", json.dumps(history, indent=1))

@@ -8,7 +8,7 @@ from typing import Any, Dict, List, Sequence, Tuple, Union
 
 import numpy as np
 
-from b2v_edge.common.metrics import psnr
+from b2v_edge.common.metrics import passes, psnr, worst
 
 Shape = Tuple[int, int, int, int]
 
@@ -28,8 +28,8 @@ class Verification:
 
     @property
     def passed(self) -> bool:
-        """PSNR vs PyTorch reaches the precision's floor."""
-        return self.psnr_db >= self.min_psnr_db
+        """PSNR vs PyTorch reaches the precision's floor (NaN/Inf outputs fail)."""
+        return passes(self.psnr_db, self.min_psnr_db)
 
     def __bool__(self) -> bool:
         return self.passed
@@ -109,4 +109,4 @@ def compare(
         errs.append(float(np.max(np.abs(ref.astype(np.float64) - out))))
         psnrs.append(round(psnr(ref, out), 2))
         shapes.append(list(ref.shape))
-    return Verification(precision, max(errs), min(psnrs), min_psnr_db, psnrs, shapes)
+    return Verification(precision, float(np.max(errs)), worst(psnrs), min_psnr_db, psnrs, shapes)

@@ -48,3 +48,19 @@ def test_groups_per_photo_and_blur_size():
 @pytest.mark.parametrize(("px", "label"), [(0.0, "< 8 px"), (7.99, "< 8 px"), (8.0, "8-16 px"), (30.0, ">= 16 px")])
 def test_blur_bins(px, label):
     assert blur_bin(px) == label
+
+
+class _Broken(torch.nn.Module):
+    """Outputs NaN everywhere (a diverged checkpoint)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.full((x.shape[0], 3, 3, x.shape[2], x.shape[3]), float("nan"))
+
+
+def test_nan_outputs_fail_instead_of_scoring_100_db():
+    from b2v_edge.common.metrics import NonFiniteError
+
+    with pytest.raises(NonFiniteError, match="NaN/Inf"):
+        evaluate(_Broken(), _Source(), with_ssim=False)
+    scored = evaluate(_Broken(), _Source(), with_ssim=False, allow_nonfinite=True)
+    assert all(np.isnan(scored.psnr)) and not np.isnan(scored.baseline_psnr).any()

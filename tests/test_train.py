@@ -168,3 +168,57 @@ def test_eval_data_is_scored_and_stage_is_validated(tmp_path):
     assert len(res.history) == 1
     with pytest.raises(ValueError, match="--stage must be one of"):
         train(_opts(tmp_path / "x", stage="middle-only"))
+
+
+def test_nonfinite_losses_skip_updates_and_end_the_run(tmp_path, monkeypatch):
+    import pytest
+
+    import b2v_edge.train as train_mod
+
+    def nan_loss(pred, y, cfg):
+        zero = sum(p.sum() for p in pred if isinstance(p, torch.Tensor)) * 0
+        return zero + float("nan"), {"loss": float("nan")}
+
+    monkeypatch.setattr(train_mod, "total_loss", nan_loss)
+    steps = []
+    with pytest.raises(train_mod.TrainError, match="NaN/Inf for 3 steps in a row"):
+        train(_opts(tmp_path, max_nonfinite=3), on_step=lambda s, t: steps.append(s))
+    assert steps == [1, 2]  # the third NaN step raises before it is reported
+
+
+def test_out_that_is_a_file_fails_before_the_first_step(tmp_path):
+    import pytest
+
+    from b2v_edge.train import TrainError
+
+    (tmp_path / "run").write_text("a file")
+    steps = []
+    with pytest.raises(TrainError, match="not a directory"):
+        train(_opts(tmp_path), on_step=lambda s, t: steps.append(s))
+    assert steps == []
+
+
+def test_resume_from_a_checkpoint_without_train_state_is_one_line(tmp_path):
+    import shutil
+
+    import pytest
+
+    from b2v_edge.train import TrainError
+
+    first = train(_opts(tmp_path, epochs=1))
+    shutil.copy(first.best, first.last)  # best.pt holds no optimizer state
+    with pytest.raises(TrainError, match="no training state") as exc:
+        train(_opts(tmp_path, resume=True))
+    assert "\n" not in str(exc.value)
+
+
+def test_init_from_another_architecture_is_one_line(tmp_path):
+    import pytest
+
+    from b2v_edge.train import TrainError
+
+    first = train(_opts(tmp_path / "a", epochs=1))
+    other = {**TINY, "refine_channels": 6}
+    with pytest.raises(TrainError, match="does not fit this model") as exc:
+        train(_opts(tmp_path / "b", epochs=1, init=str(first.last), model_overrides=other))
+    assert len(str(exc.value)) < 400

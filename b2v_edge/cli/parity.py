@@ -186,6 +186,9 @@ def bench_cmd(
         typer.echo(render_bench_markdown(report), nl=False)
     else:
         _print_bench(report)
+    failures = report.failures()
+    if failures:
+        fail(escape(f"{len(failures)} of {len(report.rows)} bench rows failed ({failures[0]}); fix the deploy dir"), 1)
 
 
 def _print_bench(report: Any) -> None:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 from rich.markup import escape
 
+from ..common.errors import B2VError
 from .common import console, fail
 from .extras import require_extra
 from .options import Threads, data_option, out_option
@@ -50,6 +52,9 @@ def train_cmd(
     blur_px: Optional[str] = typer.Option(
         None, help="blur range of rendered training data in output pixels, MIN,MAX (default: 4-24 px at 128 px)"
     ),
+    max_nonfinite: int = typer.Option(
+        10, "--max-nonfinite-steps", metavar="K", help="stop with an error after K NaN/Inf losses in a row"
+    ),
 ) -> None:
     """Train the blur-to-video network; checkpoints every epoch, atomically. Works under torchrun."""
     require_extra("train")
@@ -89,6 +94,7 @@ def train_cmd(
             eval_samples=eval_samples,
             blur_px=blur_range,
             model_overrides=overrides,
+            max_nonfinite=max_nonfinite,
         )
     except ValueError as exc:
         fail(escape(str(exc)))
@@ -99,6 +105,8 @@ def train_cmd(
         TimeElapsedColumn(),
         TimeRemainingColumn(),
     )
+    if resume and not (Path(out) / "last.pt").exists():
+        console.print(f"notice: --resume: no last.pt in {escape(out)}: starting from step 0", soft_wrap=True)
     try:
         with Progress(*columns, console=console, transient=False) as bar:
             task = bar.add_task("train", total=opts.total_steps)
@@ -110,7 +118,7 @@ def train_cmd(
                     console.print(f"step {step}/{opts.total_steps} {desc}")
 
             result = train(opts, on_step=on_step)
-    except (ValueError, FileNotFoundError) as exc:
+    except (ValueError, FileNotFoundError, B2VError) as exc:
         fail(escape(str(exc)))
     if os.environ.get("RANK", "0") != "0":  # torchrun: only rank 0 reports
         return

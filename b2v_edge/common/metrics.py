@@ -4,23 +4,84 @@ Conventions: images are float arrays in [0, 1] (``data_range`` = 1), channels la
 sequences are ``[N, H, W, 3]``. A blur and its time-reversed sequence are the same image, so
 :func:`sequence_scores` picks, per sequence, the better of forward and reversed order (the paper's
 evaluation protocol) by mean PSNR.
+
+Finite or fail: a NaN or Inf anywhere in an output is a broken model, never a perfect score.
+:func:`psnr` returns NaN when either array holds a non-finite value, and every pass/fail decision
+of the project goes through :func:`passes` / :func:`better` / :func:`worst`, for which NaN always
+loses; :func:`require_finite` turns non-finite outputs into a :class:`NonFiniteError`.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
-from typing import List
+from typing import Iterable, List, Optional
 
 import numpy as np
+
+from .errors import B2VError
 
 MAX_PSNR = 100.0  # reported for identical images (instead of +inf), keeps JSON finite
 
 
+class NonFiniteError(B2VError, ValueError):
+    """Model outputs (or a loss, or a score) hold NaN or Inf."""
+
+
+def is_finite(value: Optional[float]) -> bool:
+    """True for a real, finite number (None, NaN and +-Inf are not)."""
+    try:
+        return value is not None and math.isfinite(float(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def passes(value: Optional[float], floor: float) -> bool:
+    """``value >= floor`` for a finite ``value``; NaN, Inf and None fail."""
+    return is_finite(value) and float(value) >= floor  # type: ignore[arg-type]
+
+
+def better(value: Optional[float], best: Optional[float]) -> bool:
+    """``value`` is finite and beats ``best`` (a non-finite ``best`` is beaten by any finite value)."""
+    return is_finite(value) and (not is_finite(best) or float(value) > float(best))  # type: ignore[arg-type]
+
+
+def worst(values: Iterable[float]) -> float:
+    """The smallest value, or NaN when any value is NaN (builtin ``min`` depends on the order)."""
+    vals = [float(v) for v in values]
+    if not vals or any(math.isnan(v) for v in vals):
+        return math.nan
+    return min(vals)
+
+
+def count_nonfinite(array: np.ndarray) -> int:
+    """How many entries of ``array`` are NaN or +-Inf."""
+    return int(np.size(array) - np.count_nonzero(np.isfinite(array)))
+
+
+def require_finite(array: np.ndarray, what: str) -> np.ndarray:
+    """``array`` unchanged when every value is finite.
+
+    Raises:
+        NonFiniteError: ``what`` holds NaN/Inf (the message counts them).
+    """
+    bad = count_nonfinite(array)
+    if bad:
+        raise NonFiniteError(f"{what} hold {bad} NaN/Inf value(s) of {np.size(array)}: the model is broken")
+    return array
+
+
 def psnr(a: np.ndarray, b: np.ndarray, data_range: float = 1.0) -> float:
-    """Peak signal-to-noise ratio in dB between two arrays of equal shape (capped at 100 dB)."""
+    """Peak signal-to-noise ratio in dB between two arrays of equal shape (capped at 100 dB).
+
+    Returns:
+        The PSNR, or NaN when either array holds NaN/Inf (never a high score for a broken output).
+    """
     if a.shape != b.shape:
         raise ValueError(f"psnr needs equal shapes, got {a.shape} and {b.shape}")
     mse = float(np.mean((np.asarray(a, np.float64) - np.asarray(b, np.float64)) ** 2))
+    if not math.isfinite(mse):
+        return math.nan
     if mse <= 0.0:
         return MAX_PSNR
     return float(min(MAX_PSNR, 10.0 * np.log10(data_range**2 / mse)))

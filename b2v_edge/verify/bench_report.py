@@ -15,6 +15,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from b2v_edge.common.errors import B2VError
+from b2v_edge.common.metrics import is_finite
 
 from .bench_measure import available_cores
 
@@ -190,6 +191,17 @@ class BenchReport:
     notes: List[str] = field(default_factory=list)
     options: Dict[str, Any] = field(default_factory=dict)
     schema_version: int = SCHEMA_VERSION
+
+    def failures(self) -> List[str]:
+        """``"label: why"`` for each row that failed to run or returned NaN/Inf (not rows skipped by choice)."""
+        out = []
+        for row in self.rows:
+            scores = [v for v in (row.psnr_torch, row.psnr_gt) if v is not None]
+            if row.skipped.startswith("failed"):
+                out.append(f"{row.label}: {row.skipped}")
+            elif not row.skipped and not all(is_finite(v) for v in scores):
+                out.append(f"{row.label}: NaN/Inf outputs")
+        return out
 
     def to_dict(self) -> Dict[str, Any]:
         return {

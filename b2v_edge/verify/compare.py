@@ -23,7 +23,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence
 import numpy as np
 
 from b2v_edge.common.manifest import Artifact
-from b2v_edge.common.metrics import psnr, sequence_scores, ssim
+from b2v_edge.common.metrics import passes, psnr, sequence_scores, ssim
 
 from .results import (
     DEFAULT_MAX_GT_DROP,
@@ -116,7 +116,7 @@ def _check(result: ArtifactParity, ref: ReferenceScores, nonfinite: np.ndarray) 
         pos = [k for k in range(len(nonfinite)) if nonfinite[k]]
         bad.update(pos)
         result.failures.append(f"NaN/Inf output at frame positions {_fmt_pos(pos)}")
-    low = [k for k, v in enumerate(result.psnr_vs_torch) if v < result.min_psnr]
+    low = [k for k, v in enumerate(result.psnr_vs_torch) if not passes(v, result.min_psnr)]
     if low:
         bad.update(low)
         vals = ", ".join(f"{result.psnr_vs_torch[k]:.1f}" for k in low)
@@ -125,7 +125,7 @@ def _check(result: ArtifactParity, ref: ReferenceScores, nonfinite: np.ndarray) 
         )
     if result.psnr_gt and ref.psnr_gt:
         result.gt_drop = [r - e for r, e in zip(ref.psnr_gt, result.psnr_gt)]
-        drop = [k for k, d in enumerate(result.gt_drop) if d > result.max_gt_drop]
+        drop = [k for k, d in enumerate(result.gt_drop) if not passes(-d, -result.max_gt_drop)]
         if drop:
             bad.update(drop)
             vals = ", ".join(f"{result.gt_drop[k]:.2f}" for k in drop)

@@ -179,3 +179,14 @@ def test_cli_defaults_match_the_library():
     bench = inspect.signature(bench_cmd).parameters
     for name in ("runs", "warmup", "rounds", "samples", "stream_frames", "data"):
         assert default(bench[name]) == BenchOptions.__dataclass_fields__[name].default, name
+
+
+def test_bench_exits_non_zero_when_a_row_fails(deploy):
+    (deploy / "model.onnx").write_bytes(b"truncated")
+    (deploy / "model.fp16.onnx").write_bytes(b"truncated")
+    args = ["--runs", 1, "--warmup", 0, "--samples", 1, "--stream-frames", 0, "--no-warp-compare", "--no-isolate"]
+    r = invoke("bench", deploy, *args, "--threads", 1, "--json")
+    assert r.exit_code == 1, r.output
+    assert json.loads(r.stdout)["rows"][1]["skipped"].startswith("failed: ")  # the report is still printed
+    lines = [line for line in r.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: 2 of 3 bench rows failed (ORT fp32: failed:")
