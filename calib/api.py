@@ -18,6 +18,7 @@ uses.
 
 from __future__ import annotations
 
+import logging
 import tempfile
 import time
 from collections import Counter
@@ -28,7 +29,9 @@ from typing import Any, Dict, List, Optional, Tuple, Union
 import numpy as np
 import onnx
 
+from b2v_edge.common import deploydir
 from b2v_edge.common.manifest import Artifact, Manifest, ManifestError
+from b2v_edge.common.metrics import NonFiniteError, require_finite
 from b2v_edge.common.trt_version import LINE_RELEASES, TrtVersion
 from b2v_edge.common.vocab import PRECISIONS
 
@@ -43,6 +46,8 @@ from .quantize import compute_ranges, load_ranges, op_types_for, quantize_modelo
 from .readers import Reader, make_reader
 
 __all__ = ["CalibReport", "quantize_deploy", "run_calibration"]
+
+log = logging.getLogger("b2v_edge.calib")
 
 OUTPUT_NAMES = {
     "tensorrt": (PRECISIONS["int8"].onnx_name, "calibration.json", "calibration.cache"),
@@ -89,9 +94,20 @@ def _fp32_model(manifest: Manifest) -> FP32Model:
         raise CalibError(f"{manifest.root} has no FP32 ONNX artifact to calibrate: {exc}") from exc
     manifest.verify(art)
     path = manifest.path_of(art)
-    proto = onnx.load(str(path))
+    try:
+        proto = onnx.load(str(path))
+    except Exception as exc:  # DecodeError and friends: protobuf's own types
+        first = (str(exc).splitlines() or [type(exc).__name__])[0][:160]
+        raise CalibError(f"{art.path} is not a readable ONNX model ({first}); re-export it") from exc
+    if len(proto.graph.input) != 1 or len(proto.graph.output) < 1:
+        raise CalibError(
+            f"{art.path} has {len(proto.graph.input)} input(s) and {len(proto.graph.output)} output(s): "
+            "not a b2v-edge model (one blurred [1,3,H,W] input, frames [1,N,3,H,W] output); re-export it"
+        )
     dims = [d.dim_value if d.HasField("dim_value") else 0 for d in proto.graph.input[0].type.tensor_type.shape.dim]
     out = [d.dim_value if d.HasField("dim_value") else 0 for d in proto.graph.output[0].type.tensor_type.shape.dim]
+    if len(out) != 5:
+        raise CalibError(f"{art.path}: output shape {out} is not [1,N,3,H,W]; not a b2v-edge model, re-export it")
     if len(dims) != 4 or not dims[2] or not dims[3]:
         raise CalibError(
             f"{art.path} has a dynamic input size {dims}: calibrate a static-shape export "
@@ -112,7 +128,10 @@ def _ranges(model: FP32Model, reader: Reader, opts: CalibOptions, key: Optional[
     cache_dir = opts.cache_dir or cache_mod.default_cache_dir()
     entry = cache_mod.read_entry(cache_dir, key) if key and opts.use_cache else None
     if entry is not None:
-        return load_ranges(entry[1]), CalibSet.from_cache(entry[0]), True
+        try:
+            return load_ranges(entry[1]), CalibSet.from_cache(entry[0]), True
+        except Exception as exc:  # a damaged entry is a cache miss: computed again and overwritten
+            log.warning("calibration cache entry %s is damaged (%s): computing the ranges again", key, exc)
     calib = collect(reader, opts, model.size)
     inputs = stream_inputs(reader, calib, model.size, opts.fit)
     with progress_task("calibrating activation ranges", opts.samples, opts.progress) as advance:
@@ -123,6 +142,16 @@ def _ranges(model: FP32Model, reader: Reader, opts: CalibOptions, key: Optional[
         save_ranges(ranges, cache_mod.ranges_path(cache_dir, key))
         cache_mod.write_entry(cache_dir, key, calib.to_cache())
     return ranges, calib, False
+
+
+def _finite(outputs: List[np.ndarray], what: str) -> List[np.ndarray]:
+    """``outputs`` when every value is finite, else a CalibError (a broken model is never calibrated)."""
+    try:
+        for out in outputs:
+            require_finite(out, f"{what} on the evaluation inputs")
+    except NonFiniteError as exc:
+        raise CalibError(f"{exc}; nothing was written") from exc
+    return outputs
 
 
 def _float_ops(target: str, trt_version: str) -> Tuple[str, ...]:
@@ -210,10 +239,15 @@ def run_calibration(deploy_dir: Union[str, Path], options: CalibOptions) -> Cali
         CalibError: bad options or data, missing FP32 artifact, failed checks (one line each).
         ManifestError: no or unreadable manifest.
     """
+    start, opts = time.perf_counter(), options
+    root = Manifest.load(deploy_dir).root  # "no manifest" before the lock creates anything
+    with deploydir.writer_lock(root):  # a second writer is refused now, not after the work
+        return _calibrate(Manifest.load(root), opts, start)
+
+
+def _calibrate(manifest: Manifest, opts: CalibOptions, start: float) -> CalibReport:
     from .records import write_records
 
-    start, opts = time.perf_counter(), options
-    manifest = Manifest.load(deploy_dir)
     model = _fp32_model(manifest)
     reader = make_reader(opts, model.size, model.frames)
     fingerprint = cache_mod.data_fingerprint(opts) if opts.backend == "onnxruntime" else None
@@ -225,13 +259,13 @@ def run_calibration(deploy_dir: Union[str, Path], options: CalibOptions) -> Cali
     else:
         ranges, calib, hit = _ranges(model, reader, opts, key)
     data, source = build_eval_set(reader, calib, opts, model.size)
-    ref = predict(session(str(model.path)), data.inputs)
+    ref = _finite(predict(session(str(model.path)), data.inputs), f"{model.artifact.path}'s outputs")
     trt_version = opts.trt_version or LINE_RELEASES.get(str(model.artifact.target), LINE_RELEASES["trt8.5"])
     plan0 = precision_plan(model.proto, opts.exclude, float_ops=_float_ops(opts.target, trt_version))
     plan, ranking, steps = _refine_plan(model, ranges, plan0, opts, data, ref)
     qdq = _quantize(model, reader, calib, ranges, plan, opts)
     _check(qdq, opts.target)
-    acc = accuracy(ref, predict(session(qdq), data.inputs), data)
+    acc = accuracy(ref, _finite(predict(session(qdq), data.inputs), "the INT8 graph's outputs"), data)
     speed = _speed(model, qdq, acc, data.inputs[0], opts.speed_runs) if opts.target == "onnxruntime" else None
     report = CalibReport(
         model.artifact,

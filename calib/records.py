@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 import numpy as np
 import onnx
 
+from b2v_edge.common import deploydir
 from b2v_edge.common.atomic import atomic_write_bytes, atomic_write_text
 from b2v_edge.common.manifest import Artifact, Manifest, sha256_file
 
@@ -77,7 +78,23 @@ def write_records(
     report: "CalibReport",
     names: Tuple[str, str, Optional[str]],
 ) -> Artifact:
-    """Write the Q/DQ graph, ``calibration*.json``, the TensorRT cache; update and save the manifest."""
+    """Write the Q/DQ graph, ``calibration*.json``, the TensorRT cache and the manifest as one new
+    generation of the deploy dir (:func:`b2v_edge.common.deploydir.update`): all of them or none."""
+    with deploydir.update(manifest.root) as stage:
+        staged = Manifest.load(stage)
+        art = _write_records(staged, fp32, qdq, ranges, report, names)
+    manifest.artifacts, manifest.calibration = Manifest.load(manifest.root).artifacts, staged.calibration
+    return art
+
+
+def _write_records(
+    manifest: Manifest,
+    fp32: Artifact,
+    qdq: onnx.ModelProto,
+    ranges: Any,
+    report: "CalibReport",
+    names: Tuple[str, str, Optional[str]],
+) -> Artifact:
     model_name, record_name, cache_name = names
     root = manifest.root
     atomic_write_bytes(root / model_name, qdq.SerializeToString())

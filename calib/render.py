@@ -64,10 +64,17 @@ def _render_sensitivity(report: "CalibReport", console: "Console") -> None:
         console.print(f"  target-psnr: {'start' if group is None else 'float ' + group}: {value:.2f} dB")
 
 
+def _what(source: str) -> str:
+    """What the INT8 accuracy was measured on (calibration frames are not an independent check)."""
+    if source == "calibration":
+        return "calibration input(s) (no frame was left over: not an independent check)"
+    return f"held-out input(s) ({source})"
+
+
 def _render_accuracy(report: "CalibReport", console: "Console") -> None:
     acc = report.accuracy
     line = (
-        f"INT8 vs FP32 on {len(report.eval_ids)} held-out input(s) ({report.eval_source}): "
+        f"INT8 vs FP32 on {len(report.eval_ids)} {_what(report.eval_source)}: "
         f"mean {acc.mean_vs_fp32:.2f} dB, min {acc.min_vs_fp32:.2f} dB"
     )
     has_gt = acc.gt_fp32 is not None and acc.gt_int8 is not None

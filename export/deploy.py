@@ -1,8 +1,9 @@
 """Deploy-directory bookkeeping for the export: staging, publishing, manifest sections, stale artifacts.
 
-Artifacts are produced in a hidden staging folder inside the deploy dir and moved into place only
-when every step succeeded, then ``manifest.json`` is written (atomically) last: a failed export
-never leaves a half-written or unlisted file under a final name.
+The export runs inside :func:`b2v_edge.common.deploydir.update`: artifacts are produced in a hidden
+scratch folder, moved into the new generation, the manifest is saved there, and the deploy dir
+switches to it in one rename only when every step (INT8 included) succeeded. A failed or killed
+export leaves the previous deploy dir exactly as it was.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
+from b2v_edge.common.deploydir import STATE_DIR
 from b2v_edge.common.manifest import MANIFEST_NAME, Artifact, Manifest, ManifestError, sha256_file
 from b2v_edge.common.vocab import PRECISIONS
 from b2v_edge.common.vocab import precision as vocab_precision
@@ -64,8 +66,8 @@ def out_dir_guard(out_dir: Path) -> Iterator[Path]:
     try:
         yield out
     except BaseException:
-        if created and not any(out.iterdir()):
-            out.rmdir()
+        if created and all(p.name == STATE_DIR for p in out.iterdir()):
+            shutil.rmtree(out, ignore_errors=True)  # nothing but the (unlocked) writer state
         raise
 
 

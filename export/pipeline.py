@@ -5,6 +5,10 @@ onnx.checker (full) + shape inference -> onnxsim (fallback: unsimplified) -> tar
 ORT-vs-PyTorch verification -> FP16 graph (kept-fp32 list) -> lint + verification -> reference set
 (inputs, PyTorch outputs, ground truth for torch-free parity) -> publish + manifest -> INT8 via
 ``b2v_edge.calib`` -> TensorRT plan -> Triton repository.
+
+Everything up to INT8 is written into one staged generation of the deploy dir
+(:mod:`b2v_edge.common.deploydir`) and committed in one step: a failed, interrupted or killed export
+leaves the previous deploy dir as it was, and a NaN checkpoint is refused before anything is built.
 """
 
 from __future__ import annotations
@@ -16,7 +20,9 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import onnx
 
+from b2v_edge.common import deploydir
 from b2v_edge.common.manifest import Artifact, Manifest, sha256_file
+from b2v_edge.common.metrics import NonFiniteError, require_finite
 from b2v_edge.verify.reference import (
     MANIFEST_KEY,
     REFERENCE_NAME,
@@ -234,31 +240,45 @@ def run_export(options: ExportOptions, log: Optional[Log] = None) -> ExportResul
     log = log or (lambda _msg: None)
     ckpt = load_checkpoint(options.checkpoint)
     with deploy.out_dir_guard(options.out_dir) as out_dir:
-        options = options.with_(out_dir=out_dir)
-        ckpt.model.set_warp_mode(options.warp)
-        shapes = verification_shapes(
-            options.verify_inputs, options.batch, options.height, options.width, options.dynamic
-        )
-        inputs = make_inputs(shapes, frames=ckpt.config.frames)
-        reference = torch_outputs(ckpt.model, inputs)
-        with deploy.staging_dir(out_dir) as staging:
-            ctx = _Context(options, ckpt.model, reference, inputs, staging, log)
-            builds = [build_fp32(ctx)]
-            if options.precision == "fp16":
-                builds.append(build_fp16(ctx, builds[0]))
-            manifest = publish(ctx, ckpt, builds, build_reference(ctx, ckpt))
-    verifications = {b.precision: b.verification for b in builds}
-    if options.precision == "int8":
-        from .int8 import export_int8
-
-        _art, verifications["int8"] = export_int8(manifest, options, reference, inputs, log)
-        manifest = Manifest.load(out_dir)  # calibration wrote the INT8 entry: the summary lists it
+        deploy.load_or_new(out_dir)  # a corrupt manifest is an error before any work, never overwritten
+        with deploydir.update(out_dir) as stage:  # one commit: every graph, the reference set, INT8
+            verifications, messages = _export_into(options.with_(out_dir=stage), ckpt, log)
+    manifest = Manifest.load(out_dir)
     return ExportResult(
         out_dir,
         manifest,
         list(manifest.artifacts),
         verifications,
-        ctx.messages,
+        messages,
         time.perf_counter() - start,
         time.process_time() - cpu_start,
     )
+
+
+def _export_into(options: ExportOptions, ckpt: Any, log: Log) -> Tuple[Dict[str, Verification], List[str]]:
+    """Build, verify and publish every graph into ``options.out_dir`` (the staged generation).
+
+    Returns:
+        (verification per precision, notes for the user).
+    """
+    ckpt.model.set_warp_mode(options.warp)
+    shapes = verification_shapes(options.verify_inputs, options.batch, options.height, options.width, options.dynamic)
+    inputs = make_inputs(shapes, frames=ckpt.config.frames)
+    reference = torch_outputs(ckpt.model, inputs)
+    try:
+        for ref in reference:
+            require_finite(ref, "the checkpoint's PyTorch outputs")
+    except NonFiniteError as exc:
+        raise ExportError(f"{exc} (diverged training?): nothing was exported; export another checkpoint") from exc
+    with deploy.staging_dir(options.out_dir) as staging:
+        ctx = _Context(options, ckpt.model, reference, inputs, staging, log)
+        builds = [build_fp32(ctx)]
+        if options.precision == "fp16":
+            builds.append(build_fp16(ctx, builds[0]))
+        manifest = publish(ctx, ckpt, builds, build_reference(ctx, ckpt))
+    verifications = {b.precision: b.verification for b in builds}
+    if options.precision == "int8":
+        from .int8 import export_int8
+
+        _art, verifications["int8"] = export_int8(manifest, options, reference, inputs, log)
+    return verifications, ctx.messages

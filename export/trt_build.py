@@ -24,6 +24,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable, Dict, Optional, Union
 
+from b2v_edge.common import deploydir
 from b2v_edge.common.atomic import atomic_write_bytes
 from b2v_edge.common.manifest import Artifact, Manifest, sha256_file
 from b2v_edge.common.trt_version import TrtVersion, TrtVersionError, hardware_compatible_gpu
@@ -198,7 +199,23 @@ def build_engine(
     facts = device_facts(cuda)
     _check_hardware(recipe, facts.get("compute_capability", ""), log)
     calibration = _calibration_cache(recipe, log) if recipe.mode == "calibration" else None
-    plan = Path(manifest.root) / plan_name(options.precision)
+    with deploydir.update(manifest.root) as stage:  # the plan and its manifest entry: both or neither
+        return _build_into(stage, trt, recipe, options, src_path, calibration, facts, log)
+
+
+def _build_into(
+    stage: Path,
+    trt: Any,
+    recipe: BuildRecipe,
+    options: BuildOptions,
+    src_path: Path,
+    calibration: Optional[bytes],
+    facts: Dict[str, Any],
+    log: Log,
+) -> Artifact:
+    """Build the plan into the staged generation ``stage`` and list it in its manifest."""
+    version = recipe.version
+    plan = stage / plan_name(options.precision)
     log(f"building {plan.name} with TensorRT {version} from {recipe.source.path} ({recipe.mode})")
     built = build_plan_file(trt, recipe, src_path, plan, calibration, log)
     extra = {
@@ -218,6 +235,7 @@ def build_engine(
         target=version.line,
         extra=extra,
     )
+    manifest = Manifest.load(stage)
     manifest.upsert(art)
     manifest.save()
     return art

@@ -24,7 +24,8 @@ from typing import List, Optional, Tuple, Union
 
 import numpy as np
 
-from b2v_edge.common.manifest import Artifact, Manifest, ManifestError
+from b2v_edge.common import deploydir
+from b2v_edge.common.manifest import MANIFEST_NAME, Artifact, Manifest, ManifestError
 from b2v_edge.common.vocab import ENGINE_PRECISIONS
 from b2v_edge.runtime.open import BACKENDS
 
@@ -325,6 +326,8 @@ def run_parity(options: ParityOptions, progress: Optional[Progress] = None) -> P
 def record_in_manifest(report: ParityReport) -> Path:
     """Merge ``report.manifest_summary()`` into the manifest's ``parity`` (re-read first; other keys such as
     the export-time ``export`` check and the ``reference_set`` entry are kept); returns the manifest path."""
-    manifest = Manifest.load(report.deploy_dir)
-    manifest.parity = {**(manifest.parity or {}), **report.manifest_summary()}
-    return manifest.save()
+    with deploydir.update(report.deploy_dir) as stage:
+        manifest = Manifest.load(stage)
+        manifest.parity = {**(manifest.parity or {}), **report.manifest_summary()}
+        manifest.save()
+    return Path(report.deploy_dir) / MANIFEST_NAME

@@ -150,3 +150,52 @@ def test_other_range_methods(native_deploy, fast, method, percentile):
     record = json.loads((native_deploy / "calibration.json").read_text())
     assert record["method"] == method and record["percentile"] == percentile
     assert report.accuracy.mean_vs_fp32 > 30.0
+
+
+def test_a_model_with_nan_outputs_is_refused_and_nothing_is_written(tmp_path, runtime_models, fast):
+    deploy = runtime_models.make_deploy(tmp_path / "nan", precisions=("fp32",), nan=True)
+    before = Manifest.load(deploy).to_dict()
+    with pytest.raises(CalibError, match="NaN/Inf") as exc:
+        run_calibration(deploy, fast)
+    assert "nothing was written" in str(exc.value)
+    assert not (deploy / "model.int8.onnx").exists()
+    assert Manifest.load(deploy).to_dict() == before
+
+
+def test_a_damaged_cache_entry_is_recomputed_not_fatal(native_deploy, fast):
+    run_calibration(native_deploy, fast)
+    entries = list(fast.cache_dir.glob("*.ranges.json"))
+    assert entries
+    for entry in entries:
+        entry.write_text('{"truncated": ')
+    report = run_calibration(native_deploy, fast)
+    assert not report.cache_hit
+    assert run_calibration(native_deploy, fast).cache_hit  # the entry was rewritten
+
+
+def _relist(deploy, data: bytes):
+    (deploy / "model.onnx").unlink()
+    (deploy / "model.onnx").write_bytes(data)
+    manifest = Manifest.load(deploy)
+    manifest.artifacts[0].sha256 = sha256_file(deploy / "model.onnx")
+    manifest.save()
+
+
+def test_a_corrupt_model_with_a_matching_hash_is_one_line(native_deploy, fast):
+    _relist(native_deploy, b"\x08\x07garbage that is not protobuf" * 10)
+    with pytest.raises(CalibError, match="not a readable ONNX model"):
+        run_calibration(native_deploy, fast)
+
+
+def test_a_model_with_the_wrong_io_is_one_line(native_deploy, fast, tmp_path):
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph(
+        [helper.make_node("Identity", ["x"], ["y"])],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 32, 32])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3, 32, 32])],
+    )
+    _relist(native_deploy, helper.make_model(graph).SerializeToString())
+    with pytest.raises(CalibError, match=r"not \[1,N,3,H,W\]"):
+        run_calibration(native_deploy, fast)

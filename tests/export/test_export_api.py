@@ -19,7 +19,10 @@ from b2v_edge.export.options import ExportOptions
 def test_deploy_dir_contents(tiny_deploy):
     root = tiny_deploy.deploy_dir
     names = sorted(p.name for p in root.iterdir())
-    assert names == ["manifest.json", "model.fp16.onnx", "model.onnx", "reference.npz"]  # no staging/.data leftovers
+    assert names == [".b2v-edge", "manifest.json", "model.fp16.onnx", "model.onnx", "reference.npz"]  # no leftovers
+    state = sorted(p.name for p in (root / ".b2v-edge").iterdir())
+    assert len(state) == 3 and state[:2] == ["current", "gen-" + state[1][4:]] and state[2] == "lock"
+    assert stat.S_IMODE((root / ".b2v-edge" / state[1]).stat().st_mode) & 0o055 == 0o055  # others may read it
     for name in ("model.onnx", "model.fp16.onnx", "reference.npz"):
         assert stat.S_IMODE((root / name).stat().st_mode) & 0o044 == 0o044  # readable like a normal file
 
@@ -121,11 +124,11 @@ def test_failed_verification_leaves_nothing(tmp_path, tiny_checkpoint, monkeypat
 def test_failure_keeps_an_existing_deploy_dir_intact(tmp_path, tiny_deploy, tiny_checkpoint, monkeypatch):
     existing = tmp_path / "existing"
     shutil.copytree(tiny_deploy.deploy_dir, existing)
-    before = {p.name: p.read_bytes() for p in existing.iterdir()}
+    before = {p.name: p.read_bytes() for p in existing.iterdir() if p.is_file()}
     monkeypatch.setattr(pipeline, "export_onnx", lambda *a, **k: (_ for _ in ()).throw(ExportError("boom")))
     with pytest.raises(ExportError, match="boom"):
         pipeline.run_export(ExportOptions(out_dir=existing, checkpoint=str(tiny_checkpoint), height=64, width=64))
-    assert {p.name: p.read_bytes() for p in existing.iterdir()} == before
+    assert {p.name: p.read_bytes() for p in existing.iterdir() if p.is_file()} == before
 
 
 def test_out_dir_that_is_a_file(tmp_path, tiny_checkpoint):

@@ -43,7 +43,7 @@ def test_tampered_artifact_is_not_copied(tmp_path, onnx_files):
     deploy = make_deploy(tmp_path / "d", onnx_files["native"], fp16=False)
     with open(deploy / "model.onnx", "ab") as fh:
         fh.write(b"x")
-    with pytest.raises(ManifestError, match="modified after export"):
+    with pytest.raises(ManifestError, match="replaced or damaged since the manifest was written"):
         write_repository(deploy, tmp_path / "repo")
     assert not (tmp_path / "repo").exists()
 

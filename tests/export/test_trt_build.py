@@ -325,7 +325,7 @@ def test_missing_source_artifact_says_how_to_make_it(tmp_path, onnx_files):
 def test_modified_source_is_refused(deploy):
     with open(deploy / "model.fp16.onnx", "ab") as fh:
         fh.write(b"\0")
-    with pytest.raises(ManifestError, match="modified after export"):
+    with pytest.raises(ManifestError, match="replaced or damaged since the manifest was written"):
         _build(deploy, "10.3.0")
 
 
