@@ -82,6 +82,18 @@ def save_checkpoint(
     return Path(path)
 
 
+def _load_reason(exc: BaseException) -> str:
+    """The line of a ``torch.load`` error that names the cause (the weights-only unpickler's verdict)."""
+    lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
+    for marker in ("WeightsUnpickler error:", "Unsupported", "unsupported GLOBAL", "unsupported"):
+        hit = next((line for line in lines if marker in line and "weights_only" not in line), None)
+        if hit:
+            return hit.replace("WeightsUnpickler error:", "").strip()[:200]
+    if lines and lines[0].startswith("Weights only load failed"):
+        return "it holds objects other than weights"
+    return (lines[0] if lines else type(exc).__name__)[:200]
+
+
 def _read(path: Path) -> Dict[str, Any]:
     if not path.exists():
         raise CheckpointError(f"checkpoint {path} does not exist; pass --checkpoint PATH or omit it for the demo model")
@@ -99,12 +111,17 @@ def _read(path: Path) -> Dict[str, Any]:
         KeyError,
         ValueError,
     ) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise CheckpointError(f"checkpoint {path} is corrupt or not a b2v-edge checkpoint ({first[:120]})") from exc
+        raise CheckpointError(
+            f"checkpoint {path} is corrupt or not a b2v-edge checkpoint ({_load_reason(exc)}); "
+            "nothing in it was run: use a checkpoint saved by `b2v-edge train`"
+        ) from exc
     if not isinstance(payload, dict) or "format_version" not in payload:
         raise CheckpointError(
             f"{path} is not a b2v-edge checkpoint (no format_version); was it saved by `b2v-edge train`?"
         )
+    missing = [k for k in ("config", "state_dict") if k not in payload]
+    if missing:
+        raise CheckpointError(f"{path} has no {' or '.join(missing)}: an incomplete checkpoint; re-save it")
     if payload["format_version"] not in READABLE_VERSIONS:
         raise CheckpointError(
             f"{path} has checkpoint format {payload['format_version']}, this b2v-edge reads {FORMAT_VERSION}; upgrade b2v-edge"

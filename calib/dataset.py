@@ -105,7 +105,29 @@ def collect(reader: Reader, options: CalibOptions, size: Tuple[int, int]) -> Cal
     leftovers = [c for i, c in enumerate(pool) if i not in picked]
     step = max(1, len(leftovers) // max(1, options.eval_samples))
     leftovers = leftovers[::step][: options.eval_samples]
-    return CalibSet([pool[i] for i in chosen], leftovers, coverage, _size_warnings(reader, size, options.fit))
+    selected = [pool[i] for i in chosen]
+    warnings = _content_warnings(selected) + _size_warnings(reader, size, options.fit)
+    return CalibSet(selected, leftovers, coverage, warnings)
+
+
+MIN_SAMPLES = 16  # fewer calibration frames rarely cover the activation ranges of real scenes
+
+
+def _content_warnings(selected: Sequence[Candidate]) -> List[str]:
+    """Warnings about too few frames, or frames without texture (flat, constant content)."""
+    out = []
+    if len(selected) < MIN_SAMPLES:
+        out.append(
+            f"only {len(selected)} calibration frame(s): the INT8 ranges may not cover real scenes "
+            f"({MIN_SAMPLES}+ frames of the deployment's scenes are recommended)"
+        )
+    blurs = [float(c.blur) for c in selected]
+    if blurs and max(blurs) - min(blurs) <= 1e-12:
+        out.append(
+            "every calibration frame has the same blur score (flat or identical frames?): the INT8 ranges "
+            "come from frames without texture and will clip real scenes"
+        )
+    return out
 
 
 def stream_inputs(reader: Reader, calib: CalibSet, size: Tuple[int, int], fit: str) -> Iterator[np.ndarray]:

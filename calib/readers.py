@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import abc
 import collections
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Counter, Iterator, List, Optional, Sequence, Tuple
@@ -30,6 +31,8 @@ from .options import RAW_KINDS, CalibError, CalibOptions, parse_data_spec
 from .progress import Advance
 
 __all__ = ["Candidate", "EvalItem", "Reader", "blur_score", "make_reader", "rgb_to_bgr_uint8"]
+
+log = logging.getLogger("b2v_edge.calib")
 
 
 @dataclass
@@ -178,9 +181,16 @@ class _ImageFolderReader(Reader):
     def scan(self, count: int, advance: Advance) -> List[Candidate]:
         out = []
         for i in _spread(len(self.paths), count):
-            frame = self._imread(self.paths[i])
+            try:
+                frame = self._imread(self.paths[i])
+            except CalibError as exc:  # one bad file does not void the folder
+                log.warning("%s: skipped", exc)
+                advance(1)
+                continue
             out.append(Candidate(str(self.paths[i]), blur_score(frame), self._note(frame), self.paths[i]))
             advance(1)
+        if not out:
+            raise CalibError(f"images:{self.target}: none of the {len(self.paths)} image(s) could be read")
         return out
 
     def read(self, candidates: Sequence[Candidate]) -> Iterator[Tuple[Candidate, np.ndarray]]:

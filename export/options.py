@@ -165,12 +165,9 @@ class ExportOptions:
             ("--size width", self.width, MAX_SIDE),
             ("--batch", self.batch, MAX_BATCH),
         ):
-            if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= top:
-                raise OptionsError(f"{name} must be an integer in 1..{top}, got {value!r}")
-        if min(self.height, self.width) < ALIGN:
-            raise OptionsError(
-                f"--size must be at least {ALIGN}x{ALIGN} (the model downsamples 32x), got {self.height}x{self.width}"
-            )
+            low = ALIGN if name.startswith("--size") else 1  # the model downsamples 32x
+            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= top:
+                raise OptionsError(f"{name} must be an integer in {low}..{top}, got {value!r}")
         if self.dynamic and (self.height % ALIGN or self.width % ALIGN):
             raise OptionsError(
                 f"--dynamic needs a --size in multiples of {ALIGN} (it is the optimal shape), got {self.height}x{self.width}"

@@ -30,7 +30,7 @@ from .open import open_engine
 from .options import SYNTHETIC_HEADLESS_FRAMES, RunError, RunOptions
 from .outputs import OutputContext, OutputUnavailable, open_output
 from .preview import frames_for_mode
-from .sinks import VideoSink
+from .sinks import SinkError, VideoSink
 from .sources import open_source
 from .stats import FpsMeter, RunStatus, RunSummary, StageTimer
 
@@ -167,17 +167,21 @@ class Pipeline:
     def _close(self, ok: bool) -> None:
         self.stop(self._stop_reason or "closing")
         ended = self.capture.join(timeout=3.0) if self.capture is not None else True
+        failed = []
         for out in self.outputs:
             try:
                 out.close(ok)
             except Exception as exc:  # one broken output must not hide the others' results
-                log.warning("closing %s failed: %s", type(out).__name__, exc)
+                failed.append(str(exc) if isinstance(exc, SinkError) else f"closing {type(out).__name__} failed: {exc}")
+                log.warning(failed[-1])
         if self._own_source and self.source is not None and hasattr(self.source, "close") and ended:
             self.source.close()  # a reader still blocked in read() is left to process exit
         if self._shadow is not None:
             self._shadow.close()
         if self._own_engine and self.engine is not None:
             self.engine.close()
+        if failed and ok:  # an output that was not finalised makes the run fail (after everything closed)
+            raise SinkError(failed[0])
 
     # ---- main loop ----------------------------------------------------------------------
     def _loop(self) -> str:

@@ -127,7 +127,14 @@ class VideoSink:
             raise SinkError(f"output fps must be > 0, got {fps}")
         self.fps = float(fps)
         self.suffix = suffix
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise SinkError(f"cannot create the folder of {self.path} ({exc.strerror or exc})") from exc
+        if not os.access(self.path.parent, os.W_OK):
+            raise SinkError(f"cannot write {self.path}: the folder {self.path.parent} is not writable")
+        if self.path.is_dir():
+            raise SinkError(f"cannot write {self.path}: it is a directory; give a file name")
         self.tmp = self.path.parent / f".{self.path.stem}.{os.getpid()}.partial{suffix}"
         self._writer: Any = None
         self.size: Optional[Tuple[int, int]] = None
@@ -178,6 +185,8 @@ class VideoSink:
                 writer.release()
             if ok and self.frames_written and self.tmp.exists():
                 os.replace(self.tmp, self.path)
+        except OSError as exc:
+            raise SinkError(f"cannot save {self.path} ({exc.strerror or exc}); the video was not written") from exc
         finally:
             with contextlib.suppress(FileNotFoundError):
                 self.tmp.unlink()

@@ -180,17 +180,42 @@ class StreamReader(_CaptureReader):
 
 
 class VideoFileReader(_CaptureReader):
-    """A video file: every frame, timestamps from the frame index and the container's fps."""
+    """A video file: every frame, timestamps from the frame index and the container's fps.
+
+    A file that ends before the frame count its container declares (truncated, or damaged in the
+    middle) ends the run normally, with a warning that says how many frames were decoded.
+    """
 
     def open_error(self) -> str:
         return f"cannot read video file {self.spec.uri} (unsupported format or corrupt)"
 
+    def __init__(self, spec: SourceSpec, context: ReaderContext) -> None:
+        super().__init__(spec, context)
+        self._declared, self._warned = self.frame_count, False
+
+    def read(self) -> Optional[Frame]:
+        item = super().read()
+        declared = self._declared
+        if item is None and declared and self.index < declared and not self._warned:
+            self._warned = True
+            log.warning(
+                "%s ended after %d of its %d frames: the file is truncated or damaged",
+                self.spec.uri,
+                self.index,
+                declared,
+            )
+        return item
+
 
 class FolderReader:
-    """Images of a folder (or one image) in natural order; timestamps ``i / fps``."""
+    """Images of a folder (or one image) in natural order; timestamps ``i / fps``.
+
+    An image that cannot be decoded is skipped with a warning (its slot in time stays empty); only a
+    folder none of whose images can be read is an error.
+    """
 
     def __init__(self, spec: SourceSpec, context: ReaderContext) -> None:
-        self.spec, self.fps, self.index = spec, context.fps, 0
+        self.spec, self.fps, self.index, self.skipped = spec, context.fps, 0, 0
         if spec.kind == "image":
             self.paths = [Path(str(spec.target))]
         else:
@@ -204,15 +229,19 @@ class FolderReader:
         return len(self.paths)
 
     def read(self) -> Optional[Frame]:
-        if self.index >= len(self.paths):
-            return None
-        path = self.paths[self.index]
-        frame = cv2.imread(str(path), cv2.IMREAD_COLOR)
-        if frame is None:
-            raise SourceError(f"cannot read image {path} (corrupt or unsupported format)")
-        t = self.index / self.fps
-        self.index += 1
-        return frame, t
+        while self.index < len(self.paths):
+            path = self.paths[self.index]
+            frame = cv2.imread(str(path), cv2.IMREAD_COLOR)
+            t = self.index / self.fps
+            self.index += 1
+            if frame is not None:
+                return frame, t
+            self.skipped += 1
+            if self.skipped == self.index and self.index == len(self.paths):
+                others = f"; none of the {len(self.paths)} images could be read" if len(self.paths) > 1 else ""
+                raise SourceError(f"cannot read image {path} (corrupt or unsupported format){others}")
+            log.warning("cannot read image %s (corrupt or unsupported format): skipped", path)
+        return None
 
     def close(self) -> None:
         self.index = len(self.paths)

@@ -66,3 +66,23 @@ def test_demo_checkpoint_ships_and_loads():
     assert path.stat().st_size <= 10 * 1024 * 1024
     ck = load_checkpoint(None)
     assert ck.config.preset == "lite" and ck.config.frames == 7
+
+
+def test_refused_pickles_name_the_real_cause_not_the_weights_only_advice(tmp_path):
+    import os
+    import pickle
+
+    class Evil:
+        def __reduce__(self):
+            return (os.system, ("true",))
+
+    torch.save({"format_version": 2, "x": Evil()}, tmp_path / "evil.pt")
+    with pytest.raises(CheckpointError, match="unsupported GLOBAL posix.system") as exc:
+        load_checkpoint(tmp_path / "evil.pt")
+    assert "weights_only" not in str(exc.value) and "nothing in it was run" in str(exc.value)
+    (tmp_path / "raw.pt").write_bytes(pickle.dumps({"x": Evil()}))
+    with pytest.raises(CheckpointError, match="Unsupported operand"):
+        load_checkpoint(tmp_path / "raw.pt")
+    torch.save({"format_version": 2, "config": {}}, tmp_path / "nostate.pt")
+    with pytest.raises(CheckpointError, match="has no state_dict"):
+        load_checkpoint(tmp_path / "nostate.pt")

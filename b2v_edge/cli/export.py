@@ -101,7 +101,7 @@ def export_command(
 ) -> None:
     """Export a checkpoint to verified, linted ONNX graphs (and optionally a TensorRT plan) in a deploy dir."""
     require_extra("export")
-    from b2v_edge.export.api import ExportOptions, TensorRTUnavailable, export
+    from b2v_edge.export.options import ExportOptions  # torch-free: bad options fail before torch loads
 
     try:
         options = ExportOptions(
@@ -124,8 +124,10 @@ def export_command(
         console.print(
             f"export: {options.precision}, target {options.target}, warp {options.warp}, opset {options.opset}"
         )
+        from b2v_edge.export.api import export
+
         result = export(options, log=_progress)
-    except TensorRTUnavailable as exc:
+    except _trt_unavailable() as exc:
         _trt_missing(exc, out)
     except _errors() as exc:
         fail(escape(str(exc)))
@@ -139,6 +141,12 @@ def export_command(
             f"b2v-edge parity {escape(str(result.deploy_dir))} needs no PyTorch"
         )
     console.print(f"done in {result.seconds:.0f} s ({result.cpu_seconds:.0f} s CPU)")
+
+
+def _trt_unavailable() -> type:
+    from b2v_edge.export.trt_build import TensorRTUnavailable
+
+    return TensorRTUnavailable
 
 
 def lint_command(

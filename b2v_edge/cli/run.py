@@ -89,12 +89,14 @@ def run_command(
     _show_notices()
     if camera is not None and source is not None:
         fail("give either --camera or --source, not both")
+    if source is not None and not source.strip():
+        fail("--source is empty: give a camera index, a file, a folder, a URL or synthetic")
     try:
         options = RunOptions(
             model=model if model is not None else default_model(),
             backend=backend,
             precision=precision,
-            source=str(camera) if camera is not None else (source or "synthetic"),
+            source=str(camera) if camera is not None else (source if source is not None else "synthetic"),
             show=show,
             fit=fit,
             outputs=tuple(output),

@@ -262,11 +262,13 @@ class Manifest:
         found = self.find(kind, precision)
         if not found:
             have = ", ".join(f"{a.path} ({a.kind}/{a.precision})" for a in self.artifacts) or "nothing"
+            shipped = _inside_package(self.root)  # the demo inside the installed package: never write there
+            target = "deploy" if shipped else str(self.root)
             hint = (
-                f"b2v-edge build-engine {self.root} --precision {precision}"
+                f"b2v-edge build-engine {target} --precision {precision}"
                 if kind == "tensorrt_plan"
-                else f"b2v-edge export --precision {precision} --out {self.root}"
-            )
+                else f"b2v-edge export --precision {precision} --out {target}"
+            ) + ("` and pass `--model deploy" if shipped else "")
             raise ManifestError(f"{self.root} has no {kind} artifact for {precision} (has {have}); run `{hint}`")
         return found[-1]
 
@@ -319,6 +321,12 @@ class Manifest:
                 f"{file} does not match the manifest (sha256 {actual[:12]}… != {artifact.sha256[:12]}…): "
                 f"the file was replaced or damaged since the manifest was written; {remake}"
             )
+
+
+def _inside_package(path: Union[str, Path]) -> bool:
+    """``path`` lies inside the installed b2v_edge package (the shipped demo deploy dir)."""
+    package = Path(__file__).resolve().parents[1]
+    return package in Path(path).resolve().parents
 
 
 def _remake_hint(root: Path, artifact: Artifact) -> str:

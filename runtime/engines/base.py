@@ -163,9 +163,12 @@ class Engine(abc.ABC):
             raise EngineError(f"{self.spec.backend} returned shape {tuple(out.shape)}, expected {(b, n, 3, h, w)}")
         out = out.astype(np.float32, copy=False)
         if check_finite and not np.isfinite(out).all():
-            raise NonFiniteOutputError(
-                f"{self.spec.label} produced NaN/Inf (precision overflow?); try --precision fp32"
+            hint = (
+                "the model itself is broken: re-export it from a good checkpoint"
+                if self.spec.precision == "fp32"
+                else "precision overflow? try --precision fp32"
             )
+            raise NonFiniteOutputError(f"{self.spec.label} produced NaN/Inf; {hint}")
         return out
 
 

@@ -66,10 +66,20 @@ def test_folder_errors(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(CalibError, match="no images"):
         make_reader(_opts(f"images:{tmp_path / 'empty'}"), SIZE, 3)
+    junk = tmp_path / "junk"
+    junk.mkdir()
+    (junk / "1.png").write_bytes(b"not a png")
+    with pytest.raises(CalibError, match="none of the 1 image"):
+        make_reader(_opts(f"images:{junk}"), SIZE, 3).scan(10, lambda n: None)
+
+
+def test_one_corrupt_image_is_skipped_with_a_warning(tmp_path, caplog):
     bad = _images(tmp_path / "bad", 3)
     (bad / "9.png").write_bytes(b"not a png")
-    with pytest.raises(CalibError, match="cannot read image .*9.png"):
-        make_reader(_opts(f"images:{bad}"), SIZE, 3).scan(10, lambda n: None)
+    with caplog.at_level("WARNING", logger="b2v_edge.calib"):
+        found = make_reader(_opts(f"images:{bad}"), SIZE, 3).scan(10, lambda n: None)
+    assert len(found) == 3 and not any(c.id.endswith("9.png") for c in found)
+    assert "9.png" in caplog.text and "skipped" in caplog.text
 
 
 def test_fewer_frames_than_samples(tmp_path):
@@ -147,3 +157,18 @@ def test_panorama_folder(tmp_path):
     assert reader.metric == "blur_px" and len(calib.selected) == 4
     data, source = build_eval_set(reader, calib, opts, SIZE)
     assert source == "test_split" and data.has_gt
+
+
+def test_few_or_flat_calibration_frames_are_warned_about(tmp_path):
+    grey = tmp_path / "grey"
+    grey.mkdir()
+    for i in range(6):
+        cv2.imwrite(str(grey / f"{i}.png"), np.full((32, 32, 3), 128, np.uint8))
+    opts = _opts(f"images:{grey}", fit="resize")
+    calib = collect(make_reader(opts, SIZE, 3), opts, SIZE)
+    assert any("only 4 calibration frame(s)" in w for w in calib.warnings)
+    assert any("same blur score" in w for w in calib.warnings)
+    textured = _images(tmp_path / "tex", 24)
+    opts = replace(_opts(f"images:{textured}", fit="resize"), samples=16)
+    calib = collect(make_reader(opts, SIZE, 3), opts, SIZE)
+    assert not [w for w in calib.warnings if "calibration frame" in w]

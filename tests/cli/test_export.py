@@ -69,7 +69,7 @@ def test_export_writes_a_deploy_dir(exported):
 @pytest.mark.parametrize(
     "args,match",
     [
-        (["--size", "16x64"], "--size must be at least 32x32"),
+        (["--size", "16x64"], "--size height must be an integer in 32..4096"),
         (["--size", "64x100000"], "--size width must be an integer"),
         (["--target", "trt9"], "unknown target"),
         (["--target", "trt8.0", "--precision", "int8"], "not available for trt8.0"),

@@ -143,6 +143,7 @@ def test_nan_output_is_reported_and_counted(env, models):
     r = invoke("--model", deploy, "--headless", "--max-frames", 5)
     assert r.exit_code == 2 and "10 consecutive frames gave NaN/Inf" in r.stderr
     assert "notice:" in r.stderr and "frame skipped" in r.stderr
+    assert "try --precision fp32" not in r.stderr and "the model itself is broken" in r.stderr  # it is fp32
 
 
 # ---- full resolution in, H.264 out (the user's path) ---------------------------------------------------
@@ -233,3 +234,16 @@ def test_error_text_is_printed_verbatim_not_as_emoji(env, models):
     deploy = models.make_deploy(env / "d")
     r = invoke("--model", deploy, "--serve", "a:b:c", "--max-frames", 1, "--headless")
     _one_line_error(r, "'a:b:c'")
+
+
+def test_an_empty_source_is_an_error_not_the_synthetic_stream(env, models):
+    _one_line_error(invoke("--model", models.make_deploy(env / "d"), "--source", "", "--headless"), "--source is empty")
+
+
+def test_missing_int8_of_the_shipped_demo_never_suggests_writing_into_the_package(env):
+    import importlib.resources
+
+    demo = Path(str(importlib.resources.files("b2v_edge.weights").joinpath("demo")))
+    r = invoke("--model", demo, "--precision", "int8", "--headless", "--max-frames", 1)
+    _one_line_error(r, "--out deploy")
+    assert "site-packages" not in r.stderr and str(demo) not in r.stderr.split("run `")[-1]

@@ -53,7 +53,7 @@ def test_auto_warp_and_opset_per_target(target, warp, opset):
         (dict(warp="bicubic"), "unknown warp"),
         (dict(height=0), "--size height"),
         (dict(width=100000), "--size width"),
-        (dict(height=16), "at least 32"),
+        (dict(height=16), "in 32..4096"),
         (dict(batch=0), "--batch"),
         (dict(height=True), "--size height"),
         (dict(dynamic=True, height=250), "multiples of 32"),

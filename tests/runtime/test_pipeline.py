@@ -378,3 +378,19 @@ def test_status_callback_reports_progress(tmp_path):
     ).run()
     assert [st.frames for st in seen] == [1, 2, 3, 4] and seen[-1].total == 4
     assert "frame 4/4" in seen[-1].line() and "FPS" in seen[-1].line()
+
+
+class _BrokenOnClose(Recorder):
+    def close(self, ok=True):
+        raise OSError("disk full")
+
+
+def test_an_output_that_cannot_be_finalised_fails_the_run_after_everything_closed(tmp_path):
+    from b2v_edge.runtime.sinks import SinkError
+
+    good = Recorder()
+    src = FakeSource(count=5, live=False)
+    pipe = Pipeline(_opts(tmp_path), engine=SlowEngine(), source=src, outputs=[_BrokenOnClose(), good])
+    with pytest.raises(SinkError, match="disk full"):
+        pipe.run()
+    assert good.closed_ok is True and len(good.writes) == 5

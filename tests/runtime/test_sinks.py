@@ -95,3 +95,34 @@ def test_h264_available_names_what_is_missing(monkeypatch):
     monkeypatch.setitem(sys.modules, "av", None)
     usable, reason = sinks.h264_available()
     assert not usable and "PyAV is not installed" in reason
+
+
+def test_a_directory_or_unwritable_folder_is_refused_up_front(tmp_path):
+    (tmp_path / "out.mp4").mkdir()
+    with pytest.raises(SinkError, match="is a directory"):
+        VideoSink(tmp_path / "out.mp4")
+    locked = tmp_path / "ro"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        import os
+
+        if os.access(locked, os.W_OK):  # root ignores permissions
+            pytest.skip("running as root: permissions are not enforced")
+        with pytest.raises(SinkError, match="not writable"):
+            VideoSink(locked / "out.mp4")
+    finally:
+        locked.chmod(0o700)
+
+
+def test_a_failed_rename_is_a_sink_error_and_leaves_no_partial_file(tmp_path, monkeypatch):
+    sink = VideoSink(tmp_path / "out.avi")
+    sink.write(None, [np.zeros((16, 16, 3), np.uint8)] * 3)
+
+    def refuse(src, dst):
+        raise IsADirectoryError(21, "Is a directory")
+
+    monkeypatch.setattr(sinks.os, "replace", refuse)
+    with pytest.raises(SinkError, match="the video was not written"):
+        sink.close(True)
+    assert not sink.tmp.exists()

@@ -300,3 +300,39 @@ def test_synthetic_uri_options_and_camera_pacing():
     assert stamps == pytest.approx([i / 50 for i in range(6)])
     with pytest.raises(SourceError, match="fps must be a number"):
         open_source("synthetic://?fps=fast")
+
+
+def test_a_corrupt_image_in_a_folder_is_skipped_with_a_warning(tmp_path, caplog):
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    for i in range(4):
+        cv2.imwrite(str(folder / f"f{i}.png"), np.full((8, 8, 3), 40 * i, np.uint8))
+    (folder / "f2.png").write_bytes(b"not a png")
+    with caplog.at_level("WARNING", logger="b2v_edge.runtime"):
+        frames = list(open_source(str(folder), fps=10.0))
+    assert [int(f[0, 0, 0]) for f, _ in frames] == [0, 40, 120]
+    assert [t for _, t in frames] == pytest.approx([0.0, 0.1, 0.3])
+    assert "f2.png" in caplog.text and "skipped" in caplog.text
+
+
+def test_a_folder_of_only_corrupt_images_is_an_error(tmp_path):
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    for i in range(2):
+        (folder / f"f{i}.png").write_bytes(b"junk")
+    with pytest.raises(SourceError, match="none of the 2 images could be read"):
+        list(open_source(str(folder)))
+
+
+def test_a_truncated_video_warns_how_many_frames_it_had(tmp_path, caplog, runtime_models):
+    full = runtime_models.write_video(tmp_path / "full.avi", frames=60)
+    cut = tmp_path / "cut.avi"
+    cut.write_bytes(full.read_bytes()[: full.stat().st_size // 2])
+    with caplog.at_level("WARNING", logger="b2v_edge.runtime"):
+        frames = list(open_source(str(cut)))
+    assert 0 < len(frames) < 60
+    assert f"ended after {len(frames)} of its 60 frames" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="b2v_edge.runtime"):
+        assert len(list(open_source(str(full)))) == 60
+    assert "ended after" not in caplog.text
