@@ -106,7 +106,7 @@ def collect(reader: Reader, options: CalibOptions, size: Tuple[int, int]) -> Cal
     step = max(1, len(leftovers) // max(1, options.eval_samples))
     leftovers = leftovers[::step][: options.eval_samples]
     selected = [pool[i] for i in chosen]
-    warnings = _content_warnings(selected) + _size_warnings(reader, size, options.fit)
+    warnings = _size_warnings(reader, size, options.fit) + _content_warnings(selected)
     return CalibSet(selected, leftovers, coverage, warnings)
 
 
