@@ -169,11 +169,24 @@ class VideoSink:
         return cv2.resize(img, (tw, th), interpolation=cv2.INTER_AREA)
 
     def write(self, blurred: np.ndarray, images: List[np.ndarray], overlay: Sequence[str] = ()) -> bool:
-        """Append ``images`` (BGR uint8; resized to the first frame's size if they differ)."""
+        """Append ``images`` (BGR uint8; resized to the first frame's size if they differ).
+
+        Raises:
+            SinkError: the encoder refused the frame size or failed (the message names both).
+        """
         for img in images:
-            if self._writer is None:
-                self._open(img.shape[1], img.shape[0])
-            self._writer.write(self._fit(img))
+            try:
+                if self._writer is None:
+                    self._open(img.shape[1], img.shape[0])
+                self._writer.write(self._fit(img))
+            except SinkError:
+                raise
+            except Exception as exc:  # PyAV / FFmpeg errors carry their own types
+                first = (str(exc).splitlines() or [type(exc).__name__])[0][:160]
+                size = f"{img.shape[1]}x{img.shape[0]}"
+                raise SinkError(
+                    f"cannot encode {self.path.name} at {size} ({first}); write a .avi or use a smaller source"
+                ) from exc
             self.frames_written += 1
         return True
 
@@ -182,7 +195,11 @@ class VideoSink:
         writer, self._writer = self._writer, None
         try:
             if writer is not None:
-                writer.release()
+                try:
+                    writer.release()
+                except Exception as exc:  # a failed run's half-open encoder may refuse to flush
+                    if ok:
+                        raise SinkError(f"cannot finish {self.path} ({exc}); the video was not written") from exc
             if ok and self.frames_written and self.tmp.exists():
                 os.replace(self.tmp, self.path)
         except OSError as exc:

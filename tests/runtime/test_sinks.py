@@ -126,3 +126,12 @@ def test_a_failed_rename_is_a_sink_error_and_leaves_no_partial_file(tmp_path, mo
     with pytest.raises(SinkError, match="the video was not written"):
         sink.close(True)
     assert not sink.tmp.exists()
+
+
+def test_an_encoder_failure_is_a_sink_error_naming_the_size(tmp_path):
+    pytest.importorskip("av")
+    sink = VideoSink(tmp_path / "wide.mp4")
+    with pytest.raises(SinkError, match="cannot encode wide.mp4 at 20000x16"):
+        sink.write(None, [np.zeros((16, 20000, 3), np.uint8)])
+    sink.close(False)
+    assert not (tmp_path / "wide.mp4").exists() and not sink.tmp.exists()
