@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from conftest import assert_clean_failure, invoke, tree_digest, verify_deploy
+from fault_helpers import assert_clean_failure, invoke, tree_digest, verify_deploy
 
 from b2v_edge.common.manifest import Manifest, sha256_file
 

@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 
 import pytest
-from conftest import assert_clean_failure, invoke, tree_digest
+from fault_helpers import assert_clean_failure, invoke, tree_digest
 
 
 def _sha(path: Path) -> str:

@@ -7,7 +7,7 @@ import json
 import random
 
 import pytest
-from conftest import invoke, tree_digest
+from fault_helpers import invoke, tree_digest
 
 from b2v_edge.common.errors import B2VError
 from b2v_edge.common.manifest import Manifest

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import List
 
 import pytest
-from conftest import TINY, run_cli, tree_digest, verify_deploy
+from fault_helpers import TINY, run_cli, tree_digest, verify_deploy
 
 from b2v_edge.common import deploydir
 
