@@ -31,13 +31,10 @@ def register(app: typer.Typer) -> None:
 
 
 def _errors() -> Tuple[type, ...]:
-    from b2v_edge.checkpoint import CheckpointError
-    from b2v_edge.common.manifest import ManifestError
-    from b2v_edge.export.constants import ExportError
-    from b2v_edge.export.lint import LintError
-    from b2v_edge.export.trt_build import BuildError
+    """What an export reports in one line (importing nothing heavy: bad options fail before torch loads)."""
+    from b2v_edge.common.errors import B2VError
 
-    return (CheckpointError, ExportError, LintError, BuildError, ManifestError, ValueError, OSError)
+    return (B2VError, ValueError, OSError)
 
 
 def _progress(message: str) -> None:

@@ -165,3 +165,20 @@ def test_build_engine_for_a_precision_without_its_graph_names_the_export(exporte
     line = _one_line_error(result)
     assert "no onnx artifact for fp16" in line and f"b2v-edge export --precision fp16 --out {exported}" in line
     assert "trtexec" not in result.output
+
+
+def test_bad_options_are_refused_before_torch_is_imported():
+    code = (
+        "import sys\n"
+        "from b2v_edge.cli.main import app\n"
+        "try:\n"
+        "    app(['export', '--size', '16x64', '--out', 'unused'], prog_name='b2v-edge')\n"
+        "except SystemExit as exc:\n"
+        "    print('exit', exc.code, 'torch' in sys.modules)\n"
+    )
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.stdout.strip() == "exit 2 False", done.stdout + done.stderr
+    assert "--size height must be an integer in 32..4096" in done.stderr

@@ -60,3 +60,9 @@ def test_eval_table_and_missing_checkpoint(tmp_path):
     assert res.exit_code == 0 and "blurred repeated" in res.output and "gain" in res.output
     res = runner.invoke(app, ["eval", "--checkpoint", str(tmp_path / "nope.pt")])
     assert res.exit_code == 2 and "does not exist" in res.output
+
+
+def test_resume_without_last_pt_says_it_starts_from_step_0(tmp_path):
+    result = runner.invoke(app, ["train", "--resume", "--out", str(tmp_path / "typo"), "--crop", "33"])
+    assert "notice: --resume: no last.pt in" in result.stdout and "starting from step 0" in result.stdout
+    assert result.exit_code == 2  # then the bad --crop stops it before any work

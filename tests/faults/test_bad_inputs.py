@@ -133,3 +133,20 @@ def test_train_into_a_file_fails_before_any_step(tmp_path):
     result = invoke("train", "--out", blocker, "--epochs", 1, "--epoch-steps", 1, "--crop", 32, "--batch", 1)
     assert_clean_failure(result, match="not a directory")
     assert "step 1" not in result.stdout
+
+
+def test_a_nan_checkpoint_is_refused_before_anything_is_exported(tmp_path, runtime_models, tiny_checkpoints):
+    from b2v_edge.checkpoint import load_checkpoint, save_checkpoint
+
+    model = load_checkpoint(tiny_checkpoints[0]).model
+    with torch.no_grad():
+        for p in model.parameters():
+            p.fill_(float("nan"))
+    nan_ckpt = save_checkpoint(tmp_path / "nan.pt", model, {})
+    root = runtime_models.make_deploy(tmp_path / "deploy")
+    contents = lambda: {p.name: p.read_bytes() for p in root.iterdir() if p.is_file()}  # noqa: E731
+    before = contents()
+    result = invoke("export", "--checkpoint", nan_ckpt, "--out", root, "--size", "64x64")
+    assert_clean_failure(result, match="NaN/Inf")
+    assert contents() == before  # the old files, byte for byte
+    verify_deploy(root)
