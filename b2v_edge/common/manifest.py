@@ -113,6 +113,23 @@ ARTIFACT_TYPES: Dict[str, Tuple[Tuple[type, ...], bool]] = {
 }
 
 
+# ``extra`` fields the tools read, by type (others are free-form records)
+EXTRA_TYPES: Dict[str, Tuple[type, ...]] = {
+    "source": (str,),
+    "source_sha256": (str,),
+    "tensorrt_version": (str,),
+    "cuda_version": (str,),
+    "gpu": (str,),
+    "compute_capability": (str,),
+    "build_options": (dict,),
+    "profile": (dict,),
+    "fp16": (dict,),
+    "verification": (dict,),
+    "lint": (dict,),
+    "calibration": (dict,),
+}
+
+
 def _type_name(value: Any) -> str:
     return {dict: "an object", list: "a list", str: "a string", bool: "a boolean", type(None): "null"}.get(
         type(value), "a number" if isinstance(value, (int, float)) else type(value).__name__
@@ -137,6 +154,11 @@ def _artifact(data: Any, i: int, unknown: List[str]) -> Artifact:
             continue
         fields[key] = _expect(data[key], types, f"{what}.{key}")
     check_relative(fields["path"], f"{what}.path")
+    for key, value in fields.get("extra", {}).items():
+        if key in EXTRA_TYPES:  # null means "not recorded" (e.g. no profile for a static graph)
+            _expect(value, (*EXTRA_TYPES[key], type(None)), f"{what}.extra.{key}")
+    if fields.get("extra", {}).get("source") is not None:
+        check_relative(fields["extra"]["source"], f"{what}.extra.source")
     if len(fields["sha256"]) != 64 or any(c not in "0123456789abcdef" for c in fields["sha256"]):
         raise ManifestError(f"{what}.sha256 must be 64 lowercase hex digits, got {fields['sha256'][:70]!r}")
     extra_keys = {k: v for k, v in data.items() if k not in ARTIFACT_TYPES}

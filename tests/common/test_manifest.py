@@ -141,3 +141,18 @@ def test_hash_mismatch_names_the_command_that_rewrites_the_file(tmp_path):
     assert "modified after export" not in str(exc.value)
     with pytest.raises(ManifestError, match="b2v-edge calibrate"):
         manifest.verify(manifest.artifacts[1])
+
+
+@pytest.mark.parametrize(
+    "extra, where",
+    [
+        ({"build_options": []}, r"extra\.build_options must be an object"),
+        ({"tensorrt_version": 10}, r"extra\.tensorrt_version must be a string"),
+        ({"profile": "x"}, r"extra\.profile must be an object"),
+        ({"source": "../model.onnx"}, r"extra\.source must be a relative path"),
+    ],
+)
+def test_extra_fields_the_tools_read_are_typed(tmp_path, extra, where):
+    root = _write(tmp_path / "d", _manifest(_artifact("model.fp16.plan", kind="tensorrt_plan", extra=extra)))
+    with pytest.raises(ManifestError, match=where):
+        Manifest.load(root)

@@ -45,6 +45,7 @@ def _mutate(data, rng: random.Random):
 
 def test_two_hundred_mutations_raise_only_project_errors(tmp_path, runtime_models):
     root = runtime_models.make_deploy(tmp_path / "d")
+    runtime_models.add_plan(root)  # a plan entry: its provenance fields are fuzzed too
     good = json.loads((root / "manifest.json").read_text())
     rng = random.Random(0)
     outcomes = {"ok": 0, "refused": 0}
@@ -63,6 +64,7 @@ def test_two_hundred_mutations_raise_only_project_errors(tmp_path, runtime_model
 @pytest.mark.parametrize("seed", range(8))
 def test_mutated_manifests_through_the_cli(tmp_path, runtime_models, outside, seed):
     root = runtime_models.make_deploy(tmp_path / "d")
+    runtime_models.add_plan(root)
     good = json.loads((root / "manifest.json").read_text())
     (root / "manifest.json").write_text(json.dumps(_mutate(good, random.Random(100 + seed))))
     before = tree_digest(outside)
