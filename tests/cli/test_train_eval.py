@@ -63,6 +63,8 @@ def test_eval_table_and_missing_checkpoint(tmp_path):
 
 
 def test_resume_without_last_pt_says_it_starts_from_step_0(tmp_path):
-    result = runner.invoke(app, ["train", "--resume", "--out", str(tmp_path / "typo"), "--crop", "33"])
+    blocker = tmp_path / "typo"
+    blocker.write_text("a file, not a run directory")
+    result = runner.invoke(app, ["train", "--resume", "--out", str(blocker)])
     assert "notice: --resume: no last.pt in" in result.stdout and "starting from step 0" in result.stdout
-    assert result.exit_code == 2  # then the bad --crop stops it before any work
+    assert result.exit_code == 2 and "not a directory" in result.stderr  # then the unusable --out stops it

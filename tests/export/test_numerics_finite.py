@@ -1,4 +1,4 @@
-"""export/verify.py: a graph whose outputs hold NaN/Inf never passes verification."""
+"""export/numerics.py: a graph whose outputs hold NaN/Inf never passes verification."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from b2v_edge.export.verify import compare
+from b2v_edge.export.numerics import compare
 
 
 @pytest.mark.parametrize("where", ["output", "reference"])
