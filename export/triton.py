@@ -41,7 +41,7 @@ def _tensor(name: str, dtype: str, dims: Sequence[int]) -> str:
 
 def plan_max_batch(artifact: Artifact) -> Optional[int]:
     """The largest batch a plan's optimization profile accepts (None for a static plan)."""
-    profile = (artifact.extra or {}).get("profile") or {}
+    profile = artifact.plan.profile
     high = profile.get("max") or []
     return int(high[0]) if high else None
 
@@ -129,5 +129,5 @@ def write_repository(
 def server_args(deploy_dir: Union[str, Path], precision: Optional[str] = None) -> List[str]:
     """``tritonserver`` arguments the repository's TensorRT model needs (empty for most plans)."""
     art = _pick(Manifest.load(deploy_dir), "tensorrt_plan", precision)
-    options = ((art.extra or {}).get("build_options") or {}) if art is not None else {}
-    return ["--backend-config=tensorrt,version-compatible=true"] if options.get("version_compatible") else []
+    compatible = art is not None and art.plan.version_compatible
+    return ["--backend-config=tensorrt,version-compatible=true"] if compatible else []

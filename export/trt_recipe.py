@@ -27,6 +27,7 @@ from typing import Any, Dict, Optional, Tuple
 
 from b2v_edge.common.errors import B2VError, ConfigError
 from b2v_edge.common.manifest import Artifact, Manifest, ManifestError
+from b2v_edge.common.records import Fp16Record
 from b2v_edge.common.trt_version import TrtVersion
 from b2v_edge.common.vocab import PRECISION_NAMES
 
@@ -170,8 +171,8 @@ def _get(manifest: Manifest, precision: str) -> Artifact:
 def kept_fp32(manifest: Manifest) -> Tuple[Tuple[str, ...], Tuple[str, ...]]:
     """(node names, their output tensors) the fp16 export kept in float32 (pinned on TensorRT 8.x)."""
     art = find_artifact(manifest, ONNX_NAMES["fp16"])
-    record = (art.extra.get("fp16") or {}) if art is not None else {}
-    return tuple(record.get("kept_fp32_nodes") or ()), tuple(record.get("kept_fp32_tensors") or ())
+    record = art.fp16 if art is not None else Fp16Record()
+    return record.kept_fp32_nodes, record.kept_fp32_tensors
 
 
 # ---- shapes -------------------------------------------------------------------------------------

@@ -185,7 +185,7 @@ def _open_artifact(
         warning = check_plan_compat(art, manifest.root, trt_version, cc, gpu)
         if warning:
             log.warning(warning)
-        version_compatible = bool((art.extra.get("build_options") or {}).get("version_compatible"))
+        version_compatible = art.plan.version_compatible
         # the sha256 just verified vouches for the plan: its embedded lean runtime may run
         return TrtEngine.from_plan(
             path, precision=art.precision, expected=expected, host_code_allowed=version_compatible
@@ -205,7 +205,7 @@ def _expected_spec(manifest: Manifest, art: Artifact, path: Path, backend: str) 
         return None
     out_shape = dims(out.get("shape"))
     frames = manifest.model.get("frames") or (out_shape[1] if len(out_shape) > 1 else None)
-    profile = (art.extra.get("profile") or {}) if art.kind == "tensorrt_plan" else {}
+    profile = art.plan.profile if art.kind == "tensorrt_plan" else {}
     return EngineSpec(
         input_name=str(inp["name"]),
         input_shape=dims(inp.get("shape")),

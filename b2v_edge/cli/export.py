@@ -56,8 +56,8 @@ def _artifact_table(manifest: Any) -> Table:
     for col in ("artifact", "precision", "warp", "target", "PSNR vs PyTorch", "size"):
         table.add_column(col)
     for art in manifest.artifacts:
-        ver = art.extra.get("verification") or {}
-        psnr = f"{ver['psnr_db']:.1f} dB" if "psnr_db" in ver else "-"
+        psnr_db = art.verification.psnr_db
+        psnr = f"{psnr_db:.1f} dB" if psnr_db is not None else "-"
         size = (Path(manifest.root) / art.path).stat().st_size / 1e6
         table.add_row(art.path, art.precision, art.warp, str(art.target), psnr, f"{size:.1f} MB")
     return table
@@ -243,8 +243,8 @@ def build_engine_command(
         _trt_missing(exc)
     except (BuildError, ManifestError, ValueError, OSError) as exc:
         fail(escape(str(exc)))
-    extra = art.extra
+    plan = art.plan
     console.print(
-        f"wrote {escape(str(Path(deploy_dir) / art.path))}: TensorRT {extra['tensorrt_version']}, "
-        f"{extra.get('gpu') or 'GPU ?'} (sm {extra.get('compute_capability') or '?'}), {extra['build_seconds']} s"
+        f"wrote {escape(str(Path(deploy_dir) / art.path))}: TensorRT {plan.tensorrt_version or '?'}, "
+        f"{plan.gpu or 'GPU ?'} (sm {plan.compute_capability or '?'}), {plan.build_seconds} s"
     )

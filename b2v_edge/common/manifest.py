@@ -45,6 +45,7 @@ from typing import Any, Dict, List, Optional, Tuple, Union
 from .atomic import atomic_write_text
 from .confine import ConfinementError, check_relative, confined
 from .errors import B2VError
+from .records import Fp16Record, PlanRecord, RecordError, VerificationRecord
 from .vocab import PRECISION_NAMES
 
 SCHEMA_VERSION = 1
@@ -98,6 +99,28 @@ class Artifact:
         """The manifest entry (unknown keys of a newer writer kept)."""
         known = {k: getattr(self, k) for k in ARTIFACT_TYPES}
         return {**self.unknown, **known}
+
+    @property
+    def plan(self) -> PlanRecord:
+        """The TensorRT plan provenance recorded in ``extra`` (defaults where not recorded)."""
+        return _record(PlanRecord, self)
+
+    @property
+    def fp16(self) -> Fp16Record:
+        """What the fp16 export kept in float32, from ``extra``."""
+        return _record(Fp16Record, self)
+
+    @property
+    def verification(self) -> VerificationRecord:
+        """The check against PyTorch made when the artifact was written, from ``extra``."""
+        return _record(VerificationRecord, self)
+
+
+def _record(kind: Any, art: Artifact) -> Any:
+    try:
+        return kind.from_extra(art.extra or {}, f"artifact {art.path}: extra")
+    except RecordError as exc:
+        raise ManifestError(str(exc)) from None
 
 
 # key -> (accepted types, required); bool is rejected where int is asked (JSON true is not a number)
@@ -157,6 +180,11 @@ def _artifact(data: Any, i: int, unknown: List[str]) -> Artifact:
     for key, value in fields.get("extra", {}).items():
         if key in EXTRA_TYPES:  # null means "not recorded" (e.g. no profile for a static graph)
             _expect(value, (*EXTRA_TYPES[key], type(None)), f"{what}.extra.{key}")
+    for kind in (PlanRecord, Fp16Record, VerificationRecord):
+        try:
+            kind.from_extra(fields.get("extra", {}), f"{what}.extra")
+        except RecordError as exc:
+            raise ManifestError(str(exc)) from None
     if fields.get("extra", {}).get("source") is not None:
         check_relative(fields["extra"]["source"], f"{what}.extra.source")
     if len(fields["sha256"]) != 64 or any(c not in "0123456789abcdef" for c in fields["sha256"]):

@@ -91,7 +91,7 @@ def largest_input_shape(manifest: Manifest, art: Artifact) -> Tuple[Shape, str]:
     static = _static(list(manifest.input.get("shape") or []))
     if static is not None:
         return static, "static shape"
-    profile = (art.extra or {}).get("profile") or {}
+    profile = art.plan.profile
     if _static(list(profile.get("max") or [])):
         return tuple(profile["max"]), "plan profile max"
     from b2v_edge.export.trt_recipe import BuildOptions, build_shapes
@@ -100,7 +100,7 @@ def largest_input_shape(manifest: Manifest, art: Artifact) -> Tuple[Shape, str]:
 
 
 def _workspace(art: Artifact) -> int:
-    options = (art.extra or {}).get("build_options") or {}
+    options = art.plan.build_options
     if "workspace_mib" in options:
         return int(options["workspace_mib"]) * MIB
     from b2v_edge.export.trt_recipe import BuildOptions

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Dict, Optional, Sequence, Tuple
 
 from b2v_edge.common.manifest import Artifact, Manifest, ManifestError
+from b2v_edge.common.records import PlanRecord
 from b2v_edge.common.trt_version import TrtVersion
 from b2v_edge.common.vocab import ENGINE_PRECISIONS
 
@@ -123,34 +124,30 @@ def check_plan_compat(
     Raises:
         ManifestError: version or compute capability mismatch, with the rebuild command.
     """
-    extra = artifact.extra or {}
-    opts = extra.get("build_options") or {}
+    plan = artifact.plan
     rebuild = f"b2v-edge build-engine {deploy_dir} --precision {artifact.precision}"
-    built_trt = str(extra.get("tensorrt_version") or "")
+    built_trt = plan.tensorrt_version
     if not built_trt:
         return f"{artifact.path} does not record its TensorRT version; if loading fails run `{rebuild}`"
     here = TrtVersion.parse(trt_version)
-    if not here.can_load_plan_from(TrtVersion.parse(built_trt), bool(opts.get("version_compatible"))):
+    if not here.can_load_plan_from(TrtVersion.parse(built_trt), plan.version_compatible):
         kind = (
             "version-compatible plans load only in the same or a newer TensorRT"
-            if opts.get("version_compatible")
+            if plan.version_compatible
             else ("plans are not portable across TensorRT versions")
         )
         raise ManifestError(
             f"{artifact.path} was built with TensorRT {built_trt}, this device has {trt_version}: {kind}; run `{rebuild}`"
         )
-    _check_gpu(artifact, extra, opts, compute_capability, gpu_name, rebuild)
-    built_gpu = str(extra.get("gpu") or "")
-    if built_gpu and gpu_name and built_gpu != gpu_name:
-        return f"{artifact.path} was built on {built_gpu}, running on {gpu_name} (same sm): may be slower"
+    _check_gpu(artifact, plan, compute_capability, gpu_name, rebuild)
+    if plan.gpu and gpu_name and plan.gpu != gpu_name:
+        return f"{artifact.path} was built on {plan.gpu}, running on {gpu_name} (same sm): may be slower"
     return None
 
 
-def _check_gpu(
-    artifact: Artifact, extra: dict, opts: dict, compute_capability: str, gpu_name: str, rebuild: str
-) -> None:
-    built_cc = str(extra.get("compute_capability") or "")
-    hw_compat = str(opts.get("hardware_compatibility") or "none").lower() not in ("", "none")
+def _check_gpu(artifact: Artifact, plan: PlanRecord, compute_capability: str, gpu_name: str, rebuild: str) -> None:
+    built_cc = plan.compute_capability
+    hw_compat = plan.hardware_compatible
     here = f"{gpu_name or '?'} (sm {compute_capability})"
     if hw_compat and _sm(compute_capability) < (8, 0):
         raise ManifestError(
@@ -158,7 +155,7 @@ def _check_gpu(
         )
     if built_cc and not hw_compat and built_cc != compute_capability:
         raise ManifestError(
-            f"{artifact.path} was built for GPU {extra.get('gpu', '?')} (sm {built_cc}), this device is {here}; run `{rebuild}`"
+            f"{artifact.path} was built for GPU {plan.gpu or '?'} (sm {built_cc}), this device is {here}; run `{rebuild}`"
         )
 
 
