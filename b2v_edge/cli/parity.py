@@ -131,7 +131,7 @@ def bench_cmd(
     ] = None,
     runs: int = typer.Option(20, "--runs", metavar="N", help="Timed runs per row, spread over the rounds."),
     rounds: int = typer.Option(5, "--rounds", metavar="N", help="Interleaved rounds (every row in every round)."),
-    warmup: int = typer.Option(3, "--warmup", metavar="N", help="Untimed warm-up runs per row."),
+    warmup: int = typer.Option(10, "--warmup", metavar="N", help="Untimed warm-up runs per row."),
     samples: int = typer.Option(4, "--samples", metavar="N", help="Test inputs for the accuracy columns."),
     data: Annotated[str, data_option("bench", " (images:DIR: no ground truth)")] = "synthetic",
     stream_frames: int = typer.Option(

@@ -75,7 +75,7 @@ class BenchOptions:
     deploy_dir: Union[str, Path]
     sizes: Tuple[Tuple[int, int], ...] = ()
     runs: int = 20
-    warmup: int = 3
+    warmup: int = 10  # PyTorch eager needs ~10 runs before its latency settles (oneDNN primitive caches)
     rounds: int = 5
     samples: int = 4
     data: str = "synthetic"

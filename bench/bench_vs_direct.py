@@ -1,0 +1,81 @@
+#!/usr/bin/env python
+"""Does ``b2v-edge bench`` agree with a direct timing? Five back-to-back bench runs, then direct timings.
+
+``b2v-edge bench DIR --threads T --no-warp-compare --json`` runs ``--repeats`` times in a row; then
+each row is timed directly, one process at a time (``bench/worker.py``: the checkpoint in eager
+PyTorch, the fp32 graph in ONNX Runtime; ``--warmup`` untimed runs, then ``--runs`` timed, median).
+Writes ``bench/raw/bench_vs_direct.json`` and prints each bench run's median over the direct median.
+Run on an idle machine (the load average is recorded).
+
+Usage: ``python bench/bench_vs_direct.py [--deploy bench/.work/after-gather] [--repeats 5]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+
+import generations as G
+import numpy as np
+
+ROWS = (("PyTorch eager", "torch"), ("ORT fp32", "ort"))
+
+
+def bench_once(deploy: str, threads: int) -> dict:
+    """Median latency (ms) per row label of one ``b2v-edge bench`` run, and its unstable flags."""
+    cmd = [sys.executable, "-m", "b2v_edge.cli.main", "bench", deploy, "--threads", str(threads)]
+    out = subprocess.run([*cmd, "--no-warp-compare", "--json"], capture_output=True, text=True, check=True)
+    rows = json.loads(out.stdout)["rows"]
+    return {r["label"]: {"median_ms": r["median_ms"], "unstable": r["unstable"]} for r in rows}
+
+
+def direct(kind: str, path: str, threads: int, warmup: int, runs: int) -> float:
+    """Median latency (ms) of ``runs`` timed runs of one row in a fresh ``bench/worker.py`` process."""
+    cmd = [sys.executable, str(G.HERE / "worker.py"), kind, path, str(threads)]
+    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=G.nice_env(threads))
+    proc.stdout.readline()  # ready
+    times = []
+    for n in (warmup, runs):
+        proc.stdin.write(f"{n}\n")
+        proc.stdin.flush()
+        times = json.loads(proc.stdout.readline())
+    proc.stdin.write("quit\n")
+    proc.stdin.close()
+    proc.wait()
+    return float(np.median(times))
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--deploy", default="bench/.work/after-gather")
+    p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--warmup", type=int, default=10)
+    p.add_argument("--runs", type=int, default=30)
+    args = p.parse_args(argv)
+    deploy = str(G.REPO / args.deploy)
+    load_before = os.getloadavg()
+    runs = [bench_once(deploy, args.threads) for _ in range(args.repeats)]
+    paths = {"torch": str(G.demo("after")), "ort": os.path.join(deploy, "model.onnx")}
+    direct_ms = {label: direct(kind, paths[kind], args.threads, args.warmup, args.runs) for label, kind in ROWS}
+    record = {
+        "deploy": args.deploy,
+        "threads": args.threads,
+        "bench_runs": runs,
+        "direct_ms": direct_ms,
+        "loadavg": {"before": load_before, "after": os.getloadavg()},
+    }
+    (G.RAW / "bench_vs_direct.json").write_text(json.dumps(record, indent=1) + "\n")
+    for label, _ in ROWS:
+        ratios = [r[label]["median_ms"] / direct_ms[label] for r in runs]
+        flags = ["unstable" if r[label]["unstable"] else "ok" for r in runs]
+        print(f"{label:14s} direct {direct_ms[label]:6.1f} ms; bench/direct per run: ", end="")
+        print(", ".join(f"{x:.2f} ({f})" for x, f in zip(ratios, flags)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
