@@ -13,21 +13,11 @@ import sys
 from pathlib import Path
 from typing import Dict, Optional
 
+from tiny_model import TINY  # noqa: F401  (a Blur2Video small enough to export in seconds)
 from typer.testing import CliRunner
 
 from b2v_edge.cli.main import app
 from b2v_edge.common.manifest import Manifest
-
-# a Blur2Video small enough to export in seconds (the lite preset's layout, narrow channels)
-TINY = dict(
-    enc_channels=(4, 4, 6, 6, 8),
-    dec_channels=(8, 6, 6, 4, 4),
-    growth=(2, 2, 2, 2, 2),
-    dense_layers=(1, 1, 1, 1, 1),
-    stn_hidden=4,
-    lw_hidden=4,
-    refine_channels=4,
-)
 
 
 def invoke(*args: object):
