@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
-from b2v_edge.runtime import sources
+from b2v_edge.runtime import readers, sources
 from b2v_edge.runtime.sources import (
     Source,
     SourceError,
@@ -135,7 +135,7 @@ def test_camera_that_does_not_open_is_one_line_error():
 
 
 def test_csi_without_gstreamer(monkeypatch):
-    monkeypatch.setattr(sources, "has_gstreamer", lambda: False)
+    monkeypatch.setattr(readers, "has_gstreamer", lambda: False)
     with pytest.raises(SourceError, match="needs OpenCV built with GStreamer"):
         open_source("csi://0")
 
