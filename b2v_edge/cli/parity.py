@@ -96,9 +96,9 @@ def parity_cmd(
     require_extra("parity")
     require_backend("parity", backend)
     from ..common.errors import B2VError
-    from ..verify.compare import Thresholds, parse_levels
     from ..verify.parity import ParityOptions, record_in_manifest, run_parity
     from ..verify.render import render_json, write_reports
+    from ..verify.results import Thresholds, parse_levels
 
     if not have("report") and not as_json:
         err_console.print(

@@ -6,7 +6,8 @@ reference is recomputed or timed (``bench``).
 
 * :mod:`~b2v_edge.verify.reference` - the reference set written at export (inputs, PyTorch outputs,
   ground truth) and read anywhere.
-* :mod:`~b2v_edge.verify.compare` - the comparator: result objects, thresholds, per-frame scoring.
+* :mod:`~b2v_edge.verify.compare` - the comparator: per-frame scoring of an engine against the reference;
+* :mod:`~b2v_edge.verify.results` - the result objects and thresholds (their JSON form).
 * :mod:`~b2v_edge.verify.parity` - ``b2v-edge parity``: every artifact against the reference.
 * :mod:`~b2v_edge.verify.render` - json / md / html / terminal (one row builder).
 * :mod:`~b2v_edge.verify.bench` / :mod:`~b2v_edge.verify.bench_measure` - ``b2v-edge bench``.

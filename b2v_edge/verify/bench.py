@@ -49,9 +49,9 @@ from .bench_report import (
     parse_sizes,
     ratios,
 )
-from .compare import ParitySample
 from .data import load_exported_checkpoint, load_samples
 from .environment import environment_info
+from .results import ParitySample
 
 __all__ = [
     "MAX_ROUND_SPREAD",

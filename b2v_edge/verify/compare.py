@@ -11,7 +11,7 @@ and averaged over the samples:
 An artifact passes when, at every frame position, the mean engine-vs-reference PSNR reaches
 ``min_psnr[precision]`` and ``gt_drop`` stays within ``max_gt_drop[precision]``; the defaults are the
 pass bars of :mod:`b2v_edge.common.vocab`. Results are the plain objects of
-:mod:`b2v_edge.verify.results` (``passed``, ``bool(result)``), re-exported here; rendering lives in
+:mod:`b2v_edge.verify.results` (``passed``, ``bool(result)``); rendering lives in
 :mod:`b2v_edge.verify.render`. numpy only: no torch, no engine construction.
 """
 
@@ -25,35 +25,9 @@ import numpy as np
 from b2v_edge.common.manifest import Artifact
 from b2v_edge.common.metrics import passes, psnr, sequence_scores, ssim
 
-from .results import (
-    DEFAULT_MAX_GT_DROP,
-    DEFAULT_MIN_PSNR,
-    SCHEMA_VERSION,
-    ArtifactParity,
-    ParityError,
-    ParityReport,
-    ParitySample,
-    ReferenceScores,
-    Thresholds,
-    WorstCase,
-    parse_levels,
-)
+from .results import ArtifactParity, ParitySample, ReferenceScores, Thresholds, WorstCase
 
-__all__ = [
-    "DEFAULT_MAX_GT_DROP",
-    "DEFAULT_MIN_PSNR",
-    "SCHEMA_VERSION",
-    "ArtifactParity",
-    "ParityError",
-    "ParityReport",
-    "ParitySample",
-    "ReferenceScores",
-    "Thresholds",
-    "WorstCase",
-    "compare_artifact",
-    "parse_levels",
-    "reference_scores",
-]
+__all__ = ["compare_artifact", "reference_scores"]
 
 Progress = Callable[[str, int, int], None]
 

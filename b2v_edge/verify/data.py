@@ -24,7 +24,7 @@ from b2v_edge.common.images import IMAGE_EXTS, list_images
 from b2v_edge.common.manifest import Manifest, sha256_file
 from b2v_edge.runtime.preprocess import preprocess
 
-from .compare import ParityError, ParitySample
+from .results import ParityError, ParitySample
 
 __all__ = [
     "load_exported_checkpoint",

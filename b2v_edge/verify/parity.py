@@ -29,20 +29,11 @@ from b2v_edge.common.manifest import MANIFEST_NAME, Artifact, Manifest, Manifest
 from b2v_edge.common.vocab import ENGINE_PRECISIONS
 from b2v_edge.runtime.open import BACKENDS
 
-from .compare import (
-    ArtifactParity,
-    ParityError,
-    ParityReport,
-    ParitySample,
-    Progress,
-    ReferenceScores,
-    Thresholds,
-    compare_artifact,
-    reference_scores,
-)
+from .compare import Progress, compare_artifact, reference_scores
 from .data import load_exported_checkpoint, load_samples, pytorch_outputs, require_torch
 from .environment import environment_info
 from .reference import REFERENCE_NAME, load_reference_set
+from .results import ArtifactParity, ParityError, ParityReport, ParitySample, ReferenceScores, Thresholds
 
 __all__ = [
     "BACKENDS",

@@ -31,7 +31,7 @@ import numpy as np
 from b2v_edge.common.atomic import atomic_open
 from b2v_edge.common.manifest import Manifest, ManifestError, sha256_file
 
-from .compare import ParityError, ParitySample
+from .results import ParityError, ParitySample
 
 __all__ = [
     "DEFAULT_SAMPLES",

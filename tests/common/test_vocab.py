@@ -34,7 +34,7 @@ def test_threshold_dicts_are_fresh_copies():
 
 def test_every_stage_reads_the_same_bars():
     from b2v_edge.export.options import MIN_PSNR_DB
-    from b2v_edge.verify.compare import DEFAULT_MAX_GT_DROP, DEFAULT_MIN_PSNR
+    from b2v_edge.verify.results import DEFAULT_MAX_GT_DROP, DEFAULT_MIN_PSNR
 
     assert MIN_PSNR_DB == DEFAULT_MIN_PSNR == vocab.min_psnr_db()
     assert DEFAULT_MAX_GT_DROP == vocab.max_gt_drop_db()

@@ -17,9 +17,9 @@ import pytest
 from b2v_edge.common.manifest import Manifest, ManifestError, sha256_file
 from b2v_edge.common.vocab import ENGINE_PRECISIONS
 from b2v_edge.runtime.engines import openvino as ov_engine
-from b2v_edge.verify.compare import ParityError, Thresholds, parse_levels
 from b2v_edge.verify.data import load_samples
 from b2v_edge.verify.parity import ParityOptions, record_in_manifest, run_parity
+from b2v_edge.verify.results import ParityError, Thresholds, parse_levels
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 
 from b2v_edge.common.manifest import Manifest
-from b2v_edge.verify.compare import ParityError
 from b2v_edge.verify.reference import (
     MANIFEST_KEY,
     OUTPUT_SCALE,
@@ -19,6 +18,7 @@ from b2v_edge.verify.reference import (
     load_reference_set,
     record_reference_set,
 )
+from b2v_edge.verify.results import ParityError
 
 SHA = "ab" * 32
 

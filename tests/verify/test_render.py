@@ -12,7 +12,6 @@ import numpy as np
 import pytest
 
 from b2v_edge.verify.bench import BenchReport, BenchRow, Ratio
-from b2v_edge.verify.compare import ArtifactParity, ParityReport, ReferenceScores, Thresholds, WorstCase
 from b2v_edge.verify.figures import diff_gain, image_strip, psnr_plot_png
 from b2v_edge.verify.render import (
     SUMMARY_HEAD,
@@ -24,6 +23,7 @@ from b2v_edge.verify.render import (
     summary_table,
     write_reports,
 )
+from b2v_edge.verify.results import ArtifactParity, ParityReport, ReferenceScores, Thresholds, WorstCase
 
 ENV = {
     "backends": {"onnxruntime": "CPUExecutionProvider"},
