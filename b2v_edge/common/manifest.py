@@ -45,7 +45,7 @@ from typing import Any, Dict, List, Optional, Tuple, Union
 from .atomic import atomic_write_text
 from .confine import ConfinementError, check_relative, confined
 from .errors import B2VError
-from .records import Fp16Record, PlanRecord, RecordError, VerificationRecord
+from .records import Fp16Record, PlanRecord, RecordError, VerificationRecord, expect
 from .vocab import PRECISION_NAMES
 
 SCHEMA_VERSION = 1
@@ -136,34 +136,17 @@ ARTIFACT_TYPES: Dict[str, Tuple[Tuple[type, ...], bool]] = {
 }
 
 
-# ``extra`` fields the tools read, by type (others are free-form records)
+# ``extra`` fields the tools read that no typed record covers (the records check their own fields)
 EXTRA_TYPES: Dict[str, Tuple[type, ...]] = {
     "source": (str,),
     "source_sha256": (str,),
-    "tensorrt_version": (str,),
-    "cuda_version": (str,),
-    "gpu": (str,),
-    "compute_capability": (str,),
-    "build_options": (dict,),
-    "profile": (dict,),
-    "fp16": (dict,),
-    "verification": (dict,),
     "lint": (dict,),
     "calibration": (dict,),
 }
 
 
-def _type_name(value: Any) -> str:
-    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean", type(None): "null"}.get(
-        type(value), "a number" if isinstance(value, (int, float)) else type(value).__name__
-    )
-
-
 def _expect(value: Any, types: Tuple[type, ...], what: str) -> Any:
-    if isinstance(value, bool) and bool not in types or not isinstance(value, types):
-        names = " or ".join(sorted({_type_name(t()) if t is not type(None) else "null" for t in types}))
-        raise ManifestError(f"{what} must be {names}, got {_type_name(value)}")
-    return value
+    return expect(value, types, what, ManifestError)
 
 
 def _artifact(data: Any, i: int, unknown: List[str]) -> Artifact:

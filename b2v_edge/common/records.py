@@ -20,24 +20,38 @@ Example:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Dict, Mapping, Optional, Tuple
+from typing import Any, Dict, Mapping, Optional, Tuple, Type
 
 from .errors import B2VError
 
-__all__ = ["Fp16Record", "PlanRecord", "RecordError", "VerificationRecord"]
+__all__ = ["Fp16Record", "PlanRecord", "RecordError", "VerificationRecord", "expect"]
 
 
 class RecordError(B2VError, ValueError):
     """A record field of the wrong type (the manifest loader reports it as a ManifestError)."""
 
 
+def _type_name(value: Any) -> str:
+    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean", type(None): "null"}.get(
+        type(value), "a number" if isinstance(value, (int, float)) else type(value).__name__
+    )
+
+
+def expect(value: Any, types: Tuple[type, ...], what: str, error: Type[Exception] = RecordError) -> Any:
+    """``value`` if it is one of the JSON ``types`` (a boolean is not a number), else ``error``.
+
+    Raises:
+        error: one line, ``"<what> must be a string, got a number"``.
+    """
+    if isinstance(value, bool) and bool not in types or not isinstance(value, types):
+        names = " or ".join(sorted({_type_name(t()) if t is not type(None) else "null" for t in types}))
+        raise error(f"{what} must be {names}, got {_type_name(value)}")
+    return value
+
+
 def _get(record: Mapping[str, Any], key: str, types: Tuple[type, ...], default: Any, where: str) -> Any:
     value = record.get(key)
-    if value is None:
-        return default
-    if isinstance(value, bool) and bool not in types or not isinstance(value, types):
-        raise RecordError(f"{where}.{key} must be {' or '.join(t.__name__ for t in types)}, got {value!r}")
-    return value
+    return default if value is None else expect(value, types, f"{where}.{key}")
 
 
 def _section(extra: Mapping[str, Any], key: str, where: str) -> Mapping[str, Any]:
