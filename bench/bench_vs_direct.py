@@ -20,6 +20,7 @@ import sys
 
 import generations as G
 import numpy as np
+from rounds import Row
 
 ROWS = (("PyTorch eager", "torch"), ("ORT fp32", "ort"))
 
@@ -34,18 +35,13 @@ def bench_once(deploy: str, threads: int) -> dict:
 
 def direct(kind: str, path: str, threads: int, warmup: int, runs: int) -> float:
     """Median latency (ms) of ``runs`` timed runs of one row in a fresh ``bench/worker.py`` process."""
-    cmd = [sys.executable, str(G.HERE / "worker.py"), kind, path, str(threads)]
-    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=G.nice_env(threads))
-    proc.stdout.readline()  # ready
-    times = []
-    for n in (warmup, runs):
-        proc.stdin.write(f"{n}\n")
-        proc.stdin.flush()
-        times = json.loads(proc.stdout.readline())
-    proc.stdin.write("quit\n")
-    proc.stdin.close()
-    proc.wait()
-    return float(np.median(times))
+    row = Row(kind, "after", kind, path)
+    row.start(threads)
+    try:
+        row.time(warmup)
+        return float(np.median(row.time(runs)))
+    finally:
+        row.stop()
 
 
 def main(argv=None) -> int:
