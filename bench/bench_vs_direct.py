@@ -1,11 +1,13 @@
 #!/usr/bin/env python
 """Does ``b2v-edge bench`` agree with a direct timing? Five back-to-back bench runs, then direct timings.
 
-``b2v-edge bench DIR --threads T --no-warp-compare --json`` runs ``--repeats`` times in a row; then
-each row is timed directly, one process at a time (``bench/worker.py``: the checkpoint in eager
-PyTorch, the fp32 graph in ONNX Runtime; ``--warmup`` untimed runs, then ``--runs`` timed, median).
-Writes ``bench/raw/bench_vs_direct.json`` and prints each bench run's median over the direct median.
-Run on an idle machine (the load average is recorded).
+``b2v-edge bench DIR --threads T --no-warp-compare --json`` runs ``--repeats`` times in a row, each run
+followed at once by a direct timing of each row, one process at a time (``bench/worker.py``: the
+checkpoint in eager PyTorch, the fp32 graph in ONNX Runtime; ``--warmup`` untimed runs, then ``--runs``
+timed, median). Each bench run is compared with the direct timing taken right after it, so a machine
+whose speed drifts over the minutes of the check does not pass for a bench error; the spread of the
+direct timings over the repeats is printed too. Writes ``bench/raw/bench_vs_direct.json`` and prints
+each bench run's median over its direct median. Run on an idle machine (the load average is recorded).
 
 Usage: ``python bench/bench_vs_direct.py [--deploy bench/.work/after-gather] [--repeats 5]``
 """
@@ -54,9 +56,13 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     deploy = str(G.REPO / args.deploy)
     load_before = os.getloadavg()
-    runs = [bench_once(deploy, args.threads) for _ in range(args.repeats)]
     paths = {"torch": str(G.demo("after")), "ort": os.path.join(deploy, "model.onnx")}
-    direct_ms = {label: direct(kind, paths[kind], args.threads, args.warmup, args.runs) for label, kind in ROWS}
+    runs, direct_ms = [], []
+    for _ in range(args.repeats):
+        runs.append(bench_once(deploy, args.threads))
+        direct_ms.append(
+            {label: direct(kind, paths[kind], args.threads, args.warmup, args.runs) for label, kind in ROWS}
+        )
     record = {
         "deploy": args.deploy,
         "threads": args.threads,
@@ -66,9 +72,10 @@ def main(argv=None) -> int:
     }
     (G.RAW / "bench_vs_direct.json").write_text(json.dumps(record, indent=1) + "\n")
     for label, _ in ROWS:
-        ratios = [r[label]["median_ms"] / direct_ms[label] for r in runs]
+        ratios = [r[label]["median_ms"] / d[label] for r, d in zip(runs, direct_ms)]
         flags = ["unstable" if r[label]["unstable"] else "ok" for r in runs]
-        print(f"{label:14s} direct {direct_ms[label]:6.1f} ms; bench/direct per run: ", end="")
+        directs = [d[label] for d in direct_ms]
+        print(f"{label:14s} direct {min(directs):6.1f}-{max(directs):6.1f} ms; bench/direct per run: ", end="")
         print(", ".join(f"{x:.2f} ({f})" for x, f in zip(ratios, flags)))
     return 0
 

@@ -12,10 +12,14 @@ opened once (accuracy outputs, then ``warmup`` untimed runs); then ``rounds`` in
 each time every row ``runs / rounds`` times on one batch-1 input, the row order rotating from round
 to round, so a slow phase of the machine hits every row alike instead of one. Every row uses the
 same fixed thread count (``threads``, default: every core this process may use; one inter-op
-thread). A row reports the median latency, the p10-p90 range, and its *round spread*: how far its
-per-round medians lie apart, relative to its median. A row whose round spread exceeds
-:data:`MAX_ROUND_SPREAD` is flagged unstable and no speed ratio is computed from it: rerun on an
-idle machine. No goals are judged here: the ratios are measurements. Accuracy comes from ``samples`` test inputs: PSNR vs
+thread). A row reports the median latency, the p10-p90 range, and how precisely its median is
+known: the half-width of the median's distribution-free 95 % confidence interval, relative to the
+median (:func:`~b2v_edge.verify.bench_report.median_ci`; its per-round medians are kept in the JSON
+too, to show drift). A row whose median is known less precisely than :data:`MAX_UNCERTAINTY` is
+flagged unstable and no speed ratio is computed from it: rerun with more runs or on an idle
+machine. ONNX Runtime rows stop spinning when a run ends (``session.force_spinning_stop``), so an
+idle row's worker threads do not slow the row timed after it. No goals are judged here: the ratios
+are measurements. Accuracy comes from ``samples`` test inputs: PSNR vs
 ground truth (order-aware, mean over frames) and vs the PyTorch row. Model GFLOPs come from
 ``torch.utils.flop_counter`` (convolutions and matmuls; warps are not counted) and are compared with
 this machine's measured fp32 GEMM throughput (a ``gemm_size``² matmul). Stream FPS runs the
@@ -40,7 +44,7 @@ from b2v_edge.common.metrics import psnr, sequence_scores
 
 from .bench_measure import IsolationError, Job, RowSession, TorchEngine, measure_gemm, model_gflops
 from .bench_report import (
-    MAX_ROUND_SPREAD,
+    MAX_UNCERTAINTY,
     BenchError,
     BenchOptions,
     BenchReport,
@@ -54,7 +58,7 @@ from .environment import environment_info
 from .results import ParitySample
 
 __all__ = [
-    "MAX_ROUND_SPREAD",
+    "MAX_UNCERTAINTY",
     "BenchError",
     "BenchOptions",
     "BenchReport",
@@ -344,8 +348,8 @@ def run_bench(
         f"{options.threads} intra-op thread(s) per row",
     )
     notes += [
-        f"{r.label} at {r.size[0]}x{r.size[1]} is unstable: its round medians moved {100 * r.round_spread:.0f} % "
-        f"(more than {100 * MAX_ROUND_SPREAD:.0f} %): no ratio uses it"
+        f"{r.label} at {r.size[0]}x{r.size[1]} is unstable: the 95 % confidence interval of its median is "
+        f"+-{100 * r.uncertainty:.0f} % (more than +-{100 * MAX_UNCERTAINTY:.1f} %): no ratio uses it"
         for r in rows
         if r.unstable
     ]

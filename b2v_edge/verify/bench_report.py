@@ -1,7 +1,8 @@
 """The records of a bench run: options, rows, measured ratios, the report (no measuring here).
 
 :class:`BenchOptions` validates a run's settings once; :class:`BenchRow` holds one row's latencies
-and derived statistics (median, p10/p90, round spread, the unstable flag); :func:`ratios` turns rows
+and derived statistics (median and its 95 % confidence interval, p10/p90, round medians, the
+unstable flag); :func:`ratios` turns rows
 into :class:`Ratio` values (median over median, never from a missing, skipped or unstable row);
 :class:`BenchReport` is what :func:`b2v_edge.verify.bench.run_bench` returns and the renderers read.
 """
@@ -20,7 +21,7 @@ from b2v_edge.common.metrics import is_finite
 from .bench_measure import available_cores
 
 __all__ = [
-    "MAX_ROUND_SPREAD",
+    "MAX_UNCERTAINTY",
     "RATIOS",
     "SCHEMA_VERSION",
     "BenchError",
@@ -29,12 +30,47 @@ __all__ = [
     "BenchRow",
     "Ratio",
     "parse_sizes",
+    "median_ci",
     "ratios",
 ]
 
-SCHEMA_VERSION = 2
-#: A row whose per-round medians lie further apart than this (relative to its median) is unstable.
-MAX_ROUND_SPREAD = 0.25
+SCHEMA_VERSION = 3  # 3: unstable = median CI wider than MAX_UNCERTAINTY (+ median_ci_ms, uncertainty)
+#: A row whose median is known less precisely than this is unstable: the half-width of the median's
+#: 95 % confidence interval, relative to the median (0.125 = the median is known to within +-12.5 %).
+MAX_UNCERTAINTY = 0.125
+#: Confidence level of :func:`median_ci`.
+CI_LEVEL = 0.95
+
+
+def median_ci(values: Sequence[float], level: float = CI_LEVEL) -> Optional[Tuple[float, float]]:
+    """Distribution-free confidence interval of the median of ``values`` (order statistics).
+
+    The interval runs from the k-th smallest to the k-th largest value, with k the largest count
+    for which fewer than k of n values fall below the true median with probability at most
+    ``(1 - level) / 2`` (Binomial(n, 1/2)). Nothing is assumed about the latency distribution, so
+    a row that drifts or has a slow phase gets a wide interval, while a few outliers do not move it.
+
+    Args:
+        values: the measurements.
+        level: confidence level, e.g. 0.95.
+
+    Returns:
+        ``(low, high)``, or None when there are too few values to bound the median at this level
+        (fewer than 6 at 95 %).
+
+    >>> median_ci([float(v) for v in range(1, 21)])
+    (6.0, 15.0)
+    >>> median_ci([1.0, 2.0, 3.0]) is None
+    True
+    """
+    from scipy.stats import binom
+
+    n = len(values)
+    k = int(binom.ppf((1.0 - level) / 2.0, n, 0.5)) if n else 0
+    if k < 1:
+        return None
+    ordered = np.sort(np.asarray(values, dtype=np.float64))
+    return float(ordered[k - 1]), float(ordered[n - k])
 
 
 class BenchError(B2VError, ValueError):
@@ -136,17 +172,30 @@ class BenchRow:
         return float(np.percentile(self.latencies_ms, 90)) if self.latencies_ms else None
 
     @property
+    def median_ci_ms(self) -> Optional[Tuple[float, float]]:
+        """The 95 % confidence interval of :attr:`median_ms` (:func:`median_ci`); None with too few runs."""
+        return median_ci(self.latencies_ms)
+
+    @property
+    def uncertainty(self) -> Optional[float]:
+        """Half-width of :attr:`median_ci_ms` relative to the median; None with too few runs."""
+        ci = self.median_ci_ms
+        if ci is None or not self.median_ms:
+            return None
+        return (ci[1] - ci[0]) / (2.0 * self.median_ms)
+
+    @property
     def round_spread(self) -> Optional[float]:
-        """(largest - smallest per-round median) / median; None with fewer than two rounds."""
+        """(largest - smallest per-round median) / median: the drift over the run, for the record."""
         if len(self.round_medians_ms) < 2 or not self.median_ms:
             return None
         return (max(self.round_medians_ms) - min(self.round_medians_ms)) / self.median_ms
 
     @property
     def unstable(self) -> bool:
-        """The row moved more than :data:`MAX_ROUND_SPREAD` between rounds: its numbers are not to be trusted."""
-        spread = self.round_spread
-        return spread is not None and spread > MAX_ROUND_SPREAD
+        """The median is known less precisely than :data:`MAX_UNCERTAINTY`: no ratio may use it."""
+        u = self.uncertainty
+        return u is not None and u > MAX_UNCERTAINTY
 
     @property
     def fps(self) -> Optional[float]:
@@ -158,6 +207,8 @@ class BenchRow:
             median_ms=self.median_ms,
             p10_ms=self.p10_ms,
             p90_ms=self.p90_ms,
+            median_ci_ms=self.median_ci_ms,
+            uncertainty=self.uncertainty,
             round_spread=self.round_spread,
             unstable=self.unstable,
             fps=self.fps,
@@ -246,8 +297,8 @@ def ratios(rows: Sequence[BenchRow], size: Tuple[int, int]) -> List[Ratio]:
             continue
         shaky = [r for r in (num, den) if r.unstable]
         if shaky:
-            moved = ", ".join(f"{r.label} moved {100 * r.round_spread:.0f} % between rounds" for r in shaky)
-            out.append(Ratio(name, None, f"not trusted: {moved}; rerun on an idle machine"))
+            loose = ", ".join(f"{r.label}'s median is only known to +-{100 * r.uncertainty:.0f} %" for r in shaky)
+            out.append(Ratio(name, None, f"not trusted: {loose}; rerun with more --runs or on an idle machine"))
             continue
         out.append(Ratio(name, num.median_ms / den.median_ms, f"medians {num.median_ms:.1f} / {den.median_ms:.1f} ms"))
     return out

@@ -297,20 +297,21 @@ BENCH_HEAD = [
     "PSNR vs GT",
     "PSNR vs PyTorch",
     "latency median (p10-p90) ms",
-    "round spread",
+    "median 95% CI",
     "FPS",
     "peak RSS (MB)",
     "GFLOP/s (of GEMM)",
     "stream FPS (/ infer)",
 ]
 #: The terminal table: the columns that fit 80 characters (markdown and JSON have them all).
-BENCH_TERMINAL_HEAD = ["row", "median ms", "p10-p90", "spread", "FPS", "vs PyTorch"]
+BENCH_TERMINAL_HEAD = ["row", "median ms", "p10-p90", "95% CI", "FPS", "vs PyTorch"]
 
 
 def _spread(r: Any) -> str:
-    if r.round_spread is None:
+    """How precisely the median is known: the half-width of its 95 % confidence interval."""
+    if r.uncertainty is None:
         return "—"
-    return f"{100 * r.round_spread:.0f} %" + (" unstable" if r.unstable else "")
+    return f"±{100 * r.uncertainty:.0f} %" + (" unstable" if r.unstable else "")
 
 
 def bench_rows(report: Any) -> List[List[str]]:

@@ -55,6 +55,9 @@ def session_options(threads: Optional[int] = None, inter_threads: Optional[int] 
     so = ort.SessionOptions()
     so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    # Spin while Run() works, not after: between frames the capture, preview and writer threads (and
+    # any other process on the device) get the cores instead of ORT workers busy-waiting for work.
+    so.add_session_config_entry("session.force_spinning_stop", "1")
     if threads is not None:
         if threads < 0:
             raise EngineError(f"threads must be >= 0, got {threads}")

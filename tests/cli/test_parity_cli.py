@@ -149,7 +149,7 @@ def test_bench_table_and_bad_sizes(deploy):
         1,
     )
     assert r.exit_code == 0, r.output
-    for text in ("b2v-edge bench", "PyTorch eager", "ORT fp16", "median ms", "spread", "speed-up", "interleaved"):
+    for text in ("b2v-edge bench", "PyTorch eager", "ORT fp16", "median ms", "95% CI", "speed-up", "interleaved"):
         assert text in r.stdout
     assert "goal" not in r.stdout and " met" not in r.stdout  # the bench measures, it judges nothing
     assert max(len(line) for line in r.stdout.splitlines()) <= 80 and "…" not in r.stdout

@@ -14,7 +14,7 @@ from b2v_edge.runtime import EngineError
 from b2v_edge.runtime.engines import openvino as ov_engine
 from b2v_edge.verify import bench
 from b2v_edge.verify.bench import (
-    MAX_ROUND_SPREAD,
+    MAX_UNCERTAINTY,
     BenchError,
     BenchOptions,
     BenchRow,
@@ -23,7 +23,7 @@ from b2v_edge.verify.bench import (
     run_bench,
 )
 from b2v_edge.verify.bench_measure import Job, RowSession, available_cores, measure_gemm, measure_row, model_gflops
-from b2v_edge.verify.bench_report import ratios
+from b2v_edge.verify.bench_report import median_ci, ratios
 from b2v_edge.verify.render import render_bench_markdown
 
 
@@ -96,8 +96,9 @@ def test_table_rows_in_process(deploy):
     assert any("one process" in n for n in report.notes)
     assert report.notes[0].startswith("2 interleaved rounds x 1 timed runs per row after 1 warm-up runs; 1 intra")
     data = json.loads(json.dumps(report.to_dict()))
-    assert data["schema_version"] == 2 and data["rows"][1]["median_ms"] == fp32.median_ms
-    assert "unstable" in data["rows"][1] and "round_spread" in data["rows"][1] and "goal" not in json.dumps(data)
+    assert data["schema_version"] == 3 and data["rows"][1]["median_ms"] == fp32.median_ms
+    assert {"unstable", "uncertainty", "median_ci_ms", "round_spread"} <= set(data["rows"][1])
+    assert data["rows"][1]["uncertainty"] is None and "goal" not in json.dumps(data)  # 2 runs cannot bound a median
     assert "| 64x64 | ORT fp16 |" in render_bench_markdown(report)
 
 
@@ -145,10 +146,8 @@ def test_failed_row_is_recorded_not_raised(deploy, tmp_path):
     assert next(r for r in report.rows if r.label == "ORT fp32").median_ms > 0
 
 
-def _row(label: str, kind: str, precision: str, warp: str, ms: float, rounds=(1.0, 1.0)) -> BenchRow:
-    return BenchRow(
-        label, kind, precision, warp, (64, 64), latencies_ms=[ms], round_medians_ms=[ms * f for f in rounds]
-    )
+def _row(label: str, kind: str, precision: str, warp: str, ms: float, factors=(1.0,) * 20) -> BenchRow:
+    return BenchRow(label, kind, precision, warp, (64, 64), latencies_ms=[ms * f for f in factors])
 
 
 def test_ratios_are_measurements_and_never_come_from_an_unstable_row():
@@ -162,12 +161,26 @@ def test_ratios_are_measurements_and_never_come_from_an_unstable_row():
     assert openvino.value is None and "not measured" in openvino.note
     assert (speed.value, speed.note) == (3.0, "medians 300.0 / 100.0 ms")
     assert int8.value == 1.25 and warp.value == 0.8 and not hasattr(speed, "goal")
-    rows[0] = _row("PyTorch eager", "torch", "fp32", "-", 300.0, rounds=(0.5, 1.0, 36.0))  # 126 ms .. 10.8 s
-    assert rows[0].unstable and rows[0].round_spread > MAX_ROUND_SPREAD
+    wild = (0.42,) * 10 + (36.0,) * 10  # 126 ms .. 10.8 s: half the runs in a slow phase
+    rows[0] = _row("PyTorch eager", "torch", "fp32", "-", 300.0, factors=wild)
+    assert rows[0].unstable and rows[0].uncertainty > MAX_UNCERTAINTY
     speed = ratios(rows, (64, 64))[0]
-    assert speed.value is None and "not trusted: PyTorch eager moved 3550 % between rounds" in speed.note
-    steady = _row("ORT fp32", "onnx", "fp32", "gather", 100.0, rounds=(0.9, 1.1))
-    assert not steady.unstable and steady.round_spread == pytest.approx(0.2)
+    assert speed.value is None and "not trusted: PyTorch eager's median is only known to +-" in speed.note
+    # a few outliers leave the median well known: 18 runs at 100 ms +- 5 %, two at 10 s
+    factors = (0.95,) * 9 + (1.0,) * 2 + (1.05,) * 7 + (100.0,) * 2
+    steady = _row("ORT fp32", "onnx", "fp32", "gather", 100.0, factors=factors)
+    assert not steady.unstable and steady.uncertainty == pytest.approx(0.05)
+
+
+def test_median_ci_is_the_order_statistic_interval_and_needs_six_values():
+    assert median_ci(list(range(1, 21))) == (6.0, 15.0)  # n=20: 6th smallest .. 6th largest
+    assert median_ci(list(range(1, 7))) == (1.0, 6.0)  # n=6 is the least that bounds the median at 95 %
+    assert median_ci(list(range(1, 6))) is None
+    # a slow climb over the run (which the interleaved rounds share among all rows) leaves the median known
+    drift = [100.0 + i for i in range(30)]
+    assert median_ci(drift) == (109.0, 120.0)
+    assert not BenchRow("x", "onnx", "fp32", "-", (8, 8), latencies_ms=drift).unstable
+    assert BenchRow("x", "onnx", "fp32", "-", (8, 8), latencies_ms=[1.0] * 3).uncertainty is None
 
 
 class _Recorder:
@@ -194,3 +207,12 @@ def test_rounds_interleave_rows_in_rotating_order_and_drop_a_failed_row():
     a, b, c = (row for row, _, _ in opened)
     assert len(a.latencies_ms) == 9 and a.round_medians_ms == [10.0] * 3  # ceil(7 / 3) runs per round
     assert c.skipped == "failed: device lost" and len(c.latencies_ms) == 3
+
+
+def test_median_ci_docstring_examples_hold():
+    import doctest
+
+    from b2v_edge.verify import bench_report
+
+    result = doctest.testmod(bench_report)
+    assert result.attempted >= 2 and result.failed == 0

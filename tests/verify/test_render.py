@@ -166,7 +166,7 @@ def test_bench_markdown():
             "m.pt",
             0.2,
             "eager",
-            [50.0, 52.0, 60.0],
+            [50.0, 51.0, 52.0, 52.0, 56.0, 60.0],
             [51.0, 56.0],
             psnr_gt=20.0,
             peak_mb=260.0,
@@ -191,9 +191,7 @@ def test_bench_markdown():
         ["a note"],
     )
     md = render_bench_markdown(report)
-    row = (
-        "| 64x64 | PyTorch eager | 0.20 | 20.00 | — | 52.0 (50.4-58.4) | 10 % | 19.23 | 260 | 1.0 (1 %) | 15.0 (0.78) |"
-    )
+    row = "| 64x64 | PyTorch eager | 0.20 | 20.00 | — | 52.0 (50.5-58.0) | ±10 % | 19.23 | 260 | 1.0 (1 %) | 15.0 (0.78) |"
     assert row in md
     assert "skipped: artifact is static 32x32" in md
     assert "0.05 GFLOPs per 64x64" in md and "2048² matmul" in md and "60.0 GFLOP/s" in md

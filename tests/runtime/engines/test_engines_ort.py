@@ -36,6 +36,8 @@ def test_default_session_runs_on_cpu(deploy, models):
 def test_session_options():
     so = session_options(threads=2, inter_threads=1)
     assert so.intra_op_num_threads == 2 and so.inter_op_num_threads == 1
+    # workers stop busy-waiting when a run ends, leaving the cores to capture, preview and other rows
+    assert so.get_session_config_entry("session.force_spinning_stop") == "1"
     with pytest.raises(EngineError, match="threads"):
         session_options(threads=-1)
 
