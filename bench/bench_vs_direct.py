@@ -1,13 +1,14 @@
 #!/usr/bin/env python
-"""Does ``b2v-edge bench`` agree with a direct timing? Five back-to-back bench runs, then direct timings.
+"""Does ``b2v-edge bench`` agree with a direct timing? Five back-to-back bench runs, each bracketed by direct timings.
 
-``b2v-edge bench DIR --threads T --no-warp-compare --json`` runs ``--repeats`` times in a row, each run
-followed at once by a direct timing of each row, one process at a time (``bench/worker.py``: the
-checkpoint in eager PyTorch, the fp32 graph in ONNX Runtime; ``--warmup`` untimed runs, then ``--runs``
-timed, median). Each bench run is compared with the direct timing taken right after it, so a machine
-whose speed drifts over the minutes of the check does not pass for a bench error; the spread of the
-direct timings over the repeats is printed too. Writes ``bench/raw/bench_vs_direct.json`` and prints
-each bench run's median over its direct median. Run on an idle machine (the load average is recorded).
+``b2v-edge bench DIR --threads T --no-warp-compare --json`` runs ``--repeats`` times in a row, with a
+direct timing of each row before the first run and after every run (``bench/worker.py`` in one fresh
+process per row: the checkpoint in eager PyTorch, the fp32 graph in ONNX Runtime; ``--warmup``
+untimed runs, then ``--runs`` timed, median). Each bench run is compared with the mean of the two
+direct timings that bracket it, so a machine whose speed drifts over the minutes of the check (a
+shared VM does) does not pass for a bench error; every direct timing is recorded. Writes
+``bench/raw/NAME.json`` (``--name``, default ``bench_vs_direct``) and prints each bench run's median over its bracketing direct
+median. Run on an idle machine (the load average is recorded).
 
 Usage: ``python bench/bench_vs_direct.py [--deploy bench/.work/after-gather] [--repeats 5]``
 """
@@ -53,16 +54,19 @@ def main(argv=None) -> int:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--warmup", type=int, default=10)
     p.add_argument("--runs", type=int, default=30)
+    p.add_argument("--name", default="bench_vs_direct", help="record name: writes bench/raw/NAME.json")
     args = p.parse_args(argv)
     deploy = str(G.REPO / args.deploy)
     load_before = os.getloadavg()
     paths = {"torch": str(G.demo("after")), "ort": os.path.join(deploy, "model.onnx")}
-    runs, direct_ms = [], []
+
+    def direct_all() -> dict:
+        return {label: direct(kind, paths[kind], args.threads, args.warmup, args.runs) for label, kind in ROWS}
+
+    runs, direct_ms = [], [direct_all()]
     for _ in range(args.repeats):
         runs.append(bench_once(deploy, args.threads))
-        direct_ms.append(
-            {label: direct(kind, paths[kind], args.threads, args.warmup, args.runs) for label, kind in ROWS}
-        )
+        direct_ms.append(direct_all())
     record = {
         "deploy": args.deploy,
         "threads": args.threads,
@@ -70,9 +74,10 @@ def main(argv=None) -> int:
         "direct_ms": direct_ms,
         "loadavg": {"before": load_before, "after": os.getloadavg()},
     }
-    (G.RAW / "bench_vs_direct.json").write_text(json.dumps(record, indent=1) + "\n")
+    (G.RAW / f"{args.name}.json").write_text(json.dumps(record, indent=1) + "\n")
     for label, _ in ROWS:
-        ratios = [r[label]["median_ms"] / d[label] for r, d in zip(runs, direct_ms)]
+        brackets = [(a[label] + b[label]) / 2 for a, b in zip(direct_ms, direct_ms[1:])]
+        ratios = [r[label]["median_ms"] / d for r, d in zip(runs, brackets)]
         flags = ["unstable" if r[label]["unstable"] else "ok" for r in runs]
         directs = [d[label] for d in direct_ms]
         print(f"{label:14s} direct {min(directs):6.1f}-{max(directs):6.1f} ms; bench/direct per run: ", end="")
