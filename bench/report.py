@@ -4,7 +4,7 @@
 Inputs (each written by one script of ``bench/``; a missing one leaves its section saying so):
 ``nodes.json`` (count_nodes.py), ``latency-<T>t.json`` (latency.py), ``ort_profile.json``
 (ort_profile.py), ``train_step.json`` (train_step.py), ``gemm.json`` (gemm.py), ``parity.json``
-(parity.py). Timed sections print the load average they ran under. Nothing here is typed by hand:
+(parity.py), ``bench_vs_direct*.json`` (bench_vs_direct.py). Timed sections print the load average they ran under. Nothing here is typed by hand:
 rerun the scripts (``bench/make_all.sh``) and this one.
 
 Usage: ``python bench/report.py`` (write both) or ``python bench/report.py --check`` (exit 1 when
@@ -224,6 +224,45 @@ def parity(raw: Dict[str, Any]) -> str:
     return table(head, rows) + "\n\n" + note
 
 
+#: ``b2v-edge bench`` and a direct timing agree when their medians are within this fraction.
+AGREE_WITHIN = 0.20
+
+
+def bench_vs_direct(raw: Dict[str, Any]) -> str:
+    """Each ``b2v-edge bench`` run's median over the mean of the two direct timings bracketing it."""
+    records = [(name, raw[name]) for name in sorted(raw) if name.startswith("bench_vs_direct")]
+    if not records:
+        return _missing("bench_vs_direct.py")
+    parts = []
+    for name, rec in records:
+        directs = rec["direct_ms"]
+        labels = list(directs[0])
+        rows = []
+        for i, run in enumerate(rec["bench_runs"]):
+            cells = [str(i + 1)]
+            for label in labels:
+                bracket = (directs[i][label] + directs[i + 1][label]) / 2
+                ratio = run[label]["median_ms"] / bracket
+                verdict = "unstable (flagged)" if run[label]["unstable"] else f"{ratio:.2f}"
+                mark = (
+                    ""
+                    if run[label]["unstable"] or abs(ratio - 1) <= AGREE_WITHIN
+                    else f" (outside ±{100 * AGREE_WITHIN:.0f} %)"
+                )
+                cells.append(f"{run[label]['median_ms']:.1f} / {bracket:.1f} = {verdict}{mark}")
+            rows.append(cells)
+        spread = "; ".join(
+            f"{label} {min(d[label] for d in directs):.1f}-{max(d[label] for d in directs):.1f} ms" for label in labels
+        )
+        head = ["run", *(f"{label}: bench / direct (ms)" for label in labels)]
+        note = (
+            f"- `{name}.json`: {rec['threads']} thread(s), `{rec['deploy']}`; direct timings over the check: "
+            f"{spread}; {_load(rec)}"
+        )
+        parts.append(table(head, rows) + "\n\n" + note)
+    return "\n\n".join(parts)
+
+
 # ---- documents ----------------------------------------------------------------------------------
 def _threads(raw: Dict[str, Any]) -> List[int]:
     return sorted(int(k.split("-")[1][:-1]) for k in raw if k.startswith("latency-")) or [2]
@@ -258,6 +297,7 @@ def results(raw: Dict[str, Any]) -> str:
         parts += [f"## Latency, {t} thread(s)", latency(raw, t)]
     parts += ["## ONNX Runtime op profile", ort_profile(raw), "## Training step", train_step(raw)]
     parts += ["## Parity", parity(raw)]
+    parts += ["## `b2v-edge bench` against a direct timing", bench_vs_direct(raw)]
     return "\n\n".join(parts) + "\n"
 
 
