@@ -75,3 +75,18 @@ def test_auto_backend_rule_is_the_recorded_measurement(report):
     median = {row["label"]: row["median_ms"] for row in rec["rows"]}
     for warp, ratio in OPENVINO_OVER_ORT.items():
         assert round(median[f"after OpenVINO {warp}"] / median[f"after ORT {warp}"], 2) == ratio, warp
+
+
+def test_bench_vs_direct_divides_by_the_bracketing_direct_timings_and_marks_misses(report):
+    directs = [{"T": 100.0}, {"T": 80.0}, {"T": 100.0}, {"T": 100.0}]
+    runs = [
+        {"T": {"median_ms": 90.0, "unstable": False}},  # / mean(100, 80) = 1.00
+        {"T": {"median_ms": 150.0, "unstable": False}},  # / 90 = 1.67: outside
+        {"T": {"median_ms": 500.0, "unstable": True}},  # flagged: no ratio
+    ]
+    rec = {"direct_ms": directs, "bench_runs": runs, "threads": 2, "deploy": "d", "loadavg": {}}
+    text = report.bench_vs_direct({"bench_vs_direct": rec})
+    assert "| 1 | 90.0 / 90.0 = 1.00 |" in text
+    assert "| 2 | 150.0 / 90.0 = 1.67 (outside ±20 %) |" in text
+    assert "| 3 | 500.0 / 100.0 = unstable (flagged) |" in text and "T 80.0-100.0 ms" in text
+    assert "not measured" in report.bench_vs_direct({})
