@@ -141,3 +141,15 @@ def test_the_demo_tables_are_what_the_committed_evaluations_give():
     assert module.BEGIN in README and module.END in README
     assert README.split(module.BEGIN)[1].split(module.END)[0].strip() == block.strip()
     assert "blurred input repeated" in block and "| photo |" in block
+
+
+def test_the_arms_table_is_what_the_committed_histories_give():
+    """docs/training/arms.md equals ``plot_arms.py``'s table of the committed learning curves."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("plot_arms", ROOT / "docs" / "training" / "plot_arms.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    arms, histories = module.load()
+    assert set(histories) == {arm["name"] for arm in arms}  # every arm listed has its curve committed
+    assert (module.HERE / "arms.md").read_text(encoding="utf-8") == module.table(arms, histories)

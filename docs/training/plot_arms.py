@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Dict, List
+from typing import Dict, List, Tuple
 
 import matplotlib
 
@@ -59,13 +59,19 @@ def table(arms: List[Dict], histories: Dict[str, List[Dict]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def main() -> None:
+def load() -> Tuple[List[Dict], Dict[str, List[Dict]]]:
+    """The arms of ``arms/arms.json`` and the committed history of each (arms without one are left out)."""
     arms = json.loads((ARMS / "arms.json").read_text())
     histories = {}
     for arm in arms:
         path = ARMS / f"{arm['name']}.history.json"
         if path.exists():
             histories[arm["name"]] = json.loads(path.read_text())
+    return arms, histories
+
+
+def main() -> None:
+    arms, histories = load()
     fig, ax = plt.subplots(figsize=(8, 4.4), dpi=110)
     for arm in arms:
         hist = histories.get(arm["name"])
