@@ -10,7 +10,7 @@
   no-GPU behaviour.
 
 TensorRT 8.0 / 8.2 / 8.5 have no bindings wheel: their surface is 8.6.1's minus what their
-``python/src`` does not bind (``trt_standin.ADDED_IN``).
+``python/src`` does not bind (``trt_surfaces.ADDED_IN``).
 """
 
 from __future__ import annotations
@@ -24,7 +24,8 @@ from typing import Dict, List, Set, Tuple
 import numpy as np
 import pytest
 import trt_standin
-from trt_standin import StandIn, StandInCuda, Surface, surface_versions, union_surface
+from trt_standin import StandIn, StandInCuda
+from trt_surfaces import SURFACES, Surface, surface_versions, union_surface
 
 from b2v_edge.common.manifest import Manifest
 from b2v_edge.common.trt_version import TrtVersion
@@ -48,7 +49,7 @@ def test_surfaces_cover_the_required_versions():
     assert [v for v in versions if v.startswith("10.")][-1] == "10.16.1.11"  # sorted by number
     assert [v for v in versions if v.startswith("11.")][-1] == "11.4.0.106"
     for version in versions:
-        data = json.loads((trt_standin.SURFACES / f"{version}.json").read_text())
+        data = json.loads((SURFACES / f"{version}.json").read_text())
         assert data["tensorrt"] == version and data["source"]["wheel"].endswith(".whl")
         assert len(data["source"]["sha256"]) == 64 and "Builder" in data["classes"]
 
@@ -178,7 +179,7 @@ def test_real_enum_values_the_code_relies_on():
 
 @pytest.mark.parametrize("version", surface_versions())
 def test_no_gpu_behaviour_is_the_real_one(version):
-    data = json.loads((trt_standin.SURFACES / f"{version}.json").read_text())
+    data = json.loads((SURFACES / f"{version}.json").read_text())
     assert data["without_gpu"] == {
         "Builder": f"TypeError: {trt_standin.NO_GPU}",
         "Runtime": f"TypeError: {trt_standin.NO_GPU}",

@@ -7,7 +7,7 @@ the real ones (``NetworkDefinitionCreationFlag.STRONGLY_TYPED`` is 0 in 11.x). E
 recorded in ``touched`` as ``(real class, name)`` for the surface tests.
 
 TensorRT 8.0 / 8.2 / 8.5 have no bindings wheel: their surface is 8.6.1's minus the names that
-``python/src`` of ``release/8.0`` / ``8.2`` / ``8.4`` / ``8.5`` does not bind (:data:`ADDED_IN`).
+``python/src`` of ``release/8.0`` / ``8.2`` / ``8.4`` / ``8.5`` does not bind (``trt_surfaces.ADDED_IN``).
 
 Behaviour mimicked from the real module:
 
@@ -29,11 +29,9 @@ Behaviour mimicked from the real module:
 
 from __future__ import annotations
 
-import functools
 import importlib.util
 import itertools
 import json
-import re
 import sys
 import types
 from pathlib import Path
@@ -54,31 +52,9 @@ def _sibling(name: str) -> types.ModuleType:
 
 StandInCuda = _sibling("cuda_standin").StandInCuda
 FakePyCuda = _sibling("cuda_standin").FakePyCuda
+_surfaces = _sibling("trt_surfaces")
+Surface, _key = _surfaces.Surface, _surfaces.version_key
 
-SURFACES = Path(__file__).resolve().parents[1] / "trt_api" / "surfaces"
-#: Names TensorRT 8.6's bindings have that older 8.x bindings do not, with the first release binding
-#: them (grep of ``python/src/**/*.cpp`` on NVIDIA/TensorRT release/8.0, 8.2, 8.4, 8.5).
-ADDED_IN: Dict[Tuple[str, str], Tuple[int, int]] = {
-    ("BuilderFlag", "OBEY_PRECISION_CONSTRAINTS"): (8, 2),
-    ("BuilderFlag", "PREFER_PRECISION_CONSTRAINTS"): (8, 2),
-    ("module", "MemoryPoolType"): (8, 4),
-    ("IBuilderConfig", "set_memory_pool_limit"): (8, 4),
-    ("IBuilderConfig", "get_memory_pool_limit"): (8, 4),
-    ("module", "TensorIOMode"): (8, 5),
-    ("ICudaEngine", "num_io_tensors"): (8, 5),
-    ("ICudaEngine", "get_tensor_name"): (8, 5),
-    ("ICudaEngine", "get_tensor_mode"): (8, 5),
-    ("ICudaEngine", "get_tensor_shape"): (8, 5),
-    ("ICudaEngine", "get_tensor_dtype"): (8, 5),
-    ("IExecutionContext", "set_input_shape"): (8, 5),
-    ("IExecutionContext", "get_tensor_shape"): (8, 5),
-    ("IExecutionContext", "set_tensor_address"): (8, 5),
-    ("IExecutionContext", "execute_async_v3"): (8, 5),
-    ("BuilderFlag", "VERSION_COMPATIBLE"): (8, 6),
-    ("module", "HardwareCompatibilityLevel"): (8, 6),
-    ("IBuilderConfig", "hardware_compatibility_level"): (8, 6),
-    ("Runtime", "engine_host_code_allowed"): (8, 6),
-}
 NO_GPU = "pybind11::init(): factory function returned nullptr"
 PLAN_MAGIC = b"STANDIN-PLAN\n"
 #: Public names that are the stand-in's own test controls, not TensorRT API.
@@ -104,66 +80,6 @@ TEST_API = frozenset(
 def _dt(trt: "StandIn", name: str) -> Any:
     """A dtype of the stand-in without recording it as touched (internal use)."""
     return trt.__dict__[name]
-
-
-# ---- the real surfaces -------------------------------------------------------------------------
-def _key(version: str) -> Tuple[int, ...]:
-    return tuple(int(p) for p in re.findall(r"\d+", version)[:4])
-
-
-def surface_versions() -> List[str]:
-    """Versions with a surface extracted from real bindings, oldest first."""
-    return sorted((p.stem for p in SURFACES.glob("*.json")), key=_key)
-
-
-@functools.lru_cache(maxsize=None)
-def _read(version: str) -> Dict[str, Any]:
-    return json.loads((SURFACES / f"{version}.json").read_text(encoding="utf-8"))
-
-
-class Surface:
-    """The public names (and enum values) of one TensorRT version's ``tensorrt`` module."""
-
-    def __init__(self, version: str) -> None:
-        self.version = version
-        key = _key(version)[:2]
-        real = [v for v in surface_versions() if _key(v)[:2] == key]
-        lower = [v for v in surface_versions() if _key(v)[0] == key[0] and _key(v)[:2] <= key]
-        self.source = (real or lower or ["8.6.1"])[-1]
-        data = _read(self.source)
-        self.module: Set[str] = set(data["module"])
-        self.classes: Dict[str, Set[str]] = {k: set(v) for k, v in data["classes"].items()}
-        self.enums: Dict[str, Dict[str, int]] = {k: dict(v) for k, v in data["enums"].items()}
-        if key < (8, 6) and self.source.startswith("8."):
-            self._drop_newer(key)
-
-    def _drop_newer(self, key: Tuple[int, ...]) -> None:
-        for (owner, name), since in ADDED_IN.items():
-            if key >= since:
-                continue
-            if owner == "module":
-                self.module.discard(name)
-                self.classes.pop(name, None)
-                self.enums.pop(name, None)
-            else:
-                self.classes.get(owner, set()).discard(name)
-                self.enums.get(owner, {}).pop(name, None)
-
-    def has(self, owner: str, name: str) -> bool:
-        """Whether ``owner.name`` exists (``owner`` = ``"module"`` or a class/enum name)."""
-        if owner == "module":
-            return name in self.module
-        return name in self.classes.get(owner, ()) or name in self.enums.get(owner, {})
-
-
-def union_surface(owner: str) -> Set[str]:
-    """Every name ``owner`` has in any extracted version (what a stand-in may implement)."""
-    names: Set[str] = set()
-    for version in surface_versions():
-        data = _read(version)
-        names |= set(data["module"]) if owner == "module" else set(data["classes"].get(owner, ()))
-        names |= set(data["enums"].get(owner, {}))
-    return names
 
 
 # ---- gating ------------------------------------------------------------------------------------
