@@ -7,8 +7,9 @@ process per row: the checkpoint in eager PyTorch, the fp32 graph in ONNX Runtime
 untimed runs, then ``--runs`` timed, median). Each bench run is compared with the mean of the two
 direct timings that bracket it, so a machine whose speed drifts over the minutes of the check (a
 shared VM does) does not pass for a bench error; every direct timing is recorded. Writes
-``bench/raw/NAME.json`` (``--name``, default ``bench_vs_direct``) and prints each bench run's median over its bracketing direct
-median. Run on an idle machine (the load average is recorded).
+``bench/raw/NAME.json`` (``--name``, default ``bench_vs_direct``) and prints the table that
+``bench/report.py`` renders from it (each bench run's median over its bracketing direct median).
+Run on an idle machine (the load average is recorded).
 
 Usage: ``python bench/bench_vs_direct.py [--deploy bench/.work/after-gather] [--repeats 5]``
 """
@@ -23,6 +24,7 @@ import sys
 
 import generations as G
 import numpy as np
+import report
 from rounds import Row
 
 ROWS = (("PyTorch eager", "torch"), ("ORT fp32", "ort"))
@@ -75,13 +77,7 @@ def main(argv=None) -> int:
         "loadavg": {"before": load_before, "after": os.getloadavg()},
     }
     (G.RAW / f"{args.name}.json").write_text(json.dumps(record, indent=1) + "\n")
-    for label, _ in ROWS:
-        brackets = [(a[label] + b[label]) / 2 for a, b in zip(direct_ms, direct_ms[1:])]
-        ratios = [r[label]["median_ms"] / d for r, d in zip(runs, brackets)]
-        flags = ["unstable" if r[label]["unstable"] else "ok" for r in runs]
-        directs = [d[label] for d in direct_ms]
-        print(f"{label:14s} direct {min(directs):6.1f}-{max(directs):6.1f} ms; bench/direct per run: ", end="")
-        print(", ".join(f"{x:.2f} ({f})" for x, f in zip(ratios, flags)))
+    print(report.bench_vs_direct({args.name: record}))
     return 0
 
 

@@ -307,7 +307,7 @@ BENCH_HEAD = [
 BENCH_TERMINAL_HEAD = ["row", "median ms", "p10-p90", "95% CI", "FPS", "vs PyTorch"]
 
 
-def _spread(r: Any) -> str:
+def _median_ci(r: Any) -> str:
     """How precisely the median is known: the half-width of its 95 % confidence interval."""
     if r.uncertainty is None:
         return "—"
@@ -333,7 +333,7 @@ def bench_rows(report: Any) -> List[List[str]]:
                 _f(r.psnr_gt),
                 _f(r.psnr_torch),
                 latency,
-                _spread(r),
+                _median_ci(r),
                 _f(r.fps, 2),
                 _f(r.peak_mb, 0),
                 gf,
@@ -357,7 +357,7 @@ def bench_terminal_rows(report: Any) -> List[List[str]]:
                 label,
                 _f(r.median_ms, 1),
                 f"{_f(r.p10_ms, 1)}-{_f(r.p90_ms, 1)}",
-                _spread(r),
+                _median_ci(r),
                 _f(r.fps, 2),
                 "—" if r.psnr_torch is None else f"{_f(r.psnr_torch)} dB",
             ]
