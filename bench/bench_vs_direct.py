@@ -31,11 +31,14 @@ ROWS = (("PyTorch eager", "torch"), ("ORT fp32", "ort"))
 
 
 def bench_once(deploy: str, threads: int) -> dict:
-    """Median latency (ms) per row label of one ``b2v-edge bench`` run, and its unstable flags."""
+    """Median latency (ms) and unstable flag per row label of one ``b2v-edge bench`` run, and under
+    ``"method"`` its runs, rounds, warm-up runs and untimed settling rounds."""
     cmd = [sys.executable, "-m", "b2v_edge.cli.main", "bench", deploy, "--threads", str(threads)]
     out = subprocess.run([*cmd, "--no-warp-compare", "--json"], capture_output=True, text=True, check=True)
-    rows = json.loads(out.stdout)["rows"]
-    return {r["label"]: {"median_ms": r["median_ms"], "unstable": r["unstable"]} for r in rows}
+    result = json.loads(out.stdout)
+    rows = {r["label"]: {"median_ms": r["median_ms"], "unstable": r["unstable"]} for r in result["rows"]}
+    method = {k: result["options"].get(k, 0) for k in ("runs", "rounds", "warmup", "settle_rounds")}
+    return {**rows, "method": method}
 
 
 def direct(kind: str, path: str, threads: int, warmup: int, runs: int) -> float:
@@ -70,6 +73,7 @@ def main(argv=None) -> int:
         runs.append(bench_once(deploy, args.threads))
         direct_ms.append(direct_all())
     record = {
+        "commit": G.commit("after"),
         "deploy": args.deploy,
         "threads": args.threads,
         "bench_runs": runs,

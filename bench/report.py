@@ -228,6 +228,18 @@ def parity(raw: Dict[str, Any]) -> str:
 AGREE_WITHIN = 0.20
 
 
+def _bench_method(rec: Dict[str, Any]) -> str:
+    """How the record's bench runs timed (records made before the bench kept its method say less)."""
+    method = rec["bench_runs"][0].get("method")
+    commit = f" at {rec['commit']}" if rec.get("commit") else ""
+    if method is None:
+        return f"bench{commit} without an untimed settling round"
+    return (
+        f"bench{commit}: {method['rounds']} timed rounds ({method['runs']} runs) after {method['warmup']} warm-up "
+        f"runs and {method['settle_rounds']} untimed settling round(s)"
+    )
+
+
 def bench_vs_direct(raw: Dict[str, Any]) -> str:
     """Each ``b2v-edge bench`` run's median over the mean of the two direct timings bracketing it."""
     records = [(name, raw[name]) for name in sorted(raw) if name.startswith("bench_vs_direct")]
@@ -256,8 +268,8 @@ def bench_vs_direct(raw: Dict[str, Any]) -> str:
         )
         head = ["run", *(f"{label}: bench / direct (ms)" for label in labels)]
         note = (
-            f"- `{name}.json`: {rec['threads']} thread(s), `{rec['deploy']}`; direct timings over the check: "
-            f"{spread}; {_load(rec)}"
+            f"- `{name}.json`: {rec['threads']} thread(s), `{rec['deploy']}`, {_bench_method(rec)}; direct timings "
+            f"over the check: {spread}; {_load(rec)}"
         )
         parts.append(table(head, rows) + "\n\n" + note)
     return "\n\n".join(parts)

@@ -8,9 +8,12 @@ temporary folder with the same export pipeline.
 
 Method: every row runs in its own process (``isolate=True``; spawn), kept open for the whole bench,
 so that its peak resident memory (``VmHWM``) is its own and rows do not share caches. Each row is
-opened once (accuracy outputs, then ``warmup`` untimed runs); then ``rounds`` interleaved rounds
-each time every row ``runs / rounds`` times on one batch-1 input, the row order rotating from round
-to round, so a slow phase of the machine hits every row alike instead of one. Every row uses the
+opened once (accuracy outputs, then ``warmup`` untimed runs); then ``settle_rounds`` untimed and
+``rounds`` timed interleaved rounds each run every row ``runs / rounds`` times on one batch-1 input,
+the row order rotating from round to round, so a slow phase of the machine hits every row alike
+instead of one. The untimed round is there because opening the rows disturbs the ones opened before
+them: measured on a 2-core VM, PyTorch eager ran about 2x slower for a second or two after another
+row's process had opened, though that process used no CPU by then. Every row uses the
 same fixed thread count (``threads``, default: every core this process may use; one inter-op
 thread). A row reports the median latency, the p10-p90 range, and how precisely its median is
 known: the half-width of the median's distribution-free 95 % confidence interval, relative to the
@@ -223,13 +226,20 @@ def _open_rows(plan: List[Tuple[BenchRow, Job]], options: BenchOptions, say: Pro
 
 
 def _time_rounds(opened: List[Opened], options: BenchOptions, say: Progress, done: int, total: int) -> None:
-    """``options.rounds`` rounds; each times every live row ``runs / rounds`` times, order rotating."""
+    """``options.settle_rounds`` untimed rounds, then ``options.rounds`` timed ones; each runs every live
+    row ``runs / rounds`` times, the order rotating (the timed rounds start where the settling ones stopped)."""
     per_round = math.ceil(options.runs / options.rounds)
     live = list(opened)
-    for r in range(options.rounds):
+    for r in range(options.settle_rounds + options.rounds):
+        timed = r - options.settle_rounds
         shift = r % max(1, len(live))
         for row, session, _ in live[shift:] + live[:shift]:
-            say(f"round {r + 1}/{options.rounds}: {row.label} at {row.size[0]}x{row.size[1]}", done, total)
+            where = f"{row.label} at {row.size[0]}x{row.size[1]}"
+            say(
+                f"round {timed + 1}/{options.rounds}: {where}" if timed >= 0 else f"settling round: {where}",
+                done,
+                total,
+            )
             try:
                 times = session.time(per_round)
             except Exception as exc:
@@ -237,8 +247,9 @@ def _time_rounds(opened: List[Opened], options: BenchOptions, say: Progress, don
                 continue
             finally:
                 done += 1
-            row.latencies_ms += times
-            row.round_medians_ms.append(float(np.median(times)))
+            if timed >= 0:
+                row.latencies_ms += times
+                row.round_medians_ms.append(float(np.median(times)))
         live = [entry for entry in live if not entry[0].skipped]
 
 
@@ -279,7 +290,7 @@ def _bench_size(
         for row, path, stream in plan
         if path is not None
     ]
-    total = len(jobs) * (1 + options.rounds)
+    total = len(jobs) * (1 + options.settle_rounds + options.rounds)
     opened = _open_rows(jobs, options, say, total)
     try:
         _time_rounds(opened, options, say, len(jobs), total)
@@ -344,7 +355,8 @@ def run_bench(
     per_round = math.ceil(options.runs / options.rounds)
     notes.insert(
         0,
-        f"{options.rounds} interleaved rounds x {per_round} timed runs per row after {options.warmup} warm-up runs; "
+        f"{options.rounds} interleaved rounds x {per_round} timed runs per row after {options.warmup} warm-up runs "
+        f"and {options.settle_rounds} untimed round(s); "
         f"{options.threads} intra-op thread(s) per row",
     )
     notes += [

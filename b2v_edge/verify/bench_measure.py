@@ -188,7 +188,12 @@ def _serve(conn: Any, job: Job) -> None:
     """Body of an isolated row process: answer ``(method, args)`` requests until ``finish``."""
     row: Optional[_Row] = None
     while True:
-        method, args = conn.recv()
+        try:
+            method, args = conn.recv()
+        except EOFError:  # the parent closed the session without ``finish``: nothing left to answer
+            if row is not None:
+                row.engine.close()
+            return
         try:
             if row is None:
                 row = _Row(job)

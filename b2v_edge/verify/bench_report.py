@@ -98,6 +98,7 @@ class BenchOptions:
             only run at their own size (other sizes: PyTorch and the temporary warp exports).
         runs: timed runs per row, spread over ``rounds`` interleaved rounds. warmup: untimed runs first.
         rounds: interleaved timing rounds (every row is timed in every round, order rotating).
+        settle_rounds: untimed interleaved rounds after every row is open, before the timed ones.
         samples: test inputs for the accuracy columns. data: their source (as in ``parity``).
         stream_frames: frames of the end-to-end stream measurement (0 = skip).
         warp_compare: export and time the other warp variant (fp32).
@@ -113,6 +114,7 @@ class BenchOptions:
     runs: int = 20
     warmup: int = 10  # PyTorch eager needs ~10 runs before its latency settles (oneDNN primitive caches)
     rounds: int = 5
+    settle_rounds: int = 1
     samples: int = 4
     data: str = "synthetic"
     stream_frames: int = 20
@@ -124,7 +126,15 @@ class BenchOptions:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "deploy_dir", Path(self.deploy_dir))
-        checks = (("runs", 1), ("warmup", 0), ("rounds", 1), ("samples", 1), ("stream_frames", 0), ("gemm_size", 64))
+        checks = (
+            ("runs", 1),
+            ("warmup", 0),
+            ("rounds", 1),
+            ("settle_rounds", 0),
+            ("samples", 1),
+            ("stream_frames", 0),
+            ("gemm_size", 64),
+        )
         for name, low in checks:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < low:

@@ -94,7 +94,7 @@ def test_table_rows_in_process(deploy):
     assert report.ratios[0].value or "not trusted" in report.ratios[0].note  # a busy CI box may flag a row
     assert report.ratios[1].value is None and "not measured" in report.ratios[1].note  # no int8 artifact here
     assert any("one process" in n for n in report.notes)
-    assert report.notes[0].startswith("2 interleaved rounds x 1 timed runs per row after 1 warm-up runs; 1 intra")
+    assert report.notes[0].startswith("2 interleaved rounds x 1 timed runs per row after 1 warm-up runs and 1 untimed")
     data = json.loads(json.dumps(report.to_dict()))
     assert data["schema_version"] == 3 and data["rows"][1]["median_ms"] == fp32.median_ms
     assert {"unstable", "uncertainty", "median_ci_ms", "round_spread"} <= set(data["rows"][1])
@@ -122,6 +122,11 @@ def test_isolated_row_session_stays_open_across_rounds(deploy):
     with pytest.raises(RuntimeError, match="does not exist"):
         broken.start()  # the row's own one-line error, raised in the parent
     broken.close()
+    left = RowSession(Job("onnx", str(deploy / "model.onnx"), (64, 64), inputs, 1, 0, 1, None, 0), isolate=True)
+    left.start()
+    proc = left._proc
+    left.close()  # closed without finish: the row process ends cleanly, not with an EOFError traceback
+    assert proc.exitcode == 0
 
 
 def test_torch_engine_and_measurements(deploy):
@@ -186,27 +191,41 @@ def test_median_ci_is_the_order_statistic_interval_and_needs_six_values():
 class _Recorder:
     """A stand-in session that records the order rows are timed in; ``fail_at`` = round it breaks in."""
 
-    def __init__(self, name, log, fail_at=None):
-        self.name, self.log, self.fail_at, self.calls = name, log, fail_at, 0
+    def __init__(self, name, log, fail_at=None, first_ms=10.0):
+        self.name, self.log, self.fail_at, self.calls, self.first_ms = name, log, fail_at, 0, first_ms
 
     def time(self, runs):
         self.calls += 1
         if self.calls == self.fail_at:
             raise RuntimeError("device lost")
         self.log.append(self.name)
-        return [10.0] * runs
+        return [self.first_ms if self.calls == 1 else 10.0] * runs
 
 
 def test_rounds_interleave_rows_in_rotating_order_and_drop_a_failed_row():
     log = []
     names = ("A", "B", "C")
     opened = [(BenchRow(n, "onnx", "fp32", "-", (8, 8)), _Recorder(n, log, 2 if n == "C" else None), []) for n in names]
-    options = BenchOptions("deploy", runs=7, rounds=3, threads=1)
+    options = BenchOptions("deploy", runs=7, rounds=3, settle_rounds=0, threads=1)
     bench._time_rounds(opened, options, lambda *_: None, 0, 12)
     assert log == ["A", "B", "C", "B", "A", "A", "B"]  # round 2 starts one later; C failed there and is out
     a, b, c = (row for row, _, _ in opened)
     assert len(a.latencies_ms) == 9 and a.round_medians_ms == [10.0] * 3  # ceil(7 / 3) runs per round
     assert c.skipped == "failed: device lost" and len(c.latencies_ms) == 3
+
+
+def test_settling_round_runs_every_row_untimed_before_the_timed_rounds():
+    log, said = [], []
+    opened = [(BenchRow(n, "onnx", "fp32", "-", (8, 8)), _Recorder(n, log, first_ms=500.0), []) for n in "AB"]
+    options = BenchOptions("deploy", runs=4, rounds=2, threads=1)
+    assert options.settle_rounds == 1
+    bench._time_rounds(opened, options, lambda msg, *_: said.append(msg), 0, 8)
+    assert log == ["A", "B", "B", "A", "A", "B"]  # the settling round, then two timed rounds, rotating on
+    assert said[0].startswith("settling round: A") and said[2].startswith("round 1/2: B")
+    for row, _, _ in opened:  # the slow first call (the settling round) is not in the latencies
+        assert row.latencies_ms == [10.0] * 4 and row.round_medians_ms == [10.0, 10.0]
+    with pytest.raises(BenchError, match="--settle-rounds must be an integer >= 0"):
+        BenchOptions("deploy", settle_rounds=-1, threads=1)
 
 
 def test_median_ci_docstring_examples_hold():
