@@ -32,12 +32,12 @@ ROWS = (("PyTorch eager", "torch"), ("ORT fp32", "ort"))
 
 def bench_once(deploy: str, threads: int) -> dict:
     """Median latency (ms) and unstable flag per row label of one ``b2v-edge bench`` run, and under
-    ``"method"`` its runs, rounds, warm-up runs and untimed settling rounds."""
+    ``"method"`` its runs, rounds, warm-up runs, untimed settling rounds and untimed runs per row and round."""
     cmd = [sys.executable, "-m", "b2v_edge.cli.main", "bench", deploy, "--threads", str(threads)]
     out = subprocess.run([*cmd, "--no-warp-compare", "--json"], capture_output=True, text=True, check=True)
     result = json.loads(out.stdout)
     rows = {r["label"]: {"median_ms": r["median_ms"], "unstable": r["unstable"]} for r in result["rows"]}
-    method = {k: result["options"].get(k, 0) for k in ("runs", "rounds", "warmup", "settle_rounds")}
+    method = {k: result["options"].get(k, 0) for k in ("runs", "rounds", "warmup", "settle_rounds", "slot_warmup")}
     return {**rows, "method": method}
 
 

@@ -236,7 +236,8 @@ def _bench_method(rec: Dict[str, Any]) -> str:
         return f"bench{commit} without an untimed settling round"
     return (
         f"bench{commit}: {method['rounds']} timed rounds ({method['runs']} runs) after {method['warmup']} warm-up "
-        f"runs and {method['settle_rounds']} untimed settling round(s)"
+        f"runs and {method['settle_rounds']} untimed settling round(s), {method.get('slot_warmup', 0)} untimed "
+        "run(s) per row and round"
     )
 
 

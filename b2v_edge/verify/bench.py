@@ -13,7 +13,10 @@ opened once (accuracy outputs, then ``warmup`` untimed runs); then ``settle_roun
 the row order rotating from round to round, so a slow phase of the machine hits every row alike
 instead of one. The untimed round is there because opening the rows disturbs the ones opened before
 them: measured on a 2-core VM, PyTorch eager ran about 2x slower for a second or two after another
-row's process had opened, though that process used no CPU by then. Every row uses the
+row's process had opened, though that process used no CPU by then. Within a round each row's first
+``slot_warmup`` runs are untimed too: the rows timed before it have evicted its data from the caches
+(its first run in a round was 2-10 % slower than the rest), and a camera stream runs one model
+back to back. Every row uses the
 same fixed thread count (``threads``, default: every core this process may use; one inter-op
 thread). A row reports the median latency, the p10-p90 range, and how precisely its median is
 known: the half-width of the median's distribution-free 95 % confidence interval, relative to the
@@ -227,7 +230,8 @@ def _open_rows(plan: List[Tuple[BenchRow, Job]], options: BenchOptions, say: Pro
 
 def _time_rounds(opened: List[Opened], options: BenchOptions, say: Progress, done: int, total: int) -> None:
     """``options.settle_rounds`` untimed rounds, then ``options.rounds`` timed ones; each runs every live
-    row ``runs / rounds`` times, the order rotating (the timed rounds start where the settling ones stopped)."""
+    row ``runs / rounds`` times after ``slot_warmup`` untimed runs, the order rotating (the timed rounds
+    start where the settling ones stopped)."""
     per_round = math.ceil(options.runs / options.rounds)
     live = list(opened)
     for r in range(options.settle_rounds + options.rounds):
@@ -241,7 +245,7 @@ def _time_rounds(opened: List[Opened], options: BenchOptions, say: Progress, don
                 total,
             )
             try:
-                times = session.time(per_round)
+                times = session.time(options.slot_warmup + per_round)[options.slot_warmup :]
             except Exception as exc:
                 row.skipped = _failed(exc)
                 continue
@@ -356,7 +360,7 @@ def run_bench(
     notes.insert(
         0,
         f"{options.rounds} interleaved rounds x {per_round} timed runs per row after {options.warmup} warm-up runs "
-        f"and {options.settle_rounds} untimed round(s); "
+        f"and {options.settle_rounds} untimed round(s), each row's first {options.slot_warmup} run(s) per round untimed; "
         f"{options.threads} intra-op thread(s) per row",
     )
     notes += [

@@ -99,6 +99,7 @@ class BenchOptions:
         runs: timed runs per row, spread over ``rounds`` interleaved rounds. warmup: untimed runs first.
         rounds: interleaved timing rounds (every row is timed in every round, order rotating).
         settle_rounds: untimed interleaved rounds after every row is open, before the timed ones.
+        slot_warmup: untimed runs of a row at the start of each of its rounds (refill its caches).
         samples: test inputs for the accuracy columns. data: their source (as in ``parity``).
         stream_frames: frames of the end-to-end stream measurement (0 = skip).
         warp_compare: export and time the other warp variant (fp32).
@@ -115,6 +116,7 @@ class BenchOptions:
     warmup: int = 10  # PyTorch eager needs ~10 runs before its latency settles (oneDNN primitive caches)
     rounds: int = 5
     settle_rounds: int = 1
+    slot_warmup: int = 1
     samples: int = 4
     data: str = "synthetic"
     stream_frames: int = 20
@@ -131,6 +133,7 @@ class BenchOptions:
             ("warmup", 0),
             ("rounds", 1),
             ("settle_rounds", 0),
+            ("slot_warmup", 0),
             ("samples", 1),
             ("stream_frames", 0),
             ("gemm_size", 64),

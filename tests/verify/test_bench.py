@@ -94,7 +94,9 @@ def test_table_rows_in_process(deploy):
     assert report.ratios[0].value or "not trusted" in report.ratios[0].note  # a busy CI box may flag a row
     assert report.ratios[1].value is None and "not measured" in report.ratios[1].note  # no int8 artifact here
     assert any("one process" in n for n in report.notes)
-    assert report.notes[0].startswith("2 interleaved rounds x 1 timed runs per row after 1 warm-up runs and 1 untimed")
+    assert report.notes[0].startswith(
+        "2 interleaved rounds x 1 timed runs per row after 1 warm-up runs and 1 untimed round(s), each row's first 1 run(s)"
+    )
     data = json.loads(json.dumps(report.to_dict()))
     assert data["schema_version"] == 3 and data["rows"][1]["median_ms"] == fp32.median_ms
     assert {"unstable", "uncertainty", "median_ci_ms", "round_spread"} <= set(data["rows"][1])
@@ -206,7 +208,7 @@ def test_rounds_interleave_rows_in_rotating_order_and_drop_a_failed_row():
     log = []
     names = ("A", "B", "C")
     opened = [(BenchRow(n, "onnx", "fp32", "-", (8, 8)), _Recorder(n, log, 2 if n == "C" else None), []) for n in names]
-    options = BenchOptions("deploy", runs=7, rounds=3, settle_rounds=0, threads=1)
+    options = BenchOptions("deploy", runs=7, rounds=3, settle_rounds=0, slot_warmup=0, threads=1)
     bench._time_rounds(opened, options, lambda *_: None, 0, 12)
     assert log == ["A", "B", "C", "B", "A", "A", "B"]  # round 2 starts one later; C failed there and is out
     a, b, c = (row for row, _, _ in opened)
@@ -217,7 +219,7 @@ def test_rounds_interleave_rows_in_rotating_order_and_drop_a_failed_row():
 def test_settling_round_runs_every_row_untimed_before_the_timed_rounds():
     log, said = [], []
     opened = [(BenchRow(n, "onnx", "fp32", "-", (8, 8)), _Recorder(n, log, first_ms=500.0), []) for n in "AB"]
-    options = BenchOptions("deploy", runs=4, rounds=2, threads=1)
+    options = BenchOptions("deploy", runs=4, rounds=2, slot_warmup=0, threads=1)
     assert options.settle_rounds == 1
     bench._time_rounds(opened, options, lambda msg, *_: said.append(msg), 0, 8)
     assert log == ["A", "B", "B", "A", "A", "B"]  # the settling round, then two timed rounds, rotating on
@@ -226,6 +228,27 @@ def test_settling_round_runs_every_row_untimed_before_the_timed_rounds():
         assert row.latencies_ms == [10.0] * 4 and row.round_medians_ms == [10.0, 10.0]
     with pytest.raises(BenchError, match="--settle-rounds must be an integer >= 0"):
         BenchOptions("deploy", settle_rounds=-1, threads=1)
+
+
+class _Cold:
+    """A stand-in session whose first run of every call is slow (caches refilled), the rest 10 ms."""
+
+    def __init__(self):
+        self.asked = []
+
+    def time(self, runs):
+        self.asked.append(runs)
+        return [50.0] + [10.0] * (runs - 1)
+
+
+def test_each_rounds_first_run_of_a_row_is_untimed():
+    opened = [(BenchRow(n, "onnx", "fp32", "-", (8, 8)), _Cold(), []) for n in "AB"]
+    bench._time_rounds(opened, BenchOptions("deploy", runs=6, rounds=2, threads=1), lambda *_: None, 0, 6)
+    for row, session, _ in opened:
+        assert session.asked == [4, 4, 4]  # settling round + 2 timed rounds, each 1 untimed + 3 timed runs
+        assert row.latencies_ms == [10.0] * 6
+    with pytest.raises(BenchError, match="--slot-warmup must be an integer >= 0"):
+        BenchOptions("deploy", slot_warmup=-1, threads=1)
 
 
 def test_median_ci_docstring_examples_hold():
