@@ -246,10 +246,11 @@ def bench_vs_direct(raw: Dict[str, Any]) -> str:
     records = [(name, raw[name]) for name in sorted(raw) if name.startswith("bench_vs_direct")]
     if not records:
         return _missing("bench_vs_direct.py")
-    parts = []
+    parts, summary = [], []
     for name, rec in records:
         directs = rec["direct_ms"]
         labels = list(directs[0])
+        counts = {"within": 0, "outside": 0, "flagged": 0}
         rows = []
         for i, run in enumerate(rec["bench_runs"]):
             cells = [str(i + 1)]
@@ -257,6 +258,9 @@ def bench_vs_direct(raw: Dict[str, Any]) -> str:
                 bracket = (directs[i][label] + directs[i + 1][label]) / 2
                 ratio = run[label]["median_ms"] / bracket
                 verdict = "unstable (flagged)" if run[label]["unstable"] else f"{ratio:.2f}"
+                counts[
+                    "flagged" if run[label]["unstable"] else "within" if abs(ratio - 1) <= AGREE_WITHIN else "outside"
+                ] += 1
                 mark = (
                     ""
                     if run[label]["unstable"] or abs(ratio - 1) <= AGREE_WITHIN
@@ -273,7 +277,10 @@ def bench_vs_direct(raw: Dict[str, Any]) -> str:
             f"over the check: {spread}; {_load(rec)}"
         )
         parts.append(table(head, rows) + "\n\n" + note)
-    return "\n\n".join(parts)
+        summary.append([f"`{name}.json`", _bench_method(rec), *(str(counts[k]) for k in counts)])
+    within = f"within ±{100 * AGREE_WITHIN:.0f} %"
+    head = ["record", "bench method", within, "outside", "flagged unstable"]
+    return "\n\n".join([table(head, summary), *parts])
 
 
 # ---- documents ----------------------------------------------------------------------------------

@@ -90,6 +90,7 @@ def test_bench_vs_direct_divides_by_the_bracketing_direct_timings_and_marks_miss
     assert "| 2 | 150.0 / 90.0 = 1.67 (outside ±20 %) |" in text
     assert "| 3 | 500.0 / 100.0 = unstable (flagged) |" in text and "T 80.0-100.0 ms" in text
     assert "without an untimed settling round" in text  # a record from before the bench kept its method
+    assert "| `bench_vs_direct.json` | bench without an untimed settling round | 1 | 1 | 1 |" in text  # summary
     method = {"runs": 20, "rounds": 5, "warmup": 10, "settle_rounds": 1, "slot_warmup": 1}
     rec = {**rec, "commit": "abc1234", "bench_runs": [{**run, "method": method} for run in runs]}
     text = report.bench_vs_direct({"bench_vs_direct": rec})
