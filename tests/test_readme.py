@@ -153,3 +153,25 @@ def test_the_arms_table_is_what_the_committed_histories_give():
     arms, histories = module.load()
     assert set(histories) == {arm["name"] for arm in arms}  # every arm listed has its curve committed
     assert (module.HERE / "arms.md").read_text(encoding="utf-8") == module.table(arms, histories)
+
+
+def test_resume_checkpoints_continue_the_committed_curves():
+    """Each ``docs/training/arms/resume/<arm>.pt`` is that arm's run at the last step of its committed curve,
+    with its training state (``--resume`` continues it) and the model its command asks for."""
+    import json
+
+    from b2v_edge.checkpoint import load_checkpoint
+
+    arms_dir = ROOT / "docs" / "training" / "arms"
+    commands = {arm["name"]: arm["command"] for arm in json.loads((arms_dir / "arms.json").read_text())}
+    resumes = sorted((arms_dir / "resume").glob("*.pt"))
+    assert resumes, "no resume checkpoint committed"
+    for path in resumes:
+        ckpt = load_checkpoint(path, with_train_state=True)
+        history = json.loads((arms_dir / f"{path.stem}.history.json").read_text())
+        state = ckpt.train_state
+        assert state["step"] == history[-1]["step"] and state["history"] == history
+        flags = dict(re.findall(r"--(enc-blocks|mid-blocks|block) (\S+)", commands[path.stem]))
+        cfg = ckpt.config
+        assert cfg.block == flags["block"] and ",".join(map(str, cfg.enc_blocks)) == flags["enc-blocks"]
+        assert ",".join(map(str, cfg.mid_blocks)) == flags["mid-blocks"]
