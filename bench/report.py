@@ -257,16 +257,14 @@ def bench_vs_direct(raw: Dict[str, Any]) -> str:
             for label in labels:
                 bracket = (directs[i][label] + directs[i + 1][label]) / 2
                 ratio = run[label]["median_ms"] / bracket
-                verdict = "unstable (flagged)" if run[label]["unstable"] else f"{ratio:.2f}"
-                counts[
-                    "flagged" if run[label]["unstable"] else "within" if abs(ratio - 1) <= AGREE_WITHIN else "outside"
-                ] += 1
-                mark = (
-                    ""
-                    if run[label]["unstable"] or abs(ratio - 1) <= AGREE_WITHIN
-                    else f" (outside ±{100 * AGREE_WITHIN:.0f} %)"
-                )
-                cells.append(f"{run[label]['median_ms']:.1f} / {bracket:.1f} = {verdict}{mark}")
+                if run[label]["unstable"]:
+                    outcome, verdict = "flagged", "unstable (flagged)"
+                elif abs(ratio - 1) <= AGREE_WITHIN:
+                    outcome, verdict = "within", f"{ratio:.2f}"
+                else:
+                    outcome, verdict = "outside", f"{ratio:.2f} (outside ±{100 * AGREE_WITHIN:.0f} %)"
+                counts[outcome] += 1
+                cells.append(f"{run[label]['median_ms']:.1f} / {bracket:.1f} = {verdict}")
             rows.append(cells)
         spread = "; ".join(
             f"{label} {min(d[label] for d in directs):.1f}-{max(d[label] for d in directs):.1f} ms" for label in labels

@@ -16,8 +16,7 @@ them: measured on a 2-core VM, PyTorch eager ran about 2x slower for a second or
 row's process had opened, though that process used no CPU by then. Within a round each row's first
 ``slot_warmup`` runs are untimed too: the rows timed before it have evicted its data from the caches
 (its first run in a round was 2-10 % slower than the rest), and a camera stream runs one model
-back to back. Every row uses the
-same fixed thread count (``threads``, default: every core this process may use; one inter-op
+back to back. Every row uses the same fixed thread count (``threads``, default: every core this process may use; one inter-op
 thread). A row reports the median latency, the p10-p90 range, and how precisely its median is
 known: the half-width of the median's distribution-free 95 % confidence interval, relative to the
 median (:func:`~b2v_edge.verify.bench_report.median_ci`; its per-round medians are kept in the JSON
@@ -35,7 +34,6 @@ to pure inference FPS.
 
 from __future__ import annotations
 
-import math
 import os
 import shutil
 import tempfile
@@ -232,7 +230,7 @@ def _time_rounds(opened: List[Opened], options: BenchOptions, say: Progress, don
     """``options.settle_rounds`` untimed rounds, then ``options.rounds`` timed ones; each runs every live
     row ``runs / rounds`` times after ``slot_warmup`` untimed runs, the order rotating (the timed rounds
     start where the settling ones stopped)."""
-    per_round = math.ceil(options.runs / options.rounds)
+    per_round = options.runs_per_round
     live = list(opened)
     for r in range(options.settle_rounds + options.rounds):
         timed = r - options.settle_rounds
@@ -356,10 +354,9 @@ def run_bench(
             rows += size_rows
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    per_round = math.ceil(options.runs / options.rounds)
     notes.insert(
         0,
-        f"{options.rounds} interleaved rounds x {per_round} timed runs per row after {options.warmup} warm-up runs "
+        f"{options.rounds} interleaved rounds x {options.runs_per_round} timed runs per row after {options.warmup} warm-up runs "
         f"and {options.settle_rounds} untimed round(s), each row's first {options.slot_warmup} run(s) per round untimed; "
         f"{options.threads} intra-op thread(s) per row",
     )

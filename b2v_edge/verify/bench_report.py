@@ -9,6 +9,7 @@ into :class:`Ratio` values (median over median, never from a missing, skipped or
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
@@ -148,6 +149,11 @@ class BenchOptions:
             raise BenchError(f"--threads must be an integer >= 1, got {self.threads!r}")
         object.__setattr__(self, "rounds", min(self.rounds, self.runs))
         object.__setattr__(self, "sizes", tuple((int(h), int(w)) for h, w in self.sizes))
+
+    @property
+    def runs_per_round(self) -> int:
+        """Timed runs of every row in one round (``runs`` spread over ``rounds``, rounded up)."""
+        return math.ceil(self.runs / self.rounds)
 
 
 @dataclass
