@@ -23,8 +23,8 @@ Behaviour mimicked from the real module:
 * ``set_timing_cache`` returns False for a cache from another device (blob ``FOREIGN...``) and
   ``create_timing_cache`` returns None for a corrupt blob (``CORRUPT...``).
 
-:class:`StandInCuda` simulates device memory for the runtime; :class:`FakePyCuda` is a
-``pycuda.driver`` with PyCUDA's context stack (abort at exit when it is not empty).
+Re-exported from ``cuda_standin.py``: :class:`StandInCuda` simulates device memory for the runtime;
+:class:`FakePyCuda` is a ``pycuda.driver`` with PyCUDA's context stack (abort at exit when it is not empty).
 """
 
 from __future__ import annotations
