@@ -245,8 +245,8 @@ class SimpleGate(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``[B, 2C, H, W] -> [B, C, H, W]``: first half times second half."""
-        a, b = x.chunk(2, dim=1)
-        return a * b
+        half = x.shape[1] // 2
+        return x[:, :half] * x[:, half:]  # two Slices, not Split: Split's num_outputs needs opset 18
 
 
 class NAFBlock(nn.Module):

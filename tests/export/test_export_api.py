@@ -240,3 +240,26 @@ def test_int8_export_result_lists_the_int8_graph(tmp_path, tiny_checkpoint, monk
     )
     result = pipeline.run_export(options)
     assert [a.path for a in result.manifest.artifacts] == ["model.onnx", "model.int8.onnx"]
+
+
+def test_naf_model_exports_for_the_oldest_target(tmp_path):
+    """NAF blocks (LayerNorm, SimpleGate, channel attention) export at opset 13 with the gather warp (TensorRT 8.0)."""
+    import onnx
+    import torch
+    from tiny_model import TINY
+
+    from b2v_edge.checkpoint import save_checkpoint
+    from b2v_edge.model import build_model
+
+    torch.manual_seed(0)
+    naf = dict(TINY, block="naf", enc_blocks=(1, 1, 1, 1, 2), mid_blocks=(1, 1, 1, 1, 0))
+    model = perturb(build_model("lite", 3, **naf))
+    ckpt = save_checkpoint(tmp_path / "naf.pt", model, {"note": "naf export"})
+    opts = ExportOptions(
+        out_dir=tmp_path / "d", checkpoint=str(ckpt), precision="fp32", target="trt8.0", height=64, width=64
+    )
+    result = api.export(opts)
+    graph = onnx.load(str(result.deploy_dir / "model.onnx"))
+    assert graph.opset_import[0].version == 13 and "GridSample" not in {n.op_type for n in graph.graph.node}
+    assert "Split" not in {n.op_type for n in graph.graph.node}
+    assert result.verifications["fp32"].psnr_db >= 60
