@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Export both generations of the shipped demo model (lite, N=7) at 256x256 for the other bench scripts.
+"""Export both generations of the dense lite demo model (N=7) at 256x256 for the other bench scripts.
 
 For each generation (``before`` / ``after``, :mod:`generations`) and each warp mode (``gather`` /
 ``native``): ``b2v-edge export --precision fp16 --target trt10 --warp W`` (fp32 + fp16 graphs) and
@@ -43,7 +43,7 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--calib-samples", type=int, default=16, help="calibration inputs (the graph does not depend on it)")
     args = p.parse_args(argv)
-    record = {"size": list(G.SIZE), "checkpoint": G.DEMO, "generations": {}}
+    record = {"size": list(G.SIZE), "checkpoint": f"{G.DEMO} at {G.DENSE_DEMO_REV}", "generations": {}}
     for generation in G.GENERATIONS:
         dirs = {warp: str(export_one(generation, warp, args.calib_samples).relative_to(G.REPO)) for warp in WARPS}
         commits = {(G.REPO / d / "commit.txt").read_text().strip() for d in dirs.values()}

@@ -24,8 +24,11 @@ WORK = HERE / ".work"
 RAW = HERE / "raw"
 #: The last commit with per-frame decoders.
 BEFORE_REV = "28e4a69^"
-#: The shipped demo checkpoint, relative to a generation's tree (:func:`demo`).
+#: The demo checkpoint, relative to a generation's tree (:func:`demo`).
 DEMO = "b2v_edge/weights/demo_lite_n7.pt"
+#: The commit whose demo checkpoint ``after`` runs: the dense-block lite model ``before`` also ships,
+#: so both generations run the same weights (the NAF-block demo has no ``before`` counterpart).
+DENSE_DEMO_REV = "1fa19cd"
 GENERATIONS = ("before", "after")
 SIZE = (256, 256)
 
@@ -44,8 +47,21 @@ def tree(generation: str) -> Path:
 
 
 def demo(generation: str) -> Path:
-    """The demo checkpoint ``generation`` shipped (each tree's own: ``before`` reads format 1 only)."""
-    return tree(generation) / DEMO
+    """The dense demo checkpoint in ``generation``'s format (``before`` reads format 1 only, its own file)."""
+    if generation == "before":
+        return tree(generation) / DEMO
+    if generation != "after":
+        raise ValueError(f"generation must be one of {GENERATIONS}, got {generation!r}")
+    out = WORK / f"after-demo-{DENSE_DEMO_REV}.pt"
+    if not out.is_file():
+        blob = subprocess.run(
+            ["git", "-C", str(REPO), "show", f"{DENSE_DEMO_REV}:{DEMO}"], capture_output=True, check=True
+        )
+        WORK.mkdir(parents=True, exist_ok=True)
+        tmp = out.with_suffix(".tmp")
+        tmp.write_bytes(blob.stdout)
+        tmp.replace(out)
+    return out
 
 
 def commit(generation: str) -> str:

@@ -289,7 +289,7 @@ def _threads(raw: Dict[str, Any]) -> List[int]:
 def readme_block(raw: Dict[str, Any]) -> str:
     """The README's bench block (between the markers): node counts, latency, training step, parity."""
     parts = [
-        "ONNX nodes of the shipped demo model (lite, N=7, 256x256), before / after frame-batched decoders:",
+        "ONNX nodes of the dense lite demo model (N=7, 256x256), before / after frame-batched decoders:",
         node_counts(raw),
     ]
     for t in _threads(raw):
