@@ -60,13 +60,18 @@ def table(arms: List[Dict], histories: Dict[str, List[Dict]]) -> str:
 
 
 def load() -> Tuple[List[Dict], Dict[str, List[Dict]]]:
-    """The arms of ``arms/arms.json`` and the committed history of each (arms without one are left out)."""
+    """The arms of ``arms/arms.json`` and the committed history of each (arms without one are left out).
+
+    An arm branched off another run's checkpoint (``"from_step"`` in arms.json) carries that run's
+    history up to the branch point; only its own evaluations, after ``from_step``, are kept.
+    """
     arms = json.loads((ARMS / "arms.json").read_text())
     histories = {}
     for arm in arms:
         path = ARMS / f"{arm['name']}.history.json"
         if path.exists():
-            histories[arm["name"]] = json.loads(path.read_text())
+            hist = json.loads(path.read_text())
+            histories[arm["name"]] = [e for e in hist if e["step"] > arm.get("from_step", -1)]
     return arms, histories
 
 
