@@ -68,6 +68,14 @@ def test_demo_checkpoint_ships_and_loads():
     assert ck.config.preset == "lite" and ck.config.frames == 7
 
 
+def test_demo_model_keeps_the_edge_budget():
+    """The shipped demo costs at most 3 GFLOPs per 256x256 input at N=7 (torch.utils.flop_counter)."""
+    from b2v_edge.verify.bench_measure import model_gflops
+
+    model = load_checkpoint(None).model.eval()
+    assert 1.0 < model_gflops(model, (256, 256)) <= 3.0
+
+
 def test_refused_pickles_name_the_real_cause_not_the_weights_only_advice(tmp_path):
     import os
     import pickle

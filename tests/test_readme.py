@@ -175,3 +175,38 @@ def test_resume_checkpoints_continue_the_committed_curves():
         cfg = ckpt.config
         assert cfg.block == flags["block"] and ",".join(map(str, cfg.enc_blocks)) == flags["enc-blocks"]
         assert ",".join(map(str, cfg.mid_blocks)) == flags["mid-blocks"]
+
+
+PRESET_ROW = re.compile(r"^\| `(\w+)`(?:, `([^`]*)`)?([^|]*)\| ([\d.]+) M \| ([\d.]+) \|$", flags=re.M)
+
+
+def _model_kwargs(flags: str) -> dict:
+    """``--block naf --enc-blocks 1,2 ...`` -> build_model keyword arguments."""
+    argv, kwargs = shlex.split(flags), {}
+    for name, value in zip(argv[::2], argv[1::2]):
+        key = name.lstrip("-").replace("-", "_")
+        kwargs[key] = tuple(int(v) for v in value.split(",")) if "," in value else value
+    return kwargs
+
+
+def _same(value: float, text: str) -> bool:
+    decimals = len(text.split(".")[1]) if "." in text else 0
+    return f"{value:.{decimals}f}" == text
+
+
+def test_the_preset_table_is_what_the_models_count():
+    """The model table's parameter and GFLOP counts (256x256, N=7) equal the built models', and the
+    row marked as the demo has the shipped checkpoint's architecture."""
+    from b2v_edge.checkpoint import load_checkpoint
+    from b2v_edge.model import build_model
+    from b2v_edge.verify.bench_measure import model_gflops
+
+    rows = PRESET_ROW.findall(README)
+    assert {r[0] for r in rows} == {"lite", "paper"}, rows
+    for preset, flags, _, params, gflops in rows:
+        model = build_model(preset, 7, **_model_kwargs(flags)).eval()
+        count = sum(p.numel() for p in model.parameters()) / 1e6
+        assert _same(count, params) and _same(model_gflops(model, (256, 256)), gflops), (preset, flags)
+    demo = [(preset, flags) for preset, flags, label, _, _ in rows if "the demo" in label]
+    assert len(demo) == 1
+    assert build_model(demo[0][0], 7, **_model_kwargs(demo[0][1])).cfg == load_checkpoint(None).config
