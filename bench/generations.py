@@ -18,6 +18,8 @@ import sys
 from pathlib import Path
 from typing import Dict, List
 
+from b2v_edge.common.atomic import atomic_write_bytes
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 WORK = HERE / ".work"
@@ -27,7 +29,7 @@ BEFORE_REV = "28e4a69^"
 #: The demo checkpoint, relative to a generation's tree (:func:`demo`).
 DEMO = "b2v_edge/weights/demo_lite_n7.pt"
 #: The commit whose demo checkpoint ``after`` runs: the dense-block lite model ``before`` also ships,
-#: so both generations run the same weights (the NAF-block demo has no ``before`` counterpart).
+#: so both generations run the same weights whatever demo this checkout ships.
 DENSE_DEMO_REV = "1fa19cd"
 GENERATIONS = ("before", "after")
 SIZE = (256, 256)
@@ -48,19 +50,15 @@ def tree(generation: str) -> Path:
 
 def demo(generation: str) -> Path:
     """The dense demo checkpoint in ``generation``'s format (``before`` reads format 1 only, its own file)."""
-    if generation == "before":
-        return tree(generation) / DEMO
     if generation != "after":
-        raise ValueError(f"generation must be one of {GENERATIONS}, got {generation!r}")
+        return tree(generation) / DEMO
     out = WORK / f"after-demo-{DENSE_DEMO_REV}.pt"
     if not out.is_file():
         blob = subprocess.run(
             ["git", "-C", str(REPO), "show", f"{DENSE_DEMO_REV}:{DEMO}"], capture_output=True, check=True
         )
         WORK.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_suffix(".tmp")
-        tmp.write_bytes(blob.stdout)
-        tmp.replace(out)
+        atomic_write_bytes(out, blob.stdout)
     return out
 
 

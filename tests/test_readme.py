@@ -181,12 +181,11 @@ PRESET_ROW = re.compile(r"^\| `(\w+)`(?:, `([^`]*)`)?([^|]*)\| ([\d.]+) M \| ([\
 
 
 def _model_kwargs(flags: str) -> dict:
-    """``--block naf --enc-blocks 1,2 ...`` -> build_model keyword arguments."""
-    argv, kwargs = shlex.split(flags), {}
-    for name, value in zip(argv[::2], argv[1::2]):
-        key = name.lstrip("-").replace("-", "_")
-        kwargs[key] = tuple(int(v) for v in value.split(",")) if "," in value else value
-    return kwargs
+    """``--block naf --enc-blocks 1,2 ...`` -> build_model keyword arguments, parsed as ``train`` parses them."""
+    from b2v_edge.cli.train import _model_overrides
+
+    given = dict(zip(*[iter(shlex.split(flags))] * 2))
+    return _model_overrides(given.get("--block"), given.get("--enc-blocks"), given.get("--mid-blocks"))
 
 
 def _same(value: float, text: str) -> bool:
