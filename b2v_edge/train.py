@@ -177,20 +177,23 @@ def _retarget_schedule(opt: torch.optim.Optimizer, sched: Any, opts: TrainOption
 def _setup(opts: TrainOptions, out: Path) -> Tuple[Blur2Video, torch.optim.Optimizer, Any, int, List[Dict[str, Any]]]:
     """Model, optimizer, scheduler, start step and history (fresh, --init or --resume).
 
-    With ``--init`` and no model overrides the architecture is the init checkpoint's own.
+    With ``--init`` and no model overrides the architecture is the init checkpoint's own, also when
+    such a run is resumed (``--init`` and ``--resume`` together: the run's ``last.pt`` holds it).
     """
-    init = load_checkpoint(opts.init) if opts.init and not opts.resume else None
-    if init is not None and not opts.model_overrides:
-        if init.config.frames != opts.frames:
-            raise ValueError(f"--init {opts.init} restores {init.config.frames} frames, not --frames {opts.frames}")
-        model = init.model
+    ck = load_checkpoint(out / LAST, with_train_state=True) if opts.resume and (out / LAST).exists() else None
+    init = load_checkpoint(opts.init) if opts.init and ck is None else None
+    own = init if init is not None else ck if opts.init else None
+    if own is not None and not opts.model_overrides:
+        if own.config.frames != opts.frames:
+            source = f"--init {opts.init}" if own is init else str(out / LAST)
+            raise ValueError(f"{source} restores {own.config.frames} frames, not --frames {opts.frames}")
+        model = own.model
     else:
         model = build_model(opts.preset, opts.frames, **opts.model_overrides)
     opt = torch.optim.Adam(_trainable(model, opts.stage), lr=opts.lr, betas=(0.9, 0.999))
     sched = _scheduler(opt, opts.total_steps)
     step, history = 0, []
-    if opts.resume and (out / LAST).exists():
-        ck = load_checkpoint(out / LAST, with_train_state=True)
+    if ck is not None:
         if ck.config.to_dict() != {**model.cfg.to_dict(), "warp_mode": ck.config.warp_mode}:
             raise ValueError(f"{out / LAST} was trained with a different model config; use another --out")
         state = ck.train_state or {}

@@ -161,6 +161,24 @@ def test_others_stage_freezes_the_middle_path_and_keeps_the_init_architecture(tm
     assert changed == {"others"} and load_checkpoint(res.last).config.block == "naf"
 
 
+def test_a_run_started_with_init_resumes_with_the_init_architecture(tmp_path):
+    import dataclasses
+
+    first = train(_opts(tmp_path / "m", stage="middle", epochs=1, model_overrides=dict(TINY, block="naf")))
+    run = _opts(tmp_path / "o", stage="others", epochs=2, resume=True)
+    run = dataclasses.replace(run, init=str(first.last), model_overrides={})
+    part = train(dataclasses.replace(run, stop_after_epochs=1))  # --resume with no last.pt yet: starts from --init
+    a, b = _params(first.last), _params(part.last)
+    assert all(torch.equal(a[k], b[k]) for k in a if not k.startswith("others"))
+    seen = []
+    rest = train(run, on_step=lambda s, t: seen.append(s))
+    assert seen[0] == part.steps + 1 and rest.steps == 4 and len(rest.history) == 2
+    assert load_checkpoint(rest.last).config.block == "naf"
+    whole = train(dataclasses.replace(run, out=str(tmp_path / "w"), resume=False))
+    c, d = _params(whole.last), _params(rest.last)
+    assert all(torch.allclose(c[k], d[k], atol=1e-6) for k in c)  # as if never interrupted
+
+
 def test_eval_data_is_scored_and_stage_is_validated(tmp_path):
     import pytest
 
