@@ -14,6 +14,7 @@ fi
 "$PY" parity.py
 OMP_NUM_THREADS=2 nice -n 10 "$PY" gemm.py --threads 2
 nice -n 10 "$PY" latency.py --threads 2
+nice -n 10 "$PY" demo.py --threads 2
 nice -n 10 "$PY" ort_profile.py --threads 2
 nice -n 10 "$PY" train_step.py --threads 2
 "$PY" report.py

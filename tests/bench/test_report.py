@@ -60,6 +60,26 @@ def test_timed_sections_print_their_load(report):
     assert "goal" not in text.lower()
 
 
+def test_demo_section_is_the_bench_json_of_the_shipped_demo(report):
+    row = dict(label="ORT fp32", precision="fp32", warp="gather", median_ms=98.8, p10_ms=97.0, p90_ms=101.2)
+    rec = {
+        "rows": [
+            dict(row, fps=10.12, stream_fps=8.5, psnr_torch=100.0, skipped=""),
+            dict(row, label="ORT int8", precision="int8", skipped="no int8 graph"),
+        ],
+        "gflops": {"256x256": 2.93},
+        "environment": {"load_average": [0.25, 0.5, 1.0], "cpu_cores": 2},
+        "notes": ["5 interleaved rounds"],
+        "command": "b2v-edge bench b2v_edge/weights/demo --threads 2 --json",
+        "checkpoint_sha256": "efc11aa294d7" + "0" * 52,
+    }
+    text = report.demo({"demo": rec})
+    assert "| ORT fp32 | fp32 | gather | 98.8 | 97.0–101.2 | 10.1 | 8.5 | 100.0 |" in text
+    assert "| ORT int8 | int8 | gather | skipped: no int8 graph |" in text
+    assert "before 0.25 / 0.50 / 1.00 on 2 cores" in text and "efc11aa294d7…" in text and "256x256: 2.93" in text
+    assert "not measured" in report.demo({})
+
+
 def test_with_block_replaces_only_the_marked_text(report):
     doc = f"a\n{report.BEGIN}\nold\n{report.END}\nb\n"
     assert report.with_block(doc, "new") == f"a\n{report.BEGIN}\nnew\n{report.END}\nb\n"
