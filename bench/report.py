@@ -147,11 +147,29 @@ def latency(raw: Dict[str, Any], threads: int) -> str:
     return table(head, out) + "\n\n" + "\n".join(notes)
 
 
+def _demo_manifest(rec: Dict[str, Any]) -> Dict[str, Any]:
+    """The ``model`` block of the deploy dir ``demo.json`` was measured on, as it is now."""
+    path = HERE.parent / rec["options"]["deploy_dir"] / "manifest.json"
+    return json.loads(path.read_text())["model"] if path.exists() else {}
+
+
+def demo_title(raw: Dict[str, Any]) -> str:
+    """Heading of :func:`demo`: the shipped demo's architecture, from its manifest."""
+    rec = raw.get("demo") or {"options": {"deploy_dir": "b2v_edge/weights/demo"}}
+    cfg = _demo_manifest(rec).get("config", {})
+    what = f"{_demo_manifest(rec).get('preset', '?')}, {cfg.get('block', '?')} blocks, N={cfg.get('frames', '?')}"
+    return f"The shipped demo model ({what}), `b2v-edge bench` on its deploy dir:"
+
+
 def demo(raw: Dict[str, Any]) -> str:
-    """``b2v-edge bench`` on the shipped demo's deploy dir: one row per runtime, as users run it."""
+    """``b2v-edge bench`` on the shipped demo's deploy dir: one row per runtime, as users run it.
+
+    Says so instead when the deploy dir now holds another checkpoint than the one measured."""
     rec = raw.get("demo")
     if not rec:
         return _missing("demo.py")
+    if _demo_manifest(rec).get("checkpoint_sha256") != rec["checkpoint_sha256"]:
+        return "_stale: the shipped demo changed since it was measured; run `python bench/demo.py`_"
     out = []
     for row in rec["rows"]:
         if row.get("skipped"):
@@ -335,7 +353,7 @@ def _threads(raw: Dict[str, Any]) -> List[int]:
 def readme_block(raw: Dict[str, Any]) -> str:
     """The README's bench block (between the markers): node counts, latency, training step, parity."""
     parts = [
-        "The shipped demo model (NAF lite, N=7, 256x256), `b2v-edge bench` on its deploy dir:",
+        demo_title(raw),
         demo(raw),
         "ONNX nodes of the dense lite model (N=7, 256x256), before / after frame-batched decoders:",
         node_counts(raw),

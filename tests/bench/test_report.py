@@ -71,12 +71,17 @@ def test_demo_section_is_the_bench_json_of_the_shipped_demo(report):
         "environment": {"load_average": [0.25, 0.5, 1.0], "cpu_cores": 2},
         "notes": ["5 interleaved rounds"],
         "command": "b2v-edge bench b2v_edge/weights/demo --threads 2 --json",
+        "options": {"deploy_dir": "b2v_edge/weights/demo"},
         "checkpoint_sha256": "efc11aa294d7" + "0" * 52,
     }
+    assert "stale" in report.demo({"demo": rec})  # not the shipped checkpoint
+    shipped = json.loads((ROOT / "b2v_edge" / "weights" / "demo" / "manifest.json").read_text())["model"]
+    rec["checkpoint_sha256"] = shipped["checkpoint_sha256"]
     text = report.demo({"demo": rec})
     assert "| ORT fp32 | fp32 | gather | 98.8 | 97.0–101.2 | 10.1 | 8.5 | 100.0 |" in text
     assert "| ORT int8 | int8 | gather | skipped: no int8 graph |" in text
-    assert "before 0.25 / 0.50 / 1.00 on 2 cores" in text and "efc11aa294d7…" in text and "256x256: 2.93" in text
+    assert "before 0.25 / 0.50 / 1.00 on 2 cores" in text and shipped["checkpoint_sha256"][:12] in text
+    assert "256x256: 2.93" in text and f"{shipped['config']['block']} blocks, N=7" in report.demo_title({"demo": rec})
     assert "not measured" in report.demo({})
 
 
