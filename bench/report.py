@@ -155,9 +155,9 @@ def _demo_manifest(rec: Dict[str, Any]) -> Dict[str, Any]:
 
 def demo_title(raw: Dict[str, Any]) -> str:
     """Heading of :func:`demo`: the shipped demo's architecture, from its manifest."""
-    rec = raw.get("demo") or {"options": {"deploy_dir": "b2v_edge/weights/demo"}}
-    cfg = _demo_manifest(rec).get("config", {})
-    what = f"{_demo_manifest(rec).get('preset', '?')}, {cfg.get('block', '?')} blocks, N={cfg.get('frames', '?')}"
+    model = _demo_manifest(raw.get("demo") or {"options": {"deploy_dir": "b2v_edge/weights/demo"}})
+    cfg = model.get("config", {})
+    what = f"{model.get('preset', '?')}, {cfg.get('block', '?')} blocks, N={cfg.get('frames', '?')}"
     return f"The shipped demo model ({what}), `b2v-edge bench` on its deploy dir:"
 
 
