@@ -140,6 +140,9 @@ def bench_cmd(
     warp_compare: bool = typer.Option(
         True, "--warp-compare/--no-warp-compare", help="Also export and time the other warp variant (fp32)."
     ),
+    checkpoint: Optional[str] = typer.Option(
+        None, "--checkpoint", metavar="PATH", help="PyTorch row from this checkpoint (default: the manifest's)."
+    ),
     isolate: bool = typer.Option(
         True, "--isolate/--no-isolate", help="One process per row (honest peak memory, no shared caches)."
     ),
@@ -175,6 +178,7 @@ def bench_cmd(
             warp_compare=warp_compare,
             isolate=isolate,
             threads=threads,
+            checkpoint=checkpoint,
         )
         with progress_bar("bench", quiet=fmt == "json") as update:
             report = run_bench(opts, progress=update, export_variant=export_variant)

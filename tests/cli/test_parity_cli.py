@@ -178,8 +178,22 @@ def test_cli_defaults_match_the_library():
     for name in ("samples", "data", "backend", "checkpoint"):
         assert default(params[name]) == ParityOptions.__dataclass_fields__[name].default, name
     bench = inspect.signature(bench_cmd).parameters
-    for name in ("runs", "warmup", "rounds", "samples", "stream_frames", "data"):
+    for name in ("runs", "warmup", "rounds", "samples", "stream_frames", "data", "checkpoint"):
         assert default(bench[name]) == BenchOptions.__dataclass_fields__[name].default, name
+
+
+def test_bench_takes_the_checkpoint_its_mismatch_error_asks_for(deploy, tmp_path):
+    """A deploy dir made elsewhere: the wrong checkpoint is refused with a hint that bench accepts."""
+    from b2v_edge.checkpoint import resolve_checkpoint
+
+    exported = resolve_checkpoint(json.loads((deploy / "manifest.json").read_text())["model"]["checkpoint"])
+    args = ["--runs", 1, "--warmup", 0, "--samples", 1, "--stream-frames", 0, "--no-warp-compare", "--no-isolate"]
+    r = invoke("bench", deploy, *args, "--threads", 1, "--checkpoint", "demo")
+    assert r.exit_code == 2 and "is not the checkpoint exported" in r.stderr and "--checkpoint" in r.stderr, r.output
+    moved = Path(shutil.copy(exported, tmp_path / "moved.pt"))
+    r = invoke("bench", deploy, *args, "--threads", 1, "--checkpoint", moved, "--json")
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["rows"][0]["label"] == "PyTorch eager"
 
 
 def test_bench_exits_non_zero_when_a_row_fails(deploy):
