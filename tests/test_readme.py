@@ -143,6 +143,25 @@ def test_the_demo_tables_are_what_the_committed_evaluations_give():
     assert "blurred input repeated" in block and "| photo |" in block
 
 
+def test_a_side_table_of_the_demo_tables_has_its_frame_table_only():
+    """Entries naming a ``table`` (an ablation) render apart, with no per-photo or per-blur table."""
+    import importlib.util
+    import json
+
+    spec = importlib.util.spec_from_file_location("demo_tables", ROOT / "docs" / "training" / "demo_tables.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    entries = json.loads((module.EVAL / "eval.json").read_text())
+    main = [e for e in entries if "table" not in e]
+    side = [e for e in entries if "table" in e]
+    assert main and side
+    block = module.render(side)
+    assert block.startswith(f"**{side[0]['table']}**")
+    assert "| photo |" not in block and "| blur size |" not in block
+    assert all(f"| gain, {e['model']} (dB) |" in block for e in side)
+    assert module.render(main).count("| photo |") == len({e["data"] for e in main})
+
+
 def test_the_arms_table_is_what_the_committed_histories_give():
     """docs/training/arms.md equals ``plot_arms.py``'s table of the committed learning curves."""
     import importlib.util

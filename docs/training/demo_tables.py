@@ -6,7 +6,9 @@ Run from the repository root: ``python docs/training/demo_tables.py`` (torch-fre
 ``<!-- demo-eval:begin -->`` and ``<!-- demo-eval:end -->`` in ``README.md``:
 
 * per data set: PSNR per frame position of every model and of "blurred input repeated", and the gain;
-* per data set: the middle-frame and first/last gain of every model per photo and per blur size.
+* per data set: the middle-frame and first/last gain of every model per photo and per blur size;
+* per side table (entries that name a ``table``, e.g. an ablation of one training choice): its frame
+  table only.
 
 ``--check`` exits 1 when the README's block differs from what the JSON gives (the test suite runs it).
 """
@@ -62,18 +64,19 @@ def group_table(runs: List[Dict], axis: str, title: str) -> str:
 
 
 def render(entries: List[Dict]) -> str:
-    """The README block: for each data set, the frame table and the per-photo and per-blur tables."""
-    by_data: Dict[str, List[Dict]] = {}
+    """The README block: per data set the frame, per-photo and per-blur tables; per side table its frame table."""
+    groups: Dict[str, List[Dict]] = {}
     for entry in entries:
         result = json.loads((EVAL / entry["file"]).read_text())
-        by_data.setdefault(entry["data"], []).append({**entry, "result": result})
+        groups.setdefault(entry.get("table", entry["data"]), []).append({**entry, "result": result})
     parts = []
-    for data, runs in by_data.items():
+    for title, runs in groups.items():
         count = runs[0]["result"]["count"]
-        parts.append(f"**{data}** ({count} samples, order-aware PSNR in dB; {runs[0]['about']}):")
+        parts.append(f"**{title}** ({count} samples, order-aware PSNR in dB; {runs[0]['about']}):")
         parts.append(frame_table(runs))
-        parts.append(group_table(runs, "image", "photo"))
-        parts.append(group_table(runs, "blur", "blur size"))
+        if "table" not in runs[0]:
+            parts.append(group_table(runs, "image", "photo"))
+            parts.append(group_table(runs, "blur", "blur size"))
         parts.append("Commands: " + "; ".join(f"`{r['command']}`" for r in runs) + ".")
     return "\n\n".join(parts)
 
