@@ -47,6 +47,28 @@ def test_manifest_records_everything(tiny_deploy):
     assert set(manifest.parity["export"]) == {"model.onnx", "model.fp16.onnx"}
 
 
+def test_a_simplification_is_recorded_and_only_a_kept_unsimplified_graph_is_noted(
+    tmp_path, tiny_deploy, tiny_checkpoint, monkeypatch
+):
+    fp32 = Manifest.load(tiny_deploy.deploy_dir).get("onnx", "fp32")
+    assert fp32.extra["simplified"] and fp32.extra["simplify"].startswith("onnxsim: ")
+    assert not any("onnxsim" in m for m in tiny_deploy.messages)  # a success is logged, not noted
+    from b2v_edge.export.graph import SimplifyResult
+
+    kept = "onnxsim changed the outputs by up to 0.01 (> 0.0001): kept the unsimplified graph"
+
+    def refused(model, test_shape):
+        return SimplifyResult(model, False, kept, len(model.graph.node), len(model.graph.node))
+
+    monkeypatch.setattr(pipeline, "simplify", refused)
+    options = ExportOptions(
+        out_dir=tmp_path / "d", checkpoint=str(tiny_checkpoint), precision="fp32", height=64, width=64
+    )
+    result = pipeline.run_export(options)
+    assert kept in result.messages
+    assert result.manifest.get("onnx", "fp32").extra["simplified"] is False
+
+
 def test_reference_set_holds_the_pytorch_outputs(tiny_deploy, tiny_checkpoint):
     """reference.npz: uint8 inputs, the PyTorch outputs on exactly those inputs (12-bit), ground truth, sha256."""
     import torch
