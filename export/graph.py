@@ -148,7 +148,7 @@ def io_spec(model: onnx.ModelProto) -> Tuple[Dict[str, Any], Dict[str, Any]]:
         dtype = onnx.helper.tensor_dtype_to_np_dtype(value.type.tensor_type.elem_type).name
         return {"name": value.name, "shape": _dims(value), "dtype": dtype}
 
-    inputs = [v for v in model.graph.input if v.name not in {i.name for i in model.graph.initializer}]
+    inputs = _graph_inputs(model)
     if len(inputs) != 1 or len(model.graph.output) != 1:
         raise ValueError(f"expected one input and one output, got {len(inputs)} and {len(model.graph.output)}")
     return describe(inputs[0]), describe(model.graph.output[0])
