@@ -74,13 +74,13 @@ def simplify(model: onnx.ModelProto, test_shape: Optional[List[int]] = None) -> 
         return SimplifyResult(
             model, False, f"onnxsim failed ({_first_line(exc)}): kept the unsimplified graph", before, before
         )
+    if not ok:
+        return SimplifyResult(model, False, "onnxsim's self-check failed: kept the unsimplified graph", before, before)
     try:
-        change = _max_change(model, simplified, feeds) if feeds and ok else 0.0
+        change = _max_change(model, simplified, feeds) if feeds else 0.0
     except Exception as exc:  # ONNX Runtime refuses one of the graphs
         message = f"the simplified graph does not run ({_first_line(exc)}): kept the unsimplified graph"
         return SimplifyResult(model, False, message, before, before)
-    if not ok:
-        return SimplifyResult(model, False, "onnxsim's self-check failed: kept the unsimplified graph", before, before)
     if not change <= SIMPLIFY_ATOL:
         message = (
             f"onnxsim changed the outputs by up to {change:.2g} (> {SIMPLIFY_ATOL:g}): kept the unsimplified graph"

@@ -132,11 +132,11 @@ def build_fp32(ctx: _Context) -> GraphBuild:
     if opts.simplify:
         result = simplify(model, [opts.batch, 3, opts.height, opts.width] if opts.dynamic else None)
         ctx.log(result.message)
-        if not result.simplified:  # a success is in the log; a kept unsimplified graph is worth a note
-            ctx.messages.append(result.message)
         if result.simplified:
             copy_roles(result.model, model)
             model = _check(result.model, "the simplified graph")
+        else:  # a success is in the log; a kept unsimplified graph is worth a note
+            ctx.messages.append(result.message)
         extra.update(simplified=result.simplified, simplify=result.message)
     return _finish(ctx, model, "fp32", extra)
 
