@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shlex
 from pathlib import Path
@@ -129,14 +130,20 @@ def test_deploy_chain_runs_as_written(tmp_path, monkeypatch):
     assert result.exit_code == 3 and "trtexec" in result.output  # no TensorRT here: the device command
 
 
-def test_the_demo_tables_are_what_the_committed_evaluations_give():
-    """README's demo-model tables equal ``docs/training/demo_tables.py``'s rendering of the eval JSON."""
+def _training_script(name: str):
+    """``docs/training/<name>.py`` imported as a module (the docs scripts are not a package)."""
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location("demo_tables", ROOT / "docs" / "training" / "demo_tables.py")
+    spec = importlib.util.spec_from_file_location(name, ROOT / "docs" / "training" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    entries = __import__("json").loads((module.EVAL / "eval.json").read_text())
+    return module
+
+
+def test_the_demo_tables_are_what_the_committed_evaluations_give():
+    """README's demo-model tables equal ``docs/training/demo_tables.py``'s rendering of the eval JSON."""
+    module = _training_script("demo_tables")
+    entries = json.loads((module.EVAL / "eval.json").read_text())
     block = module.render(entries)
     assert module.BEGIN in README and module.END in README
     assert README.split(module.BEGIN)[1].split(module.END)[0].strip() == block.strip()
@@ -145,12 +152,7 @@ def test_the_demo_tables_are_what_the_committed_evaluations_give():
 
 def test_a_side_table_of_the_demo_tables_has_its_frame_table_only():
     """Entries naming a ``table`` (an ablation) render apart, with no per-photo or per-blur table."""
-    import importlib.util
-    import json
-
-    spec = importlib.util.spec_from_file_location("demo_tables", ROOT / "docs" / "training" / "demo_tables.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = _training_script("demo_tables")
     entries = json.loads((module.EVAL / "eval.json").read_text())
     main = [e for e in entries if "table" not in e]
     side = [e for e in entries if "table" in e]
@@ -164,11 +166,7 @@ def test_a_side_table_of_the_demo_tables_has_its_frame_table_only():
 
 def test_the_arms_table_is_what_the_committed_histories_give():
     """docs/training/arms.md equals ``plot_arms.py``'s table of the committed learning curves."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("plot_arms", ROOT / "docs" / "training" / "plot_arms.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = _training_script("plot_arms")
     arms, histories = module.load()
     assert set(histories) == {arm["name"] for arm in arms}  # every arm listed has its curve committed
     assert (module.HERE / "arms.md").read_text(encoding="utf-8") == module.table(arms, histories)
@@ -177,8 +175,6 @@ def test_the_arms_table_is_what_the_committed_histories_give():
 def test_resume_checkpoints_continue_the_committed_curves():
     """Each ``docs/training/arms/resume/<arm>.pt`` is that arm's run at the last step of its committed curve,
     with its training state (``--resume`` continues it) and the model its command asks for."""
-    import json
-
     from b2v_edge.checkpoint import load_checkpoint
 
     arms_dir = ROOT / "docs" / "training" / "arms"
