@@ -172,6 +172,33 @@ def test_the_arms_table_is_what_the_committed_histories_give():
     assert (module.HERE / "arms.md").read_text(encoding="utf-8") == module.table(arms, histories)
 
 
+def test_the_stages_table_is_what_the_committed_histories_give():
+    """docs/training/stages.md equals ``plot_stages.py``'s table; every chain starts on a committed arm."""
+    module = _training_script("plot_stages")
+    runs, histories = module.load()
+    assert (module.HERE / "stages.md").read_text(encoding="utf-8") == module.table(runs, histories)
+    arms = {arm["name"] for arm in json.loads((ROOT / "docs" / "training" / "arms" / "arms.json").read_text())}
+    assert {module.root(runs, run["name"]) for run in runs} <= arms
+    start = module.offsets(runs, histories)
+    for run in runs:
+        after = run["after"]
+        assert start[run["name"]] == (start[after] + histories[after][-1]["step"] if after in histories else 0)
+
+
+def test_the_stages_curves_place_a_run_where_the_run_it_continues_ended():
+    module = _training_script("plot_stages")
+    runs = [
+        {"name": "a", "after": "arm"},
+        {"name": "b", "after": "a"},
+        {"name": "c", "after": "b"},
+    ]
+    histories = {name: [{"step": 250}, {"step": steps}] for name, steps in (("a", 3000), ("b", 1000), ("c", 500))}
+    assert module.offsets(runs, histories) == {"a": 0, "b": 3000, "c": 4000}
+    assert module.root(runs, "c") == "arm"
+    entry = {"psnr": [21.0, 22.0, 25.5], "baseline_psnr": [20.0, 21.0, 24.0]}
+    assert module.middle_gain(entry) == 1.0 and module.ends_gain(entry) == 1.25
+
+
 def test_resume_checkpoints_continue_the_committed_curves():
     """Each ``docs/training/arms/resume/<arm>.pt`` is that arm's run at the last step of its committed curve,
     with its training state (``--resume`` continues it) and the model its command asks for."""
