@@ -3,7 +3,8 @@
 nccl on GPU). One "epoch" is ``epoch_steps`` optimisation steps (the synthetic source is endless).
 
 Batches are a pure function of (seed, step, rank): a resumed run sees exactly the batches the
-uninterrupted run would have seen.
+uninterrupted run would have seen. ``workers`` data processes render them ahead of the step (the
+rendered sources are seeded per index, so the batches are the same with or without them).
 
 Finite or fail: a step whose loss is NaN/Inf is skipped (no update); ``max_nonfinite`` such steps in
 a row end the run with a :class:`TrainError`. An epoch whose held-out score is NaN is never saved as
@@ -18,7 +19,7 @@ import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 import numpy as np
 import torch
@@ -57,6 +58,7 @@ class TrainOptions:
     resume: bool = False
     init: Optional[str] = None
     threads: int = 0
+    workers: int = 1  # data processes rendering the next batches while the model steps (0: in this process)
     eval_samples: int = 16
     eval_size: int = 128
     loss: LossConfig = field(default_factory=LossConfig)
@@ -79,6 +81,8 @@ class TrainOptions:
             raise ConfigError(f"--lr must be in (0, 1), got {self.lr}")
         if self.threads < 0:
             raise ConfigError(f"--threads must be >= 0, got {self.threads}")
+        if self.workers < 0:
+            raise ConfigError(f"--workers must be >= 0, got {self.workers}")
         if self.stage not in STAGES:
             raise ConfigError(f"--stage must be one of {', '.join(STAGES)}, got {self.stage!r}")
         if self.stop_after_epochs is not None and self.stop_after_epochs < 1:
@@ -153,6 +157,44 @@ def _fetch(dataset: Any, indices: List[int], flip_seed: List[int]) -> Tuple[torc
         xs.append(x)
         ys.append(y)
     return torch.stack(xs), torch.stack(ys)
+
+
+class StepBatches(torch.utils.data.Dataset):
+    """The training batch of step ``s`` at index ``s``, so a data worker can render it ahead of time.
+
+    Args:
+        dataset: the training :class:`~b2v_edge.data.torch_dataset.BlurDataset`.
+        batch: samples per batch (per process).
+        seed: the run's seed (index permutation and flips).
+        rank, world: this process's place in a distributed run.
+    """
+
+    def __init__(self, dataset: Any, batch: int, seed: int, rank: int = 0, world: int = 1) -> None:
+        self.dataset, self.batch, self.seed, self.rank, self.world = dataset, batch, seed, rank, world
+
+    def __len__(self) -> int:
+        return 2**62  # steps are unbounded; the sampler decides which are drawn
+
+    def __getitem__(self, step: int) -> Tuple[torch.Tensor, torch.Tensor]:
+        indices = batch_indices(step, self.batch, len(self.dataset), self.seed, self.rank, self.world)
+        return _fetch(self.dataset, indices, [self.seed, step, self.rank])
+
+
+def step_batches(
+    batches: StepBatches, start: int, stop: int, workers: int
+) -> Iterator[Tuple[torch.Tensor, torch.Tensor]]:
+    """Batches of steps ``start .. stop - 1`` in order, rendered by ``workers`` processes (0: here)."""
+    if workers == 0:
+        return (batches[s] for s in range(start, stop))
+    loader = torch.utils.data.DataLoader(
+        batches,
+        batch_size=None,
+        sampler=range(start, stop),
+        num_workers=workers,
+        prefetch_factor=2,
+        generator=torch.Generator().manual_seed(batches.seed),  # leaves the global torch RNG alone
+    )
+    return iter(loader)
 
 
 def _scheduler(opt: torch.optim.Optimizer, total: int) -> torch.optim.lr_scheduler.MultiStepLR:
@@ -300,9 +342,11 @@ def train(opts: TrainOptions, on_step: Optional[Callable[[int, Dict[str, float]]
     best_score = max((h.get("score", -math.inf) for h in history), default=-math.inf)
     epochs_run, nonfinite = 0, 0
     model.train()
+    batches = step_batches(
+        StepBatches(dataset, opts.batch, opts.seed, rank, world), step, opts.total_steps, opts.workers
+    )
     while step < opts.total_steps:
-        indices = batch_indices(step, opts.batch, len(dataset), opts.seed, rank, world)
-        x, y = _fetch(dataset, indices, [opts.seed, step, rank])
+        x, y = next(batches)
         if opts.stage == "middle":
             loss, terms = middle_loss(net(x), y[:, y.shape[1] // 2], opts.loss)
         else:

@@ -37,6 +37,33 @@ def test_batch_indices_deterministic_and_rank_disjoint():
     assert sorted(epoch) == list(range(100))  # one pass = a permutation
 
 
+def test_step_batches_from_a_data_worker_equal_the_in_process_ones():
+    from b2v_edge.data.torch_dataset import BlurDataset, make_source
+    from b2v_edge.train import StepBatches, step_batches
+
+    source = make_source("2*deadleaves+synthetic", frames=3, size=(32, 32), seed=3)
+    batches = StepBatches(BlurDataset(source), batch=2, seed=3)
+    here = list(step_batches(batches, 4, 7, workers=0))
+    worker = list(step_batches(batches, 4, 7, workers=1))
+    assert len(here) == len(worker) == 3
+    for (xa, ya), (xb, yb) in zip(here, worker):
+        assert torch.equal(xa, xb) and torch.equal(ya, yb)
+    assert not torch.equal(here[0][0], here[1][0])  # steps differ
+
+
+def test_a_run_with_a_data_worker_matches_one_without(tmp_path):
+    import pytest
+
+    a = train(_opts(tmp_path / "a", workers=0, epochs=2))
+    b = train(_opts(tmp_path / "b", workers=1, epochs=2))
+    wa = load_checkpoint(a.last).model.state_dict()
+    wb = load_checkpoint(b.last).model.state_dict()
+    assert all(torch.equal(wa[k], wb[k]) for k in wa)
+    assert a.history[-1]["score"] == b.history[-1]["score"]
+    with pytest.raises(ValueError, match="--workers must be >= 0"):
+        _opts(tmp_path / "c", workers=-1)
+
+
 def test_model_and_losses_learn_a_fixed_batch():
     torch.manual_seed(0)
     from b2v_edge.data.synthetic import SyntheticBlur

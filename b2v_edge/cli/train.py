@@ -29,6 +29,9 @@ def train_cmd(
     resume: bool = typer.Option(False, help="continue from OUT/last.pt"),
     init: Optional[str] = typer.Option(None, help="initialise weights from a checkpoint ('demo' = shipped model)"),
     threads: Threads = None,
+    workers: int = typer.Option(
+        1, min=0, help="data processes rendering the next batches while the model trains (0: in the training process)"
+    ),
     lambda_tcl: float = typer.Option(0.01, help="weight of the transformation consistency loss"),
     lambda_pt: float = typer.Option(0.02, help="weight of the penalty term"),
     middle_weight: float = typer.Option(1.0, help="weight of the middle frame in the photometric loss (others: 1)"),
@@ -87,6 +90,7 @@ def train_cmd(
             resume=resume,
             init=init,
             threads=threads or 0,
+            workers=workers,
             loss=loss,
             stop_after_epochs=stop_after_epochs,
             stage=stage,
