@@ -120,11 +120,12 @@ def batch_indices(step: int, batch: int, length: int, seed: int, rank: int = 0, 
     """Dataset indices of ``step``'s batch for ``rank``: an epoch-wise seeded permutation of the data."""
     per_step = batch * world
     start = step * per_step + rank * batch
-    out = []
+    out, perms = [], {}  # each cycle's permutation is drawn once per call
     for pos in range(start, start + batch):
         cycle, offset = divmod(pos, length)
-        perm = np.random.default_rng([seed, cycle]).permutation(length)
-        out.append(int(perm[offset]))
+        if cycle not in perms:
+            perms[cycle] = np.random.default_rng([seed, cycle]).permutation(length)
+        out.append(int(perms[cycle][offset]))
     return out
 
 
